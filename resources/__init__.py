@@ -1,0 +1,1 @@
+"""Packaged resources (themes, icons), installed as ``auditdesk.resources``; see pyproject.toml."""

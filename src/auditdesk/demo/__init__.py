@@ -1,0 +1,1 @@
+"""Synthetic, pseudonymous demo and test data: one generator for ``auditdesk demo`` and fixtures."""

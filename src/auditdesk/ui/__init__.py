@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph GUI over the core. Widgets hold no business rules."""

@@ -1,0 +1,46 @@
+"""Shared fixtures. Qt runs offscreen unless the caller chose a platform (e.g. xcb under Xvfb)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public DICOM files beside the repository (../shared/data)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own data folder, so nothing touches the user's real database."""
+    monkeypatch.setenv("AUDITDESK_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    """A fresh, migrated SQLite database."""
+    from auditdesk.store.db import open_database
+
+    database = open_database(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_set(tmp_path_factory: pytest.TempPathFactory):
+    """The generator's small synthetic set (mammo 4-views incl. MONOCHROME1 / JPEG 2000 /
+    FOR PROCESSING / spot view, and prostate MR with several vendors' b-value tags)."""
+    from auditdesk.demo.generator import generate_test_set
+
+    return generate_test_set(tmp_path_factory.mktemp("testset"))
