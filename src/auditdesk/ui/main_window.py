@@ -1,0 +1,478 @@
+"""The main window: indexed studies on the left, the image on the right.
+
+This is the foundation window (study list + one correctly windowed image + import with progress
+and cancel + classification overrides); the audit workstation with hanging protocols and the
+checklist form grows from here.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressDialog,
+    QToolBar,
+    QTreeView,
+)
+
+from auditdesk.dicom.index import ImportSummary, import_paths
+from auditdesk.dicom.loader import DisplayLoader, LoadedImage
+from auditdesk.dicom.orientation import apply_transform
+from auditdesk.dicom.sources import Location
+from auditdesk.paths import data_dir
+from auditdesk.store.catalog import (
+    OVERRIDABLE,
+    ImageSummary,
+    OverrideError,
+    SeriesSummary,
+    StudySummary,
+    list_studies,
+    set_override,
+)
+from auditdesk.store.db import Database
+from auditdesk.ui.viewer import ImageViewport
+
+ROLE_KIND = Qt.ItemDataRole.UserRole + 1
+ROLE_ID = Qt.ItemDataRole.UserRole + 2
+
+
+def settings() -> QSettings:
+    """Window state lives beside the database, so AUDITDESK_HOME moves it too."""
+    return QSettings(str(data_dir() / "auditdesk.ini"), QSettings.Format.IniFormat)
+
+
+class _Bridge(QObject):
+    """Carries results from pool threads back to the GUI thread (queued signal)."""
+
+    loaded = Signal(object, object)  # request id, LoadedImage | Exception
+
+
+class ImportWorker(QThread):
+    """Runs an import off the GUI thread; cancel() is polled between files."""
+
+    progressed = Signal(int, int, str)
+    finished_summary = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, db: Database, paths: list[str]) -> None:
+        super().__init__()
+        self.db = db
+        self.paths = paths
+        self._cancel = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    def run(self) -> None:
+        try:
+            summary = import_paths(
+                self.db,
+                self.paths,
+                progress=lambda d, t, f: self.progressed.emit(d, t, f),
+                cancel=lambda: self._cancel,
+            )
+        except Exception as exc:  # report, never crash the window
+            self.failed.emit(str(exc))
+            return
+        self.finished_summary.emit(summary)
+
+
+def summary_text(summary: ImportSummary) -> str:
+    lines = [
+        f"{len(summary.study_uids)} studies, {len(summary.series_uids)} series, "
+        f"{summary.usable_images} images ({summary.added} new, {summary.unchanged} unchanged)."
+    ]
+    if summary.cancelled:
+        lines.append("The import was cancelled; what was read so far is saved.")
+    for source, message in summary.notes:
+        lines.append(f"{source}: {message}")
+    if summary.skipped:
+        lines.append(f"{len(summary.skipped)} files skipped:")
+        lines += [f"  {s.path}: {s.reason}" for s in summary.skipped[:50]]
+        if len(summary.skipped) > 50:
+            lines.append(f"  ... and {len(summary.skipped) - 50} more (see 'auditdesk import').")
+    return "\n".join(lines)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, db: Database, loader: DisplayLoader | None = None) -> None:
+        super().__init__()
+        self.db = db
+        self.loader = loader or DisplayLoader(workers=2)
+        self._owns_loader = loader is None
+        self._request = 0
+        self._studies: dict[int, StudySummary] = {}
+        self._images: dict[int, tuple[StudySummary, SeriesSummary, ImageSummary]] = {}
+        self._current: LoadedImage | None = None
+        self._current_image_id: int | None = None
+        self._bridge = _Bridge()
+        self._bridge.loaded.connect(self._on_loaded)
+        self.import_worker: ImportWorker | None = None
+        self.last_summary: ImportSummary | None = None
+        # The latest LoadedImage or decode error; lets tests and scripts wait for a frame.
+        self.last_loaded: LoadedImage | Exception | None = None
+
+        self.setWindowTitle("AuditDesk")
+        self.viewport = ImageViewport()
+        self.setCentralWidget(self.viewport)
+
+        self.model = QStandardItemModel(self)
+        self.model.setHorizontalHeaderLabels(["Study / series / image", "Details"])
+        self.tree = QTreeView()
+        self.tree.setModel(self.model)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setEditTriggers(QTreeView.EditTrigger.NoEditTriggers)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
+        self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        dock = QDockWidget("Studies", self)
+        dock.setObjectName("studies_dock")
+        dock.setWidget(self.tree)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.resizeDocks([dock], [430], Qt.Orientation.Horizontal)
+
+        self.voi_combo = QComboBox()
+        self.voi_combo.setMinimumWidth(180)
+        self.voi_combo.setToolTip("Window (VOI) presets from the file")
+        self.voi_combo.activated.connect(self._on_voi_chosen)
+        toolbar = QToolBar("Display", self)
+        toolbar.setObjectName("display_toolbar")
+        toolbar.addWidget(QLabel(" Window: "))
+        toolbar.addWidget(self.voi_combo)
+        self.addToolBar(toolbar)
+
+        self._build_menus()
+        self.statusBar().showMessage("Ready")
+        self.resize(1400, 900)
+        state = settings()
+        if state.value("geometry"):
+            self.restoreGeometry(state.value("geometry"))
+            self.restoreState(state.value("window_state"))
+        self.refresh()
+
+    # ---------------------------------------------------------------- menus and actions
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        act = QAction("Import &folder or DICOMDIR…", self)
+        act.setShortcut(QKeySequence("Ctrl+I"))
+        act.triggered.connect(self._import_folder_dialog)
+        file_menu.addAction(act)
+        act = QAction("Import &zip file…", self)
+        act.triggered.connect(self._import_zip_dialog)
+        file_menu.addAction(act)
+        file_menu.addSeparator()
+        act = QAction("&Quit", self)
+        act.setShortcut(QKeySequence.StandardKey.Quit)
+        act.triggered.connect(self.close)
+        file_menu.addAction(act)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for name in ("dark", "light"):
+            act = QAction(f"{name.title()} theme", self)
+            act.triggered.connect(lambda _=False, n=name: self._set_theme(n))
+            view_menu.addAction(act)
+
+    def _set_theme(self, name: str) -> None:
+        from auditdesk.ui.app import apply_theme
+
+        apply_theme(name)
+        settings().setValue("theme", name)
+
+    def _import_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import DICOM folder")
+        if folder:
+            self.start_import([folder])
+
+    def _import_zip_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import zip", "", "Zip files (*.zip)")
+        if path:
+            self.start_import([path])
+
+    # ---------------------------------------------------------------- import
+    def start_import(self, paths: list[str], *, show_dialog: bool = True) -> ImportWorker:
+        """Import off the GUI thread with a progress dialog that can cancel."""
+        worker = ImportWorker(self.db, paths)
+        self.import_worker = worker
+        dialog = QProgressDialog("Reading DICOM headers…", "Cancel", 0, 0, self)
+        dialog.setWindowTitle("Import")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        dialog.canceled.connect(worker.cancel)
+
+        def on_progress(done: int, total: int, current: str) -> None:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            dialog.setLabelText(f"Reading {done} of {total}\n{Path(current).name}")
+
+        def on_done(summary: ImportSummary) -> None:
+            dialog.reset()
+            self.last_summary = summary
+            self.refresh()
+            self.statusBar().showMessage(summary_text(summary).splitlines()[0], 10000)
+            if show_dialog and (summary.skipped or summary.cancelled or summary.notes):
+                box = QMessageBox(self)
+                box.setWindowTitle("Import finished")
+                box.setText(summary_text(summary).splitlines()[0])
+                box.setDetailedText(summary_text(summary))
+                box.open()
+
+        def on_failed(message: str) -> None:
+            dialog.reset()
+            QMessageBox.critical(self, "Import failed", message)
+
+        worker.progressed.connect(on_progress)
+        worker.finished_summary.connect(on_done)
+        worker.failed.connect(on_failed)
+        worker.start()
+        return worker
+
+    # ---------------------------------------------------------------- study tree
+    def refresh(self) -> None:
+        """Reload the study tree from the database."""
+        with self.db.session() as session:
+            studies = list_studies(session)
+        self._studies = {s.id: s for s in studies}
+        self._images.clear()
+        self.model.removeRows(0, self.model.rowCount())
+        root = self.model.invisibleRootItem()
+        for study in studies:
+            date = study.procedure_date.isoformat() if study.procedure_date else "no date"
+            kind = {"mammo": "Mammo", "mr": "MR"}.get(study.kind, study.modalities or "Other")
+            item = self._item(f"{date}  {kind}", "study", study.id)
+            details = " ".join(study.views) or (study.description or "")
+            tech = f"tech {study.technologist}" if study.technologist else "tech unknown"
+            row = [item, self._item(f"{details}  ·  {tech}", "study", study.id)]
+            root.appendRow(row)
+            for series in study.series:
+                label = series.description or f"Series {series.series_number or ''}"
+                role = series.role or ""
+                if series.b_values:
+                    role += " b=" + ",".join(f"{b:g}" for b in series.b_values)
+                if series.n_temporal_positions > 1:
+                    role += f" {series.n_temporal_positions} phases"
+                if series.presentation_intent == "FOR PROCESSING":
+                    role += " FOR PROCESSING"
+                s_item = self._item(label, "series", series.id)
+                item.appendRow(
+                    [s_item, self._item(f"{role}  ({len(series.images)} img)", "series", series.id)]
+                )
+                for image in series.images:
+                    self._images[image.id] = (study, series, image)
+                    text = self._image_text(study, image)
+                    note = ""
+                    if image.is_screening_view is False:
+                        note = image.exclusion_reason or "not a screening view"
+                    if image.overridden:
+                        note = (note + "  " if note else "") + "corrected by reviewer"
+                    s_item.appendRow(
+                        [self._item(text, "image", image.id), self._item(note, "image", image.id)]
+                    )
+        self.tree.expandToDepth(0)
+        self.tree.setColumnWidth(0, 230)
+        self.statusBar().showMessage(f"{len(studies)} studies indexed")
+
+    @staticmethod
+    def _image_text(study: StudySummary, image: ImageSummary) -> str:
+        """RMLO for mammograms; slice number in spatial order (and position) for MR."""
+        if study.kind == "mammo":
+            return image.label
+        if image.slice_order is None:
+            return f"Image {image.instance_number or ''}".strip()
+        text = f"Slice {image.slice_order + 1}"
+        if image.slice_position_mm is not None:
+            text += f"  ({image.slice_position_mm:.1f} mm)"
+        if image.temporal_position:
+            text += f"  t{image.temporal_position}"
+        if image.b_values:
+            text += "  b" + "/".join(f"{b:g}" for b in image.b_values)
+        return text
+
+    @staticmethod
+    def _item(text: str, kind: str, ident: int) -> QStandardItem:
+        item = QStandardItem(text)
+        item.setData(kind, ROLE_KIND)
+        item.setData(ident, ROLE_ID)
+        return item
+
+    def _first_image(self, kind: str, ident: int) -> int | None:
+        if kind == "image":
+            return ident
+        candidates = [
+            (study, series, img)
+            for study, series, img in self._images.values()
+            if (kind == "study" and study.id == ident) or (kind == "series" and series.id == ident)
+        ]
+        if not candidates:
+            return None
+        # Prefer a screening view (RCC first) or the middle slice of an MR series.
+        order = {"RCC": 0, "LCC": 1, "RMLO": 2, "LMLO": 3}
+        candidates.sort(
+            key=lambda t: (
+                not t[2].is_screening_view,
+                order.get(t[2].label, 9),
+                t[1].series_number or 0,
+                t[2].slice_order or 0,
+            )
+        )
+        study, series, _ = candidates[0]
+        if study.kind == "mr":
+            same = [c for c in candidates if c[1].id == series.id]
+            return same[len(same) // 2][2].id
+        return candidates[0][2].id
+
+    def _on_current_changed(self, current, _previous) -> None:
+        kind = current.data(ROLE_KIND)
+        ident = current.data(ROLE_ID)
+        if kind is None:
+            return
+        image_id = self._first_image(kind, ident)
+        if image_id is None:
+            self.viewport.show_message("This series has no images.")
+            return
+        self.show_image(image_id)
+
+    def select_image(self, image_id: int) -> None:
+        """Select an image row in the tree (as a click would)."""
+        for row in range(self.model.rowCount()):
+            study_item = self.model.item(row)
+            for s_row in range(study_item.rowCount()):
+                s_item = study_item.child(s_row)
+                for i_row in range(s_item.rowCount()):
+                    item = s_item.child(i_row)
+                    if item.data(ROLE_ID) == image_id:
+                        self.tree.setCurrentIndex(item.index())
+                        return
+
+    # ---------------------------------------------------------------- display
+    def show_image(self, image_id: int, voi_name: str | None = None) -> None:
+        study, _series, image = self._images[image_id]
+        self._current_image_id = image_id
+        self._request += 1
+        request = self._request
+        self.viewport.show_message(f"Loading {image.label if study.kind == 'mammo' else ''}…")
+        future: Future[LoadedImage] = self.loader.submit(
+            Location(image.path, image.archive_member), 0, voi_name
+        )
+
+        def done(fut: Future[LoadedImage]) -> None:
+            try:
+                result: LoadedImage | Exception = fut.result()
+            except Exception as exc:  # decode errors arrive as PixelDataError sentences
+                result = exc
+            self._bridge.loaded.emit(request, result)
+
+        future.add_done_callback(done)
+
+    def _on_loaded(self, request: int, result: object) -> None:
+        if request != self._request or self._current_image_id is None:
+            return  # the user moved on; drop the stale frame
+        study, series, image = self._images[self._current_image_id]
+        if isinstance(result, Exception):
+            self._current = None
+            self.viewport.show_message(f"This image cannot be shown: {result}")
+            self.last_loaded = result
+            return
+        assert isinstance(result, LoadedImage)
+        self._current = result
+        disp = result.display
+        cal = result.calibration
+        aspect = 1.0  # displayed row spacing / column spacing (non-square pixels)
+        if cal.row_mm and cal.col_mm:
+            aspect = cal.row_mm / cal.col_mm
+            if result.transform.transpose:
+                aspect = 1.0 / aspect
+        label = image.label if study.kind == "mammo" else (series.role or series.description or "")
+        spacing = f"pixel {cal.col_mm:.3f} {cal.source.label}" if cal.col_mm else cal.source.label
+        info = f"{disp.voi.name} · {spacing}"
+        if image.lossy:
+            info += " · LOSSY COMPRESSED: not for primary interpretation"
+        self.viewport.show_frame(
+            apply_transform(disp.array, result.transform), label=label, info=info, aspect=aspect
+        )
+        self.voi_combo.clear()
+        for preset in result.presets:
+            self.voi_combo.addItem(preset.name)
+        self.voi_combo.setCurrentText(disp.voi.name)
+        self.statusBar().showMessage(f"{study.kind} · {label} · {disp.voi.source}")
+        self.last_loaded = result
+
+    def _on_voi_chosen(self, index: int) -> None:
+        if self._current_image_id is not None and index >= 0:
+            self.show_image(self._current_image_id, self.voi_combo.itemText(index))
+
+    # ---------------------------------------------------------------- overrides
+    def _context_menu(self, pos) -> None:
+        index = self.tree.indexAt(pos)
+        kind, ident = index.data(ROLE_KIND), index.data(ROLE_ID)
+        if kind not in OVERRIDABLE:
+            return
+        menu = QMenu(self)
+        for field_name in OVERRIDABLE[kind]:
+            act = menu.addAction(f"Correct {field_name}…")
+            act.triggered.connect(lambda _=False, f=field_name: self.ask_override(kind, ident, f))
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
+
+    def ask_override(self, target: str, ident: int, field_name: str) -> None:
+        choices = ["auto", *OVERRIDABLE[target][field_name]]
+        value, ok = QInputDialog.getItem(
+            self, f"Correct {field_name}", f"{field_name.title()}:", choices, 0, False
+        )
+        if not ok:
+            return
+        state = settings()
+        reviewer, ok = QInputDialog.getText(
+            self, "Reviewer", "Your name:", text=str(state.value("reviewer", ""))
+        )
+        if not ok:
+            return
+        reason, _ = QInputDialog.getText(self, "Reason", "Why (optional):")
+        try:
+            self.apply_override(target, ident, field_name, value, reviewer, reason or None)
+        except OverrideError as exc:
+            QMessageBox.warning(self, "Not saved", str(exc))
+            return
+        state.setValue("reviewer", reviewer)
+
+    def apply_override(
+        self, target: str, ident: int, field_name: str, value: str, reviewer: str,
+        reason: str | None = None,
+    ) -> None:  # fmt: skip
+        with self.db.transaction() as session:
+            set_override(
+                session,
+                target=target,
+                target_id=ident,
+                field_name=field_name,
+                value=None if value == "auto" else value,
+                reviewer=reviewer,
+                reason=reason,
+            )
+        self.refresh()
+
+    # ---------------------------------------------------------------- lifecycle
+    def closeEvent(self, event) -> None:
+        state = settings()
+        state.setValue("geometry", self.saveGeometry())
+        state.setValue("window_state", self.saveState())
+        if self.import_worker is not None and self.import_worker.isRunning():
+            self.import_worker.cancel()
+            self.import_worker.wait(10000)
+        if self._owns_loader:
+            self.loader.shutdown()
+        super().closeEvent(event)
+
+
+__all__ = ["ImportWorker", "MainWindow"]

@@ -1,0 +1,141 @@
+"""The foundation window, driven as a user would: it starts on indexed studies, shows real,
+correctly windowed pixels, imports off the GUI thread, and saves classification corrections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from sqlalchemy import select
+
+from auditdesk.dicom.index import import_paths
+from auditdesk.dicom.loader import DisplayLoader, LoadedImage
+from auditdesk.store.models import ClassificationOverride, Image
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def loader():
+    pool = DisplayLoader(workers=1)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, db, loader):
+    from auditdesk.ui.main_window import MainWindow
+
+    win = MainWindow(db, loader=loader)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def _wait_loaded(qtbot, win) -> LoadedImage:
+    qtbot.waitUntil(lambda: win.last_loaded is not None, timeout=30000)
+    assert isinstance(win.last_loaded, LoadedImage), win.last_loaded
+    return win.last_loaded
+
+
+def test_window_shows_studies_and_a_correctly_windowed_image(qtbot, db, window, shared_data):
+    import_paths(db, [shared_data / "mg" / "GH133_GE_SenographeEssential_R_MLO.dcm"])
+    window.refresh()
+    assert window.model.rowCount() == 1
+    with db.session() as session:
+        image_id = session.scalar(select(Image.id))
+    window.select_image(image_id)
+    loaded = _wait_loaded(qtbot, window)
+    assert loaded.display.voi.function == "SIGMOID"
+    shown = window.viewport.array
+    assert shown is not None and shown.dtype == np.uint8 and shown.shape == (3062, 2394)
+    assert shown.std() > 20  # real contrast, not a flat image
+    assert window.voi_combo.count() >= 3
+    assert "RMLO" in window.viewport.overlay.text()
+    assert "Imager Pixel Spacing" in window.viewport.info.text()
+
+
+def test_bad_image_shows_a_sentence_not_a_crash(qtbot, db, window, shared_data):
+    import_paths(db, [shared_data / "edge" / "JPEG2000-embedded-sequence-delimiter.dcm"])
+    window.refresh()
+    with db.session() as session:
+        image_id = session.scalar(select(Image.id))
+    window.select_image(image_id)
+    qtbot.waitUntil(lambda: window.last_loaded is not None, timeout=30000)
+    assert isinstance(window.last_loaded, Exception)
+    assert window.viewport.message.isVisible()
+    assert "cannot be shown" in window.viewport.message.text()
+
+
+def test_import_runs_off_the_gui_thread_and_refreshes(qtbot, window, test_set):
+    worker = window.start_import([str(test_set.root)], show_dialog=False)
+    with qtbot.waitSignal(worker.finished_summary, timeout=60000):
+        pass
+    assert window.last_summary is not None and window.last_summary.added > 0
+    assert window.model.rowCount() == len(test_set.studies)
+
+
+def test_monochrome1_mammogram_shows_tissue_bright(qtbot, db, window, test_set):
+    import_paths(db, [test_set.root])
+    window.refresh()
+    mono1 = next(f for st in test_set.studies for f in st.files if f.photometric == "MONOCHROME1")
+    with db.session() as session:
+        image_id = session.scalar(select(Image.id).where(Image.sop_uid == mono1.sop_uid))
+    window.select_image(image_id)
+    _wait_loaded(qtbot, window)
+    shown = window.viewport.array.astype(float)
+    # Background (air) dark, breast bright: the brightest decile is far above the darkest.
+    assert np.percentile(shown, 90) - np.percentile(shown, 10) > 80
+    assert np.median(shown[:, :5]) != np.median(shown[:, -5:])  # chest wall on one side only
+
+
+def test_correcting_a_view_from_the_tree_is_saved(qtbot, db, window, shared_data):
+    import_paths(db, [shared_data / "mg" / "GH133_GE_SenographeEssential_R_MLO.dcm"])
+    window.refresh()
+    with db.session() as session:
+        image_id = session.scalar(select(Image.id))
+    window.apply_override("image", image_id, "view", "CC", "Coach", "mislabelled")
+    with db.session() as session:
+        rows = list(session.scalars(select(ClassificationOverride)))
+    assert [(r.field, r.value, r.reviewer) for r in rows] == [("view", "CC", "Coach")]
+    labels = []
+    model = window.model
+    series_item = model.item(0).child(0)
+    for row in range(series_item.rowCount()):
+        labels.append(series_item.child(row).text())
+    assert labels == ["RCC"]
+
+
+def test_keyboard_navigation_in_the_tree_loads_the_next_image(qtbot, db, window, test_set):
+    import_paths(db, [test_set.root])
+    window.refresh()
+    window.tree.setFocus()
+    first = window.model.index(0, 0)
+    window.tree.setCurrentIndex(first)
+    _wait_loaded(qtbot, window)
+    window.last_loaded = None
+    qtbot.keyClick(window.tree, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: window.last_loaded is not None, timeout=30000)
+
+
+def test_theme_switch_keeps_black_image_area(qtbot, window) -> None:
+    window._set_theme("light")
+    window._set_theme("dark")
+    assert window.viewport.graphics.backgroundBrush().color().name() == "#000000"
+
+
+def test_stale_results_are_dropped(qtbot, window) -> None:
+    window._request = 5
+    window._current_image_id = None
+    window._on_loaded(4, RuntimeError("old"))
+    assert window.last_loaded is None
+
+
+def test_summary_text_has_reasons(shared_data: Path, db) -> None:
+    from auditdesk.ui.main_window import summary_text
+
+    summary = import_paths(db, [shared_data / "edge"])
+    text = summary_text(summary)
+    assert "MR_truncated.dcm" in text and "truncated" in text

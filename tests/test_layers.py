@@ -1,0 +1,49 @@
+"""The core never imports Qt: it must run in scripts, the CLI and worker processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE_MODULES = [
+    "auditdesk.cli",
+    "auditdesk.paths",
+    "auditdesk.dicom.headers",
+    "auditdesk.dicom.sources",
+    "auditdesk.dicom.index",
+    "auditdesk.dicom.scan",
+    "auditdesk.dicom.classify",
+    "auditdesk.dicom.bvalues",
+    "auditdesk.dicom.codes",
+    "auditdesk.dicom.pixels",
+    "auditdesk.dicom.display",
+    "auditdesk.dicom.calibration",
+    "auditdesk.dicom.orientation",
+    "auditdesk.dicom.loader",
+    "auditdesk.store.db",
+    "auditdesk.store.models",
+    "auditdesk.store.catalog",
+    "auditdesk.demo.generator",
+]
+
+BLOCKER = """
+import sys, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'PySide6', 'shiboken6', 'pyqtgraph', 'PyQt5', 'PyQt6'}:
+            raise ImportError('core module imported Qt: ' + name)
+        return None
+sys.meta_path.insert(0, Block())
+import importlib
+for mod in sys.argv[1:]:
+    importlib.import_module(mod)
+print('ok')
+"""
+
+
+def test_core_imports_without_qt() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKER, *CORE_MODULES], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
