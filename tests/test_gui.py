@@ -57,6 +57,19 @@ def test_window_shows_studies_and_a_correctly_windowed_image(qtbot, db, window, 
     assert "Imager Pixel Spacing" in window.viewport.info.text()
 
 
+def test_window_opens_on_the_newest_study_with_pixels(qtbot, db, loader, test_set):
+    from auditdesk.ui.main_window import MainWindow
+
+    import_paths(db, [test_set.root])
+    win = MainWindow(db, loader=loader)
+    qtbot.addWidget(win)
+    loaded = _wait_loaded(qtbot, win)
+    assert win.viewport.array is not None and win.viewport.array.std() > 10
+    newest = max(st.procedure_date for st in test_set.studies)
+    assert win.tree.currentIndex().data().startswith(newest.isoformat())
+    assert loaded.display.array.dtype == np.uint8
+
+
 def test_bad_image_shows_a_sentence_not_a_crash(qtbot, db, window, shared_data):
     import_paths(db, [shared_data / "edge" / "JPEG2000-embedded-sequence-delimiter.dcm"])
     window.refresh()

@@ -162,6 +162,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(state.value("geometry"))
             self.restoreState(state.value("window_state"))
         self.refresh()
+        if self.model.rowCount():
+            # Open on the newest study so the first thing a user sees is real pixels.
+            self.tree.setCurrentIndex(self.model.index(0, 0))
 
     # ---------------------------------------------------------------- menus and actions
     def _build_menus(self) -> None:
@@ -267,7 +270,12 @@ class MainWindow(QMainWindow):
                     role += " FOR PROCESSING"
                 s_item = self._item(label, "series", series.id)
                 item.appendRow(
-                    [s_item, self._item(f"{role}  ({len(series.images)} img)", "series", series.id)]
+                    [
+                        s_item,
+                        self._item(
+                            f"{role}  ({len(series.images)} img)".strip(), "series", series.id
+                        ),
+                    ]
                 )
                 for image in series.images:
                     self._images[image.id] = (study, series, image)
