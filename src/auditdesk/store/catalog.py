@@ -115,7 +115,8 @@ class StudySummary:
         return sorted(labels, key=order.__getitem__)
 
     def to_dict(self, include_phi: bool = False) -> dict[str, Any]:
-        """JSON-safe dict; patient ID, accession and UIDs only with ``include_phi``."""
+        """JSON-safe dict; patient ID, accession, UIDs and file paths (folder names on patient
+        media often carry the patient's name) only with ``include_phi``."""
         data = asdict(self)
         data["procedure_date"] = self.procedure_date.isoformat() if self.procedure_date else None
         data["n_images"] = self.n_images
@@ -127,7 +128,8 @@ class StudySummary:
             for s in data["series"]:
                 s.pop("series_uid")
                 for img in s["images"]:
-                    img.pop("sop_uid")
+                    for key in ("sop_uid", "path", "archive_member"):
+                        img.pop(key)
         return data
 
 
