@@ -143,3 +143,26 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "No studies indexed yet" in result.stdout
+
+
+def test_demo_regenerates_cleanly_after_an_interrupted_run(monkeypatch, tmp_path: Path) -> None:
+    import auditdesk.demo.generator as gen
+    from auditdesk.cli import prepare_demo
+    from auditdesk.paths import demo_dir
+
+    calls: list[Path] = []
+
+    def fake_generate(folder: Path, **_kwargs) -> None:
+        calls.append(folder)
+        assert not folder.exists() or not any(folder.iterdir()), "stale files left behind"
+        gen.generate_test_set(folder)
+
+    monkeypatch.setattr(gen, "generate_demo", fake_generate)
+    stale = demo_dir() / "half-written"
+    stale.mkdir(parents=True)
+    (stale / "1.dcm").write_bytes(b"partial")
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    prepare_demo(url, quiet=True)
+    assert len(calls) == 1 and not stale.exists()
+    prepare_demo(url, quiet=True)  # manifest present: not generated again
+    assert len(calls) == 1

@@ -70,6 +70,11 @@ def test_window_opens_on_the_newest_study_with_pixels(qtbot, db, loader, test_se
     assert loaded.display.array.dtype == np.uint8
 
 
+def test_empty_database_shows_what_to_do(window) -> None:
+    assert window.viewport.message.isVisible()
+    assert "Import" in window.viewport.message.text()
+
+
 def test_bad_image_shows_a_sentence_not_a_crash(qtbot, db, window, shared_data):
     import_paths(db, [shared_data / "edge" / "JPEG2000-embedded-sequence-delimiter.dcm"])
     window.refresh()

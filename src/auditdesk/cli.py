@@ -221,7 +221,9 @@ def prepare_demo(db_url: str | None, *, force: bool = False, quiet: bool = False
     if force or not manifest.exists():
         if not quiet:
             print(f"Generating synthetic demo studies in {folder} ...", flush=True)
-        if force and folder.exists():
+        if folder.exists():
+            # Our own folder: a forced run or an interrupted earlier generation (no manifest
+            # yet) must not leave stale files mixed with the new ones.
             import shutil
 
             shutil.rmtree(folder)

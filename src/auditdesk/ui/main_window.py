@@ -43,6 +43,11 @@ from auditdesk.store.catalog import (
 from auditdesk.store.db import Database
 from auditdesk.ui.viewer import ImageViewport
 
+EMPTY_HINT = (
+    "No studies indexed yet.\n\nFile → Import folder or DICOMDIR… (Ctrl+I) reads a folder, a CD or "
+    "a zip file.\nTo try AuditDesk on synthetic studies, run: auditdesk demo"
+)
+
 ROLE_KIND = Qt.ItemDataRole.UserRole + 1
 ROLE_ID = Qt.ItemDataRole.UserRole + 2
 
@@ -165,6 +170,8 @@ class MainWindow(QMainWindow):
         if self.model.rowCount():
             # Open on the newest study so the first thing a user sees is real pixels.
             self.tree.setCurrentIndex(self.model.index(0, 0))
+        else:
+            self.viewport.show_message(EMPTY_HINT)
 
     # ---------------------------------------------------------------- menus and actions
     def _build_menus(self) -> None:
