@@ -1,0 +1,1 @@
+"""The shipped checklist files, installed as ``auditdesk.checklist_files`` (see pyproject.toml)."""

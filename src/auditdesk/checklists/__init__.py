@@ -1,0 +1,1 @@
+"""Checklist engine: file format, validation, scoring rules (core, no Qt)."""
