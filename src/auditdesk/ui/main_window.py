@@ -10,8 +10,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -348,7 +348,7 @@ class MainWindow(QMainWindow):
             return same[len(same) // 2][2].id
         return candidates[0][2].id
 
-    def _on_current_changed(self, current, _previous) -> None:
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         kind = current.data(ROLE_KIND)
         ident = current.data(ROLE_ID)
         if kind is None:
@@ -429,7 +429,7 @@ class MainWindow(QMainWindow):
             self.show_image(self._current_image_id, self.voi_combo.itemText(index))
 
     # ---------------------------------------------------------------- overrides
-    def _context_menu(self, pos) -> None:
+    def _context_menu(self, pos: QPoint) -> None:
         index = self.tree.indexAt(pos)
         kind, ident = index.data(ROLE_KIND), index.data(ROLE_ID)
         if kind not in OVERRIDABLE:
@@ -478,7 +478,7 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     # ---------------------------------------------------------------- lifecycle
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         state = settings()
         state.setValue("geometry", self.saveGeometry())
         state.setValue("window_state", self.saveState())
