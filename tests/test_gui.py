@@ -75,6 +75,21 @@ def test_empty_database_shows_what_to_do(window) -> None:
     assert "Import" in window.viewport.message.text()
 
 
+def test_export_png_saves_the_image_as_shown(qtbot, db, window, shared_data, tmp_path):
+    from PIL import Image as PILImage
+
+    import_paths(db, [shared_data / "mg" / "GH133_GE_SenographeEssential_R_MLO.dcm"])
+    window.refresh()
+    with db.session() as session:
+        window.select_image(session.scalar(select(Image.id)))
+    _wait_loaded(qtbot, window)
+    out = tmp_path / "shown.png"
+    assert window.export_png(str(out))
+    with PILImage.open(out) as png:
+        saved = np.asarray(png)
+    assert np.array_equal(saved, window.viewport.array)
+
+
 def test_bad_image_shows_a_sentence_not_a_crash(qtbot, db, window, shared_data):
     import_paths(db, [shared_data / "edge" / "JPEG2000-embedded-sequence-delimiter.dcm"])
     window.refresh()

@@ -10,8 +10,16 @@ from __future__ import annotations
 from concurrent.futures import Future
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QImage,
+    QKeySequence,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -183,6 +191,10 @@ class MainWindow(QMainWindow):
         act = QAction("Import &zip file…", self)
         act.triggered.connect(self._import_zip_dialog)
         file_menu.addAction(act)
+        act = QAction("&Export image as PNG…", self)
+        act.setShortcut(QKeySequence("Ctrl+E"))
+        act.triggered.connect(self._export_png_dialog)
+        file_menu.addAction(act)
         file_menu.addSeparator()
         act = QAction("&Quit", self)
         act.setShortcut(QKeySequence.StandardKey.Quit)
@@ -210,6 +222,30 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Import zip", "", "Zip files (*.zip)")
         if path:
             self.start_import([path])
+
+    def _export_png_dialog(self) -> None:
+        if self.viewport.array is None:
+            self.statusBar().showMessage("No image is shown.", 5000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", "image.png", "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+    def export_png(self, path: str) -> bool:
+        """Save the image exactly as shown (windowed, hung), for reports and teaching files."""
+        array = self.viewport.array
+        if array is None:
+            return False
+        array = np.ascontiguousarray(array)
+        rows, cols = array.shape[:2]
+        fmt = QImage.Format.Format_RGB888 if array.ndim == 3 else QImage.Format.Format_Grayscale8
+        image = QImage(array.data, cols, rows, array.strides[0], fmt)
+        ok = image.save(path, "PNG")
+        if not ok:
+            QMessageBox.warning(self, "Not saved", f"The image could not be written to {path}.")
+        else:
+            self.statusBar().showMessage(f"Saved {path}", 5000)
+        return ok
 
     # ---------------------------------------------------------------- import
     def start_import(self, paths: list[str], *, show_dialog: bool = True) -> ImportWorker:
