@@ -1,5 +1,6 @@
 """Database schema: what the index found (patients, studies, series, images), import runs with
-their skipped files, and reviewer overrides of the automatic classification.
+their skipped files, reviewer overrides of the automatic classification, and the audit record
+(reviewers, checklist snapshots, audits with answers, measurements, scores, overrides, history).
 
 PHI is kept to what matching needs: the Patient ID (to group a patient's exams) and the
 accession number (to match a RIS sampling list). Names and birth dates are not stored. Files are
@@ -27,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -203,13 +205,195 @@ class ImportIssue(Base):
     run: Mapped[ImportRun] = relationship(back_populates="issues")
 
 
+# --- Audit record (issue 3, items 3 and 4) -------------------------------------------------------
+#
+# An audit is one reviewer's judgement of one exam against one checklist version. Answers are
+# stored raw (item by item) and scores are derived from them, so an audit can be re-scored years
+# later with exactly the rules it used (ChecklistVersion keeps the full file text). Every change
+# also writes an AuditEvent (who, when, old and new value). The repository API is store/audits.py.
+
+
+class Reviewer(Base):
+    """A local reviewer profile, chosen at start; every answer is attributed to one.
+
+    Staff names, not patient data. Profiles are deactivated, never deleted, because old audits
+    and their history keep pointing at them.
+    """
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # technologist, team_leader, coach
+    initials: Mapped[str] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ChecklistVersion(Base):
+    """A checklist file exactly as it was used, identified by the hash of its content.
+
+    Editing a file gives a new hash and so a new row; audits keep pointing at the row they were
+    made with. ``source_text`` is the whole file, so re-scoring does not depend on the files that
+    happen to be installed later.
+    """
+
+    __tablename__ = "checklist_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checklist_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256, hex
+    title: Mapped[str] = mapped_column(String(256))
+    source_text: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Audit(Base):
+    """One reviewer's audit of one study with one checklist (several per study: double reads)."""
+
+    __tablename__ = "audits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Indexed by the unique (study_pk, reviewer_pk, checklist_id) below.
+    study_pk: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    reviewer_pk: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    checklist_version_pk: Mapped[int] = mapped_column(
+        ForeignKey("checklist_versions.id"), index=True
+    )
+    # Copy of checklist_versions.checklist_id: lets the database itself guarantee one audit per
+    # study + reviewer + checklist, whatever version of the checklist was used.
+    checklist_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")  # or "complete"
+    comment: Mapped[str | None] = mapped_column(Text)
+    learning_opportunity: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Blinded: the reviewer did not see other reads / the technologist while scoring.
+    blinded: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    checklist_version: Mapped[ChecklistVersion] = relationship()
+    reviewer: Mapped[Reviewer] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint(
+            "study_pk", "reviewer_pk", "checklist_id", name="uq_audits_study_reviewer_checklist"
+        ),
+    )
+
+
+class AuditAnswer(Base):
+    """The current answer to one item of an audit; earlier values live in audit_events."""
+
+    __tablename__ = "audit_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_pk: Mapped[int] = mapped_column(
+        ForeignKey("audits.id")
+    )  # indexed by the unique (audit_pk, key)
+    # Scope member + ":" + item id, e.g. "RMLO:pectoral_to_pnl"; opaque to the store.
+    key: Mapped[str] = mapped_column(String(128))
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True))
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16), default="reviewer")  # computed, header
+    answered_by: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    answered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("audit_pk", "key", name="uq_audit_answers_audit_key"),)
+
+
+class AuditMeasurement(Base):
+    """A length drawn on an image, with where its calibration came from (mm may be unknown)."""
+
+    __tablename__ = "audit_measurements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_pk: Mapped[int] = mapped_column(
+        ForeignKey("audits.id")
+    )  # indexed by the unique (audit_pk, key)
+    key: Mapped[str] = mapped_column(String(128))  # e.g. "RMLO:pnl_mm"
+    value_mm: Mapped[float | None] = mapped_column(Float)
+    value_px: Mapped[float] = mapped_column(Float)
+    # pixel_spacing, imager_pixel_spacing, imager_pixel_spacing_ermf or none
+    calibration_source: Mapped[str] = mapped_column(String(32))
+    sop_uid: Mapped[str] = mapped_column(String(64))
+    geometry: Mapped[Any] = mapped_column(JSON, nullable=True)  # points, for redrawing
+    measured_by: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    measured_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("audit_pk", "key", name="uq_audit_measurements_audit_key"),)
+
+
+class AuditScore(Base):
+    """A score computed by the checklist engine under one checklist version.
+
+    The audit's own version is always there; a re-score under another version adds rows for that
+    version. Older rows of the same version stay with ``is_current`` false.
+    """
+
+    __tablename__ = "audit_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_pk: Mapped[int] = mapped_column(ForeignKey("audits.id"), index=True)
+    checklist_version_pk: Mapped[int] = mapped_column(
+        ForeignKey("checklist_versions.id"), index=True
+    )
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    meets_criteria: Mapped[bool | None] = mapped_column(Boolean)
+    grade: Mapped[str | None] = mapped_column(String(32))
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AuditOverride(Base):
+    """A reviewer's override of the derived result (with a reason); the newest one per field
+    wins, and a value of None means "back to the computed result". Rows are never changed."""
+
+    __tablename__ = "audit_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_pk: Mapped[int] = mapped_column(ForeignKey("audits.id"), index=True)
+    field: Mapped[str] = mapped_column(String(32))  # meets_criteria or grade
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    reviewer_pk: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """One change to an audit: who changed what, when, from which value to which."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_pk: Mapped[int] = mapped_column(ForeignKey("audits.id"), index=True)
+    # None for changes made by the program itself (e.g. a score recomputed from answers).
+    reviewer_pk: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # answer, measurement, comment, learning_flag, override, status, rescore
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str | None] = mapped_column(String(128))
+    old_value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+
+
 __all__ = [
+    "Audit",
+    "AuditAnswer",
+    "AuditEvent",
+    "AuditMeasurement",
+    "AuditOverride",
+    "AuditScore",
     "Base",
+    "ChecklistVersion",
     "ClassificationOverride",
     "Image",
     "ImportIssue",
     "ImportRun",
     "Patient",
+    "Reviewer",
     "Series",
     "Study",
 ]

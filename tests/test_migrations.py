@@ -1,0 +1,160 @@
+"""Schema changes are tested by upgrading a database made with the previous schema: rows indexed
+under revision 0001 survive the upgrade to head unchanged, the new tables work on them, and a
+downgrade gives the old schema back without touching the old rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+
+from auditdesk.store import audits
+from auditdesk.store.db import (
+    Database,
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from auditdesk.store.models import Base
+
+OLD_TABLES = (
+    "patients",
+    "studies",
+    "series",
+    "images",
+    "classification_overrides",
+    "import_runs",
+    "import_issues",
+)
+AUDIT_TABLES = {
+    "reviewers",
+    "checklist_versions",
+    "audits",
+    "audit_answers",
+    "audit_measurements",
+    "audit_scores",
+    "audit_overrides",
+    "audit_events",
+}
+
+# Plain SQL written against the 0001 schema, not the current models: this is what an
+# installation of the first release has on disk.
+ROWS_0001 = [
+    "INSERT INTO patients (id, patient_id) VALUES (1, 'ANON0001')",
+    "INSERT INTO studies (id, study_uid, patient_pk, accession_number, procedure_date, "
+    "procedure_datetime, description, kind, modalities, technologist, created_at) VALUES "
+    "(1, '1.2.826.0.1.3680043.10.1.1', 1, 'ACC1', '2025-03-04', '2025-03-04 09:15:00.000000', "
+    "'MAMMO SCREENING', 'mammo', 'MG', 'TECH^A', '2025-03-05 10:00:00.000000')",
+    "INSERT INTO studies (id, study_uid, patient_pk, kind, created_at) VALUES "
+    "(2, '1.2.826.0.1.3680043.10.1.2', 1, 'mr', '2025-03-05 10:00:00.000000')",
+    "INSERT INTO series (id, series_uid, study_pk, modality, series_number, description, "
+    "mr_role, mr_info) VALUES (1, '1.2.826.0.1.3680043.10.2.1', 1, 'MG', 1, 'RMLO', NULL, NULL), "
+    "(2, '1.2.826.0.1.3680043.10.2.2', 2, 'MR', 5, 'ep2d_diff', 'DWI', "
+    "'{\"b_values\": [50, 800, 1400]}')",
+    "INSERT INTO images (id, sop_uid, series_pk, path, archive_member, file_size, file_mtime_ns, "
+    "instance_number, rows, columns, n_frames, photometric, view, laterality, view_modifiers, "
+    "is_screening_view, is_tomosynthesis, lossy, mr_info, slice_position_mm, slice_order, "
+    "indexed_at) VALUES "
+    "(1, '1.2.826.0.1.3680043.10.3.1', 1, '/data/a.dcm', NULL, 1234567, 1700000000000000000, 1, "
+    "3328, 2560, 1, 'MONOCHROME2', 'MLO', 'R', '[]', 1, 0, 0, NULL, NULL, NULL, "
+    "'2025-03-05 10:00:00.000000'), "
+    "(2, '1.2.826.0.1.3680043.10.3.2', 2, '/data/mr.zip', 'DWI/0001.dcm', 99, 12345, 1, 128, 128, "
+    "1, 'MONOCHROME2', NULL, NULL, NULL, NULL, 0, 0, '{\"b_value\": 800}', -12.5, 0, "
+    "'2025-03-05 10:00:00.000000')",
+    "INSERT INTO classification_overrides (id, target, target_uid, field, value, reviewer, "
+    "reason, created_at) VALUES (1, 'series', '1.2.826.0.1.3680043.10.2.2', 'role', 'DWI', "
+    "'Alice Tech', 'b-values in private tags', '2025-03-05 11:00:00.000000')",
+    "INSERT INTO import_runs (id, started_at, finished_at, sources, files_seen, images_added, "
+    "images_updated, images_unchanged, files_skipped, cancelled) VALUES (1, "
+    "'2025-03-05 09:59:00.000000', '2025-03-05 10:01:00.000000', '[\"/data\"]', 3, 2, 0, 0, 1, 0)",
+    "INSERT INTO import_issues (id, run_pk, path, reason) VALUES "
+    "(1, 1, '/data/readme.txt', 'not a DICOM file')",
+]
+
+
+def _dump(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {
+            table: [
+                tuple(row)
+                for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            ]
+            for table in OLD_TABLES
+        }
+
+
+@pytest.fixture
+def old_db(tmp_path: Path) -> Iterator[Engine]:
+    """A database created and filled by the first release (schema revision 0001)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        for statement in ROWS_0001:
+            conn.execute(text(statement))
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_indexed_rows_and_adds_working_audit_tables(
+    old_db: Engine,
+) -> None:
+    assert current_revision(old_db) == "0001"
+    assert not AUDIT_TABLES & set(inspect(old_db).get_table_names())
+    before = _dump(old_db)
+    assert sum(len(rows) for rows in before.values()) == 10
+
+    upgrade(old_db)
+
+    assert current_revision(old_db) == head_revision()
+    assert _dump(old_db) == before
+    assert set(inspect(old_db).get_table_names()) >= AUDIT_TABLES
+    with old_db.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+
+    # The new tables work on the old rows: audit the study indexed by the first release.
+    db = Database(old_db.url.render_as_string(hide_password=False))
+    try:
+        with db.transaction() as s:
+            reviewer = audits.create_reviewer(s, "Alice Tech", "technologist", "AT")
+            version = audits.register_checklist_version(
+                s, "acr-mammo-positioning", "1.0", audits.sha256_text("v1"), "v1", "ACR"
+            )
+            reviewer_pk, version_pk = reviewer.id, version.id
+        rec = audits.AuditRecorder.open(db, 1, reviewer_pk, version_pk)
+        rec.answer("RMLO:pectoral_to_pnl", "pass")
+        rec.measure(
+            "RMLO:pnl_mm",
+            value_px=800.0,
+            value_mm=56.0,
+            calibration_source="imager_pixel_spacing",
+            sop_uid="1.2.826.0.1.3680043.10.3.1",
+        )
+        rec.save_score(version_pk, {"ok": True}, True, None, True)
+        state = rec.state()
+        assert state.study_pk == 1
+        assert state.answers == {"RMLO:pectoral_to_pnl": "pass"}
+        assert state.meets_criteria is True
+        assert [e.kind for e in state.history] == ["status", "answer", "measurement", "rescore"]
+    finally:
+        db.dispose()
+    assert _dump(old_db) == before
+
+
+def test_downgrade_to_0001_drops_audit_tables_and_keeps_indexed_rows(old_db: Engine) -> None:
+    before = _dump(old_db)
+    upgrade(old_db)
+    command.downgrade(alembic_config(old_db), "0001")
+    assert current_revision(old_db) == "0001"
+    assert not AUDIT_TABLES & set(inspect(old_db).get_table_names())
+    assert _dump(old_db) == before
+    upgrade(old_db)  # and up again
+    assert current_revision(old_db) == head_revision()
+    assert _dump(old_db) == before
