@@ -79,7 +79,7 @@ class MeasurementState:
     value_mm: float | None
     value_px: float
     calibration_source: str
-    sop_uid: str
+    sop_uid: str | None
     geometry: Any
     measured_by: int
     measured_at: dt.datetime
@@ -512,7 +512,7 @@ def set_measurement(
     value_px: float,
     value_mm: float | None,
     calibration_source: str,
-    sop_uid: str,
+    sop_uid: str | None,
     reviewer_pk: int,
     geometry: Any = None,
 ) -> AuditEvent | None:
@@ -544,8 +544,11 @@ def set_measurement(
         raise AuditError(
             f"The measurement {key!r} is calibrated by {calibration_source}, so it needs value_mm."
         )
-    if not sop_uid or len(sop_uid) > 64:
-        raise AuditError(f"The measurement {key!r} needs the SOP Instance UID of its image.")
+    if sop_uid is not None and (not sop_uid or len(sop_uid) > 64):
+        raise AuditError(
+            f"The measurement {key!r} names its image by an invalid SOP Instance UID; "
+            "give the UID, or none for a number typed in without an image."
+        )
     _check_json(geometry, f"The geometry of {key!r}")
     audit = _audit(session, audit_pk)
     _reviewer(session, reviewer_pk)
@@ -966,7 +969,7 @@ class AuditRecorder:
         value_px: float,
         value_mm: float | None,
         calibration_source: str,
-        sop_uid: str,
+        sop_uid: str | None,
         geometry: Any = None,
     ) -> AuditEvent | None:
         with self._tx() as s:

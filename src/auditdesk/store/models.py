@@ -317,7 +317,7 @@ class AuditMeasurement(Base):
     value_px: Mapped[float] = mapped_column(Float)
     # pixel_spacing, imager_pixel_spacing, imager_pixel_spacing_ermf or none
     calibration_source: Mapped[str] = mapped_column(String(32))
-    sop_uid: Mapped[str] = mapped_column(String(64))
+    sop_uid: Mapped[str | None] = mapped_column(String(64))  # none: typed in, no image
     geometry: Mapped[Any] = mapped_column(JSON, nullable=True)  # points, for redrawing
     measured_by: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
     measured_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

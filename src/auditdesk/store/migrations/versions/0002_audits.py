@@ -130,7 +130,7 @@ def upgrade() -> None:
         sa.Column("value_mm", sa.Float(), nullable=True),
         sa.Column("value_px", sa.Float(), nullable=False),
         sa.Column("calibration_source", sa.String(length=32), nullable=False),
-        sa.Column("sop_uid", sa.String(length=64), nullable=False),
+        sa.Column("sop_uid", sa.String(length=64), nullable=True),
         sa.Column("geometry", sa.JSON(), nullable=True),
         sa.Column("measured_by", sa.Integer(), nullable=False),
         sa.Column("measured_at", sa.DateTime(), nullable=False),

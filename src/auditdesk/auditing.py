@@ -1,0 +1,314 @@
+"""Audits end to end: a checklist snapshot, the reviewer's answers, and the derived score.
+
+This joins the checklist engine (``checklists``) and the audit store (``store.audits``), which do
+not know each other: the store keeps raw answers and the exact checklist text an audit used; this
+module re-parses that text, gathers the DICOM header facts of the study, scores, and saves the
+score in the same transaction as the change that caused it. Used by the CLI and the GUI alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditdesk.checklists.loader import load_all, parse_checklist_text
+from auditdesk.checklists.rules import ScoreResult, score
+from auditdesk.checklists.schema import Checklist
+from auditdesk.store import audits as store
+from auditdesk.store.db import Database
+from auditdesk.store.models import Audit, ChecklistVersion, Image, Series
+
+CALCULATED_MARKERS = ("CALC", "SYNTH", "COMPUTED")
+
+
+class AuditingError(ValueError):
+    """A request that cannot be carried out; ``str(err)`` is one sentence for the user."""
+
+
+def snapshot_checklist(session: Session, checklist: Checklist) -> ChecklistVersion:
+    """Store the exact text of the checklist version an audit is about to use (idempotent)."""
+    return store.register_checklist_version(
+        session,
+        checklist.id,
+        checklist.version,
+        checklist.content_hash,
+        checklist.source_text,
+        checklist.title,
+    )
+
+
+@lru_cache(maxsize=64)
+def _parse_stored(content_hash: str, text: str, origin: str) -> Checklist:
+    return parse_checklist_text(text, origin=origin)
+
+
+def stored_checklist(version: ChecklistVersion) -> Checklist:
+    """The checklist exactly as it was when audits used it, re-parsed from the stored text."""
+    origin = f"{version.checklist_id} {version.version} (stored)"
+    return _parse_stored(version.content_hash, version.source_text, origin)
+
+
+def find_checklist(checklist_id: str, version: str | None = None) -> Checklist:
+    """A loaded checklist (shipped or site) by id, newest version unless one is named."""
+    result = load_all()
+    found = result.get(checklist_id, version)
+    if found is None:
+        known = ", ".join(sorted({c.id for c in result.checklists})) or "none"
+        wanted = f"'{checklist_id}'" + (f" version {version}" if version else "")
+        raise AuditingError(f"No checklist {wanted} is available; known checklists: {known}.")
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# DICOM header facts for header rules (PI-RADS technical parameters)
+# --------------------------------------------------------------------------------------------
+
+
+def _is_calculated(series: Series, infos: list[dict[str, Any]]) -> bool:
+    text = " ".join(
+        [series.description or "", *(t for i in infos[:1] for t in i.get("image_type") or [])]
+    ).upper()
+    return any(marker in text for marker in CALCULATED_MARKERS)
+
+
+def _fov_facts(role: str, info: dict[str, Any]) -> dict[str, float]:
+    """Acquired matrix and field of view along the frequency and phase directions.
+
+    Acquisition Matrix (0018,1310) is frequency rows \\ frequency columns \\ phase rows \\
+    phase columns with one of each pair zero; the non-zero position tells the direction, so
+    the FOV in that direction is the matching image extent (rows x row spacing, or columns x
+    column spacing). Any missing piece leaves the fact out: the rule then says "not
+    determinable", never "pass".
+    """
+    matrix = info.get("acquisition_matrix") or ()
+    spacing = info.get("pixel_spacing") or ()
+    rows, cols = info.get("rows"), info.get("columns")
+    if len(matrix) != 4 or len(spacing) < 2 or not rows or not cols:
+        return {}
+    freq_rows, freq_cols, phase_rows, phase_cols = (int(v or 0) for v in matrix)
+    height, width = rows * float(spacing[0]), cols * float(spacing[1])
+    facts: dict[str, float] = {}
+    if freq_cols and phase_rows:  # frequency across the columns (horizontal)
+        facts.update(
+            {
+                f"{role}:acquisition_matrix_freq": freq_cols,
+                f"{role}:acquisition_matrix_phase": phase_rows,
+                f"{role}:fov_freq_mm": width,
+                f"{role}:fov_phase_mm": height,
+            }
+        )
+    elif freq_rows and phase_cols:  # frequency down the rows (vertical)
+        facts.update(
+            {
+                f"{role}:acquisition_matrix_freq": freq_rows,
+                f"{role}:acquisition_matrix_phase": phase_cols,
+                f"{role}:fov_freq_mm": height,
+                f"{role}:fov_phase_mm": width,
+            }
+        )
+    return facts
+
+
+def header_facts(session: Session, study_pk: int) -> dict[str, Any]:
+    """Facts keyed like answers ("DWI:b_values") from the study's classified MR series."""
+    facts: dict[str, Any] = {}
+    calculated: dict[str, set[float]] = {}
+    acquired: dict[str, set[float]] = {}
+    series_rows = session.scalars(select(Series).where(Series.study_pk == study_pk))
+    for series in series_rows:
+        role = series.mr_role
+        if role in (None, "OTHER"):
+            continue
+        infos = [
+            img.mr_info
+            for img in session.scalars(select(Image).where(Image.series_pk == series.id))
+            if img.mr_info
+        ]
+        if not infos:
+            continue
+        first = infos[0]
+        series_info = series.mr_info or {}
+        b_values = {float(b) for b in series_info.get("b_values") or []}
+        target = calculated if _is_calculated(series, infos) else acquired
+        target.setdefault(role, set()).update(b_values)
+        if _is_calculated(series, infos):
+            continue  # geometry and timing describe the acquired series
+        if first.get("slice_thickness") is not None:
+            facts.setdefault(f"{role}:slice_thickness_mm", float(first["slice_thickness"]))
+        if series_info.get("temporal_resolution_s") is not None:
+            facts.setdefault(f"{role}:temporal_resolution_s", series_info["temporal_resolution_s"])
+        for key, value in _fov_facts(role, first).items():
+            facts.setdefault(key, value)
+    for role, values in acquired.items():
+        if values:
+            facts[f"{role}:b_values"] = sorted(values)
+    for role in acquired:
+        # Knowing that no calculated series exists is a fact too ("none"), not a missing one.
+        facts[f"{role}:calculated_b_values"] = sorted(calculated.get(role, ()))
+    return facts
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------------
+
+
+def compute_score(
+    session: Session, audit_pk: int, checklist_version_pk: int | None = None
+) -> ScoreResult:
+    """Score the audit's stored answers under its own checklist version (or another one)."""
+    audit = session.get(Audit, audit_pk)
+    if audit is None:
+        raise AuditingError(f"No audit with id {audit_pk}.")
+    version = session.get(ChecklistVersion, checklist_version_pk or audit.checklist_version_pk)
+    if version is None:
+        raise AuditingError(f"No checklist version with id {checklist_version_pk}.")
+    state = store.audit_state(session, audit_pk, include_history=False)
+    measurements = {
+        key: m.value_mm for key, m in state.measurements.items() if m.value_mm is not None
+    }
+    return score(
+        stored_checklist(version),
+        state.answers,
+        measurements,
+        header_facts(session, audit.study_pk),
+    )
+
+
+def save_computed_score(
+    session: Session,
+    audit_pk: int,
+    checklist_version_pk: int | None = None,
+    reviewer_pk: int | None = None,
+) -> ScoreResult:
+    """Compute and keep the score; other versions' scores of the same audit are untouched."""
+    audit = session.get(Audit, audit_pk)
+    if audit is None:
+        raise AuditingError(f"No audit with id {audit_pk}.")
+    version_pk = checklist_version_pk or audit.checklist_version_pk
+    result = compute_score(session, audit_pk, version_pk)
+    store.save_score(
+        session,
+        audit_pk,
+        version_pk,
+        result.to_dict(),
+        result.meets_criteria,
+        result.grade,
+        result.complete,
+        reviewer_pk=reviewer_pk,
+    )
+    return result
+
+
+def rescore_with(
+    session: Session, audit_pk: int, checklist: Checklist, reviewer_pk: int | None = None
+) -> ScoreResult:
+    """Re-score an audit under another version of its checklist, on request; both are kept."""
+    audit = session.get(Audit, audit_pk)
+    if audit is None:
+        raise AuditingError(f"No audit with id {audit_pk}.")
+    if checklist.id != audit.checklist_id:
+        raise AuditingError(
+            f"Audit {audit_pk} uses checklist '{audit.checklist_id}', not '{checklist.id}'."
+        )
+    version = snapshot_checklist(session, checklist)
+    return save_computed_score(session, audit_pk, version.id, reviewer_pk)
+
+
+@dataclass
+class AuditSession:
+    """One reviewer working on one audit: every change is saved at once, with its new score.
+
+    Each method is one transaction (the change, its history event and the recomputed score), so
+    a crash or a killed process loses at most the change being made, never an earlier one.
+    """
+
+    db: Database
+    audit_pk: int
+    reviewer_pk: int
+
+    @classmethod
+    def start(
+        cls,
+        db: Database,
+        *,
+        study_pk: int,
+        reviewer_pk: int,
+        checklist: Checklist,
+        blinded: bool = False,
+    ) -> AuditSession:
+        with db.transaction() as session:
+            version = snapshot_checklist(session, checklist)
+            audit = store.open_audit(session, study_pk, reviewer_pk, version.id, blinded=blinded)
+            save_computed_score(session, audit.id)
+            return cls(db, audit.id, reviewer_pk)
+
+    @contextmanager
+    def _change(self) -> Iterator[Session]:
+        with self.db.transaction() as session:
+            yield session
+            save_computed_score(session, self.audit_pk, reviewer_pk=self.reviewer_pk)
+
+    def answer(self, key: str, value: Any, reason_code: str | None = None) -> None:
+        with self._change() as session:
+            store.set_answer(session, self.audit_pk, key, value, self.reviewer_pk, reason_code)
+
+    def measure(
+        self,
+        key: str,
+        *,
+        value_px: float,
+        value_mm: float | None,
+        calibration_source: str,
+        sop_uid: str | None = None,
+        geometry: dict[str, Any] | None = None,
+    ) -> None:
+        with self._change() as session:
+            store.set_measurement(
+                session,
+                self.audit_pk,
+                key,
+                value_px=value_px,
+                value_mm=value_mm,
+                calibration_source=calibration_source,
+                sop_uid=sop_uid,
+                reviewer_pk=self.reviewer_pk,
+                geometry=geometry,
+            )
+
+    def comment(self, text: str | None) -> None:
+        with self.db.transaction() as session:
+            store.set_comment(session, self.audit_pk, text, self.reviewer_pk)
+
+    def learning_opportunity(self, flag: bool) -> None:
+        with self.db.transaction() as session:
+            store.set_learning_opportunity(session, self.audit_pk, flag, self.reviewer_pk)
+
+    def override(self, field: str, value: Any, reason: str) -> None:
+        with self.db.transaction() as session:
+            store.set_override(session, self.audit_pk, field, value, self.reviewer_pk, reason)
+
+    def complete(self) -> ScoreResult:
+        """Mark the audit complete; refused while required answers are missing."""
+        with self.db.transaction() as session:
+            result = compute_score(session, self.audit_pk)
+            if not result.complete:
+                missing = ", ".join(result.missing_required[:8])
+                more = len(result.missing_required) - 8
+                raise AuditingError(
+                    f"The audit cannot be completed: required answers are missing ({missing}"
+                    + (f" and {more} more" if more > 0 else "")
+                    + ")."
+                )
+            store.set_status(session, self.audit_pk, "complete", self.reviewer_pk)
+            return result
+
+    def state(self) -> store.AuditState:
+        with self.db.session() as session:
+            return store.audit_state(session, self.audit_pk)
