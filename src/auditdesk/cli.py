@@ -313,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-size", type=int, default=None, help="longest side in pixels")
     p.set_defaults(func=cmd_render)
 
+    from auditdesk.cli_audit import add_commands
+
+    add_commands(sub)
+
     p = sub.add_parser("override", help="correct an automatic classification (reviewer wins)")
     osub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for target in ("image", "series"):
