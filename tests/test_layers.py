@@ -24,6 +24,12 @@ CORE_MODULES = [
     "auditdesk.store.models",
     "auditdesk.store.catalog",
     "auditdesk.demo.generator",
+    "auditdesk.checklists.loader",
+    "auditdesk.checklists.rules",
+    "auditdesk.store.audits",
+    "auditdesk.auditing",
+    "auditdesk.cli_audit",
+    "auditdesk.exchange.audit_csv",
 ]
 
 BLOCKER = """

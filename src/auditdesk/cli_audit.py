@@ -296,6 +296,27 @@ def cmd_audit_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_import_csv(args: argparse.Namespace) -> int:
+    from auditdesk.cli import _db
+    from auditdesk.exchange.audit_csv import import_audits_csv
+
+    db = _db(args)
+    try:
+        result = import_audits_csv(db, args.file)
+    except AuditingError as exc:
+        return _fail(str(exc))
+    if args.json:
+        _emit_json(result.to_dict())
+    else:
+        print(
+            f"Imported {result.imported} audits ({result.unchanged} already up to date); "
+            f"skipped {len(result.skipped)} rows."
+        )
+        for line, reason in result.skipped:
+            print(f"  line {line}: {reason}")
+    return 1 if result.skipped and not result.audit_ids else 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the checklist, reviewer and audit commands on the main parser."""
     p = sub.add_parser("checklist", help="list, validate and show checklists")
@@ -356,6 +377,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--reviewer", required=True)
     q.add_argument("--reason", required=True)
     q.set_defaults(func=cmd_audit_override)
+    q = asub.add_parser("import-csv", help="import past audits from a CSV file (README layout)")
+    q.add_argument("file", metavar="CSV")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_audit_import_csv)
     q = asub.add_parser("rescore", help="re-score under another checklist version (both kept)")
     q.add_argument("id", type=int)
     q.add_argument("--version", help="checklist version (default: newest available)")

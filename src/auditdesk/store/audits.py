@@ -51,7 +51,14 @@ from auditdesk.store.models import (
 ROLES = ("technologist", "team_leader", "coach")
 STATUSES = ("in_progress", "complete")
 ANSWER_SOURCES = ("reviewer", "computed", "header")
-CALIBRATION_SOURCES = ("pixel_spacing", "imager_pixel_spacing", "imager_pixel_spacing_ermf", "none")
+# "reported": a number in mm taken from an imported spreadsheet; how it was calibrated is unknown.
+CALIBRATION_SOURCES = (
+    "pixel_spacing",
+    "imager_pixel_spacing",
+    "imager_pixel_spacing_ermf",
+    "reported",
+    "none",
+)
 OVERRIDE_FIELDS = ("meets_criteria", "grade")
 EVENT_KINDS = (
     "answer",
