@@ -115,3 +115,18 @@ def _any_valid_value(audit: AuditSession, key: str) -> object:
     if kind == "number":
         return item.min if getattr(item, "min", None) is not None else 1
     return "ok"
+
+
+def test_a_checklist_edited_in_place_after_use_is_refused(indexed) -> None:
+    from auditdesk.auditing import snapshot_checklist
+    from auditdesk.checklists.loader import parse_checklist_text
+
+    db, _test_set = indexed
+    original = find_checklist("ear")
+    with db.transaction() as session:
+        snapshot_checklist(session, original)
+        snapshot_checklist(session, original)  # idempotent
+    edited = parse_checklist_text(original.source_text + "\n# edited\n", origin="site/ear.toml")
+    assert edited.version == original.version and edited.content_hash != original.content_hash
+    with pytest.raises(AuditingError, match="new version"), db.transaction() as session:
+        snapshot_checklist(session, edited)

@@ -32,7 +32,17 @@ class AuditingError(ValueError):
 
 
 def snapshot_checklist(session: Session, checklist: Checklist) -> ChecklistVersion:
-    """Store the exact text of the checklist version an audit is about to use (idempotent)."""
+    """Store the exact text of the checklist version an audit is about to use (idempotent).
+
+    A file edited in place after audits used it (same id and version, other text) is refused:
+    one version must always mean one text, or old and new audits would silently disagree.
+    """
+    for known in store.checklist_versions(session, checklist.id):
+        if known.version == checklist.version and known.content_hash != checklist.content_hash:
+            raise AuditingError(
+                f"Checklist '{checklist.id}' version {checklist.version} was changed after "
+                f"audits used it ({checklist.origin}); give the edited file a new version."
+            )
     return store.register_checklist_version(
         session,
         checklist.id,
