@@ -8,9 +8,6 @@ score in the same transaction as the change that caused it. Used by the CLI and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -231,17 +228,13 @@ def rescore_with(
     return save_computed_score(session, audit_pk, version.id, reviewer_pk)
 
 
-@dataclass
-class AuditSession:
+class AuditSession(store.AuditRecorder):
     """One reviewer working on one audit: every change is saved at once, with its new score.
 
-    Each method is one transaction (the change, its history event and the recomputed score), so
-    a crash or a killed process loses at most the change being made, never an earlier one.
+    The recorder commits each change in its own transaction; this adds the recomputed score to
+    that same transaction, so a crash or a killed process loses at most the change being made,
+    and a stored score always matches the stored answers.
     """
-
-    db: Database
-    audit_pk: int
-    reviewer_pk: int
 
     @classmethod
     def start(
@@ -259,50 +252,8 @@ class AuditSession:
             save_computed_score(session, audit.id)
             return cls(db, audit.id, reviewer_pk)
 
-    @contextmanager
-    def _change(self) -> Iterator[Session]:
-        with self.db.transaction() as session:
-            yield session
-            save_computed_score(session, self.audit_pk, reviewer_pk=self.reviewer_pk)
-
-    def answer(self, key: str, value: Any, reason_code: str | None = None) -> None:
-        with self._change() as session:
-            store.set_answer(session, self.audit_pk, key, value, self.reviewer_pk, reason_code)
-
-    def measure(
-        self,
-        key: str,
-        *,
-        value_px: float,
-        value_mm: float | None,
-        calibration_source: str,
-        sop_uid: str | None = None,
-        geometry: dict[str, Any] | None = None,
-    ) -> None:
-        with self._change() as session:
-            store.set_measurement(
-                session,
-                self.audit_pk,
-                key,
-                value_px=value_px,
-                value_mm=value_mm,
-                calibration_source=calibration_source,
-                sop_uid=sop_uid,
-                reviewer_pk=self.reviewer_pk,
-                geometry=geometry,
-            )
-
-    def comment(self, text: str | None) -> None:
-        with self.db.transaction() as session:
-            store.set_comment(session, self.audit_pk, text, self.reviewer_pk)
-
-    def learning_opportunity(self, flag: bool) -> None:
-        with self.db.transaction() as session:
-            store.set_learning_opportunity(session, self.audit_pk, flag, self.reviewer_pk)
-
-    def override(self, field: str, value: Any, reason: str) -> None:
-        with self.db.transaction() as session:
-            store.set_override(session, self.audit_pk, field, value, self.reviewer_pk, reason)
+    def _after_change(self, session: Session) -> None:
+        save_computed_score(session, self.audit_pk, reviewer_pk=self.reviewer_pk)
 
     def complete(self) -> ScoreResult:
         """Mark the audit complete; refused while required answers are missing."""
@@ -318,7 +269,3 @@ class AuditSession:
                 )
             store.set_status(session, self.audit_pk, "complete", self.reviewer_pk)
             return result
-
-    def state(self) -> store.AuditState:
-        with self.db.session() as session:
-            return store.audit_state(session, self.audit_pk)

@@ -962,6 +962,10 @@ class AuditRecorder:
     def _tx(self) -> Iterator[Session]:
         with self.db.transaction() as session:
             yield session
+            self._after_change(session)
+
+    def _after_change(self, session: Session) -> None:
+        """Hook run inside each change's transaction (e.g. recompute the derived score)."""
 
     def answer(
         self, key: str, value: Any, reason_code: str | None = None, source: str = "reviewer"
