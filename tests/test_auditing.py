@@ -46,6 +46,11 @@ def test_header_facts_match_the_generated_protocol(indexed) -> None:
         assert facts["T2W:fov_freq_mm"] / freq == pytest.approx(acquired["frequency"], abs=1e-3)
         assert facts["T2W:fov_phase_mm"] / phase == pytest.approx(acquired["phase"], abs=1e-3)
         assert facts["DCE:temporal_resolution_s"] > 0
+        # The ADC map's single header b-value says nothing about how it was computed.
+        assert "ADC:b_values" not in facts
+        assert not any(
+            k.endswith("calculated_b_values") for k in facts if k != "DWI:calculated_b_values"
+        )
 
 
 def test_mammography_study_has_no_mr_facts(indexed) -> None:

@@ -142,6 +142,10 @@ def header_facts(session: Session, study_pk: int) -> dict[str, Any]:
         first = infos[0]
         series_info = series.mr_info or {}
         b_values = {float(b) for b in series_info.get("b_values") or []}
+        if role == "ADC" and len(b_values) < 2:
+            # An ADC map's header usually carries one b-value (vendor-dependent: the lowest or
+            # the highest used), not the list it was computed from: not a usable fact.
+            b_values = set()
         target = calculated if _is_calculated(series, infos) else acquired
         target.setdefault(role, set()).update(b_values)
         if _is_calculated(series, infos):
@@ -155,9 +159,9 @@ def header_facts(session: Session, study_pk: int) -> dict[str, Any]:
     for role, values in acquired.items():
         if values:
             facts[f"{role}:b_values"] = sorted(values)
-    for role in acquired:
-        # Knowing that no calculated series exists is a fact too ("none"), not a missing one.
-        facts[f"{role}:calculated_b_values"] = sorted(calculated.get(role, ()))
+    if "DWI" in acquired:
+        # Knowing that no calculated high-b series exists is a fact ("none"), not a missing one.
+        facts["DWI:calculated_b_values"] = sorted(calculated.get("DWI", ()))
     return facts
 
 
