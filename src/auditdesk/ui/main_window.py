@@ -11,17 +11,19 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, Qt, QThread, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QImage,
     QKeySequence,
+    QShowEvent,
     QStandardItem,
     QStandardItemModel,
 )
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -30,10 +32,12 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QProgressDialog,
+    QPushButton,
     QToolBar,
     QTreeView,
 )
 
+from auditdesk.checklists.loader import LoadResult, load_all
 from auditdesk.dicom.index import ImportSummary, import_paths
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage
 from auditdesk.dicom.orientation import apply_transform
@@ -49,6 +53,13 @@ from auditdesk.store.catalog import (
     set_override,
 )
 from auditdesk.store.db import Database
+from auditdesk.ui.checklists import ChecklistsDialog, error_summary
+from auditdesk.ui.reviewers import (
+    CurrentReviewer,
+    ManageReviewersDialog,
+    ReviewerDialog,
+    active_reviewer,
+)
 from auditdesk.ui.viewer import ImageViewport
 
 EMPTY_HINT = (
@@ -119,7 +130,21 @@ def summary_text(summary: ImportSummary) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, db: Database, loader: DisplayLoader | None = None) -> None:
+    """Studies, the image, and who is reviewing.
+
+    ``ask_reviewer=False`` starts without the "Who is reviewing?" prompt (a remembered reviewer
+    is still used); scripts and tests that do not record anything use it.
+    """
+
+    reviewer_changed = Signal(object)  # CurrentReviewer | None
+
+    def __init__(
+        self,
+        db: Database,
+        loader: DisplayLoader | None = None,
+        *,
+        ask_reviewer: bool = True,
+    ) -> None:
         super().__init__()
         self.db = db
         self.loader = loader or DisplayLoader(workers=2)
@@ -135,6 +160,11 @@ class MainWindow(QMainWindow):
         self.last_summary: ImportSummary | None = None
         # The latest LoadedImage or decode error; lets tests and scripts wait for a frame.
         self.last_loaded: LoadedImage | Exception | None = None
+        self.reviewer: CurrentReviewer | None = None
+        # The open "Who is reviewing?" dialog (non-blocking), so tests can drive it with keys.
+        self.reviewer_dialog: ReviewerDialog | None = None
+        self.checklists_dialog: ChecklistsDialog | None = None
+        self._prompt_at_show = False
 
         self.setWindowTitle("AuditDesk")
         self.viewport = ImageViewport()
@@ -168,6 +198,20 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
 
         self._build_menus()
+        self.checklist_warning = QPushButton()
+        self.checklist_warning.setObjectName("checklist_warning")
+        self.checklist_warning.setFlat(True)
+        self.checklist_warning.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.checklist_warning.setToolTip("Show the checklists and the lines to fix")
+        self.checklist_warning.clicked.connect(self.show_checklists)
+        self.checklist_warning.hide()
+        self.statusBar().addPermanentWidget(self.checklist_warning)
+        self.reviewer_label = QLabel()
+        self.reviewer_label.setObjectName("reviewer_label")
+        self.reviewer_label.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
+        self.statusBar().addPermanentWidget(self.reviewer_label)
         self.statusBar().showMessage("Ready")
         self.resize(1400, 900)
         state = settings()
@@ -180,6 +224,12 @@ class MainWindow(QMainWindow):
             self.tree.setCurrentIndex(self.model.index(0, 0))
         else:
             self.viewport.show_message(EMPTY_HINT)
+
+        self.checklists: LoadResult = LoadResult()
+        self.reload_checklists()
+        remembered = active_reviewer(self.db, state.value("reviewer_id"))
+        self._set_reviewer(remembered, remember=False)
+        self._prompt_at_show = remembered is None and ask_reviewer
 
     # ---------------------------------------------------------------- menus and actions
     def _build_menus(self) -> None:
@@ -206,6 +256,20 @@ class MainWindow(QMainWindow):
             act = QAction(f"{name.title()} theme", self)
             act.triggered.connect(lambda _=False, n=name: self._set_theme(n))
             view_menu.addAction(act)
+
+        reviewer_menu = self.menuBar().addMenu("&Reviewer")
+        self.switch_reviewer_action = QAction("&Switch reviewer…", self)
+        self.switch_reviewer_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.switch_reviewer_action.triggered.connect(lambda: self.choose_reviewer())
+        reviewer_menu.addAction(self.switch_reviewer_action)
+        self.manage_reviewers_action = QAction("&Manage reviewers…", self)
+        self.manage_reviewers_action.triggered.connect(self.manage_reviewers)
+        reviewer_menu.addAction(self.manage_reviewers_action)
+
+        checklist_menu = self.menuBar().addMenu("&Checklists")
+        self.show_checklists_action = QAction("&Show checklists…", self)
+        self.show_checklists_action.triggered.connect(self.show_checklists)
+        checklist_menu.addAction(self.show_checklists_action)
 
     def _set_theme(self, name: str) -> None:
         from auditdesk.ui.app import apply_theme
@@ -246,6 +310,112 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"Saved {path}", 5000)
         return ok
+
+    # ---------------------------------------------------------------- reviewer
+    def _set_reviewer(self, reviewer: CurrentReviewer | None, *, remember: bool = True) -> None:
+        self.reviewer = reviewer
+        if reviewer is None:
+            self.reviewer_label.setText("No reviewer chosen: read-only (Ctrl+R to choose)")
+            self.reviewer_label.setProperty("problem", True)
+        else:
+            self.reviewer_label.setText(f"Reviewer: {reviewer.display}")
+            self.reviewer_label.setProperty("problem", False)
+            if remember:
+                settings().setValue("reviewer_id", reviewer.id)
+        self.reviewer_label.style().unpolish(self.reviewer_label)
+        self.reviewer_label.style().polish(self.reviewer_label)
+        self.reviewer_changed.emit(reviewer)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._prompt_at_show:
+            self._prompt_at_show = False
+            # After the window is on screen, so the dialog sits over it.
+            QTimer.singleShot(0, self, lambda: self.choose_reviewer(at_start=True))
+
+    def choose_reviewer(self, *, at_start: bool = False) -> ReviewerDialog:
+        """Open "Who is reviewing?" without blocking; the choice becomes the current reviewer."""
+        if self.reviewer_dialog is not None and self.reviewer_dialog.isVisible():
+            self.reviewer_dialog.raise_()
+            self.reviewer_dialog.activateWindow()
+            return self.reviewer_dialog
+        dialog = ReviewerDialog(
+            self.db,
+            self,
+            current_id=self.reviewer.id if self.reviewer else None,
+            at_start=at_start,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._on_reviewer_chosen(dialog))
+        dialog.finished.connect(lambda _code: self._forget_dialog(dialog))
+        self.reviewer_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _forget_dialog(self, dialog: ReviewerDialog) -> None:
+        if self.reviewer_dialog is dialog:
+            self.reviewer_dialog = None
+
+    def _on_reviewer_chosen(self, dialog: ReviewerDialog) -> None:
+        if dialog.chosen is not None:
+            self._set_reviewer(dialog.chosen)
+            self.statusBar().showMessage(f"{dialog.chosen.name} is reviewing.", 5000)
+
+    def require_reviewer(self) -> CurrentReviewer | None:
+        """The current reviewer; asks (blocking) first when there is none. None if cancelled."""
+        if self.reviewer is not None:
+            return self.reviewer
+        dialog = ReviewerDialog(self.db, self)
+        self.reviewer_dialog = dialog
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen is not None:
+                self._set_reviewer(dialog.chosen)
+        finally:
+            self.reviewer_dialog = None
+            dialog.deleteLater()
+        return self.reviewer
+
+    def manage_reviewers(self) -> None:
+        dialog = ManageReviewersDialog(self.db, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _code: self._recheck_reviewer())
+        dialog.open()
+
+    def _recheck_reviewer(self) -> None:
+        """A deactivated current reviewer stops being current."""
+        if self.reviewer is not None:
+            still = active_reviewer(self.db, self.reviewer.id)
+            if still != self.reviewer:
+                self._set_reviewer(still)
+
+    # ---------------------------------------------------------------- checklists
+    def reload_checklists(self) -> LoadResult:
+        """Read the shipped and site checklists; a bad file is reported, the others load."""
+        self._on_checklists_loaded(load_all())
+        return self.checklists
+
+    def _on_checklists_loaded(self, result: LoadResult) -> None:
+        self.checklists = result
+        if result.errors:
+            self.checklist_warning.setText("⚠ " + error_summary(result.errors))
+            self.checklist_warning.show()
+        else:
+            self.checklist_warning.hide()
+
+    def show_checklists(self) -> ChecklistsDialog:
+        """Checklists → Show checklists…: non-modal, one at a time."""
+        if self.checklists_dialog is not None:
+            self.checklists_dialog.set_result(self.checklists)
+            self.checklists_dialog.show()
+            self.checklists_dialog.raise_()
+            return self.checklists_dialog
+        dialog = ChecklistsDialog(self.checklists, self, reload=load_all)
+        dialog.reloaded.connect(self._on_checklists_loaded)
+        dialog.finished.connect(lambda _code: setattr(self, "checklists_dialog", None))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.checklists_dialog = dialog
+        dialog.show()
+        return dialog
 
     # ---------------------------------------------------------------- import
     def start_import(self, paths: list[str], *, show_dialog: bool = True) -> ImportWorker:
@@ -477,25 +647,34 @@ class MainWindow(QMainWindow):
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def ask_override(self, target: str, ident: int, field_name: str) -> None:
+        """Context menu "Correct …": attributed to the current reviewer (asked for if none)."""
+        if self.require_reviewer() is None:
+            self.statusBar().showMessage(
+                "Nothing was saved: choose a reviewer first (Reviewer → Switch reviewer…).", 8000
+            )
+            return
         choices = ["auto", *OVERRIDABLE[target][field_name]]
         value, ok = QInputDialog.getItem(
             self, f"Correct {field_name}", f"{field_name.title()}:", choices, 0, False
         )
         if not ok:
             return
-        state = settings()
-        reviewer, ok = QInputDialog.getText(
-            self, "Reviewer", "Your name:", text=str(state.value("reviewer", ""))
-        )
-        if not ok:
-            return
         reason, _ = QInputDialog.getText(self, "Reason", "Why (optional):")
         try:
-            self.apply_override(target, ident, field_name, value, reviewer, reason or None)
+            self.record_override(target, ident, field_name, value, reason or None)
         except OverrideError as exc:
             QMessageBox.warning(self, "Not saved", str(exc))
-            return
-        state.setValue("reviewer", reviewer)
+
+    def record_override(
+        self, target: str, ident: int, field_name: str, value: str, reason: str | None = None
+    ) -> bool:
+        """Save a correction under the current reviewer's name; False (nothing saved) if the
+        user declines to choose a reviewer."""
+        reviewer = self.require_reviewer()
+        if reviewer is None:
+            return False
+        self.apply_override(target, ident, field_name, value, reviewer.name, reason)
+        return True
 
     def apply_override(
         self, target: str, ident: int, field_name: str, value: str, reviewer: str,
