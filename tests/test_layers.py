@@ -30,6 +30,7 @@ CORE_MODULES = [
     "auditdesk.auditing",
     "auditdesk.cli_audit",
     "auditdesk.exchange.audit_csv",
+    "auditdesk.hanging",
 ]
 
 BLOCKER = """

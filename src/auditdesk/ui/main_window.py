@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressDialog,
     QPushButton,
+    QStackedWidget,
     QToolBar,
     QTreeView,
 )
@@ -42,6 +43,7 @@ from auditdesk.dicom.index import ImportSummary, import_paths
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage
 from auditdesk.dicom.orientation import apply_transform
 from auditdesk.dicom.sources import Location
+from auditdesk.hanging import hang_mammo
 from auditdesk.paths import data_dir
 from auditdesk.store.catalog import (
     OVERRIDABLE,
@@ -54,6 +56,7 @@ from auditdesk.store.catalog import (
 )
 from auditdesk.store.db import Database
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
+from auditdesk.ui.hanging_view import MammoHangingView
 from auditdesk.ui.reviewers import (
     CurrentReviewer,
     ManageReviewersDialog,
@@ -165,10 +168,18 @@ class MainWindow(QMainWindow):
         self.reviewer_dialog: ReviewerDialog | None = None
         self.checklists_dialog: ChecklistsDialog | None = None
         self._prompt_at_show = False
+        # Blinded audits hide the technologist (and, later, patient and previous answers).
+        self.blinded = False
 
         self.setWindowTitle("AuditDesk")
+        # One image alone (MR, or an image row) or the 2x2 mammography hanging (study/series).
         self.viewport = ImageViewport()
-        self.setCentralWidget(self.viewport)
+        self.hanging_view = MammoHangingView(self.loader)
+        self.hanging_view.all_slots_loaded.connect(self._on_hanging_loaded)
+        self.central = QStackedWidget()
+        self.central.addWidget(self.viewport)
+        self.central.addWidget(self.hanging_view)
+        self.setCentralWidget(self.central)
 
         self.model = QStandardItemModel(self)
         self.model.setHorizontalHeaderLabels(["Study / series / image", "Details"])
@@ -288,6 +299,9 @@ class MainWindow(QMainWindow):
             self.start_import([path])
 
     def _export_png_dialog(self) -> None:
+        if self.central.currentWidget() is not self.viewport:
+            self.statusBar().showMessage("Select one image row to export it.", 5000)
+            return
         if self.viewport.array is None:
             self.statusBar().showMessage("No image is shown.", 5000)
             return
@@ -559,11 +573,25 @@ class MainWindow(QMainWindow):
         ident = current.data(ROLE_ID)
         if kind is None:
             return
+        if kind in ("study", "series"):
+            study = self._study_of(kind, ident)
+            if study is not None and study.kind == "mammo":
+                self.show_hanging(study)
+                return
         image_id = self._first_image(kind, ident)
         if image_id is None:
+            self.central.setCurrentWidget(self.viewport)
             self.viewport.show_message("This series has no images.")
             return
         self.show_image(image_id)
+
+    def _study_of(self, kind: str, ident: int) -> StudySummary | None:
+        if kind == "study":
+            return self._studies.get(ident)
+        for study in self._studies.values():
+            if any(series.id == ident for series in study.series):
+                return study
+        return None
 
     def select_image(self, image_id: int) -> None:
         """Select an image row in the tree (as a click would)."""
@@ -578,8 +606,34 @@ class MainWindow(QMainWindow):
                         return
 
     # ---------------------------------------------------------------- display
+    def show_hanging(self, study: StudySummary) -> None:
+        """The 2x2 screening hanging of a mammography study (slots chosen by hang_mammo)."""
+        self._request += 1  # a single image still decoding is stale now
+        self._current_image_id = None
+        self._current = None
+        self.voi_combo.clear()
+        self.central.setCurrentWidget(self.hanging_view)
+        hanging = hang_mammo(study)
+        self.hanging_view.show_hanging(study, hanging, show_technologist=not self.blinded)
+        missing = hanging.missing
+        note = f"missing {', '.join(missing)}" if missing else "4 views"
+        n_extra = len(hanging.extras)
+        extra = f" · {n_extra} more image{'s' * (n_extra != 1)} in the tree" if n_extra else ""
+        self.statusBar().showMessage(f"Mammography hanging: {note}{extra}")
+
+    def _on_hanging_loaded(self) -> None:
+        if self.central.currentWidget() is not self.hanging_view:
+            return
+        results = list(self.hanging_view.results.values())
+        shown = [r for r in results if isinstance(r, LoadedImage)]
+        if shown:
+            self.last_loaded = shown[0]
+        elif results:
+            self.last_loaded = results[0]
+
     def show_image(self, image_id: int, voi_name: str | None = None) -> None:
         study, _series, image = self._images[image_id]
+        self.central.setCurrentWidget(self.viewport)
         self._current_image_id = image_id
         self._request += 1
         request = self._request

@@ -27,6 +27,7 @@ class ImageViewport(QWidget):
         # A 4096-row mammogram shown in ~900 screen rows: smooth scaling averages pixels instead
         # of dropping 3 of 4, so fine detail (calcifications) does not flicker in and out.
         self.graphics.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.graphics.ci.setContentsMargins(0, 0, 0, 0)  # pyqtgraph's default is 9 px a side
         self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.0)
         self.image_item = pg.ImageItem(autoDownsample=False)
@@ -50,6 +51,9 @@ class ImageViewport(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.message)
         self._array: np.ndarray | None = None
+        self._overlay_right = False
+        self._anchor: str | None = None
+        self.view.sigResized.connect(self._apply_anchor)
 
     @property
     def array(self) -> np.ndarray | None:
@@ -71,6 +75,7 @@ class ImageViewport(QWidget):
         self.image_item.setRect(0, 0, cols, rows * aspect)
         self.view.setAspectLocked(True, 1.0)
         self.view.autoRange(padding=0.0)
+        self._apply_anchor()
         self.message.hide()
         self.set_overlay(label, info)
 
@@ -89,8 +94,42 @@ class ImageViewport(QWidget):
         self.message.setText(text)
         self.message.show()
 
+    def set_anchor(self, side: str | None) -> None:
+        """Fit the image against the 'left' or 'right' edge instead of centring it (a hung
+        mammogram's chest wall touches the centre line of the layout)."""
+        self._anchor = side
+        self._apply_anchor()
+
+    def _apply_anchor(self) -> None:
+        if self._anchor is None or self._array is None:
+            return
+        rect = self.image_item.mapRectToParent(self.image_item.boundingRect())
+        width, height = rect.width(), rect.height()
+        view_w, view_h = self.view.width(), self.view.height()
+        if width <= 0 or height <= 0 or view_w <= 0 or view_h <= 0:
+            return
+        scale = min(view_w / width, view_h / height)
+        vis_w, vis_h = view_w / scale, view_h / scale
+        x0 = rect.left() if self._anchor == "left" else rect.right() - vis_w
+        y0 = rect.center().y() - vis_h / 2
+        self.view.setRange(xRange=(x0, x0 + vis_w), yRange=(y0, y0 + vis_h), padding=0.0)
+
+    def set_overlay_corner(self, corner: str) -> None:
+        """'left' (default) or 'right': the top corner of the label, e.g. away from the tissue."""
+        self._overlay_right = corner == "right"
+        self._place_info()
+
     def _place_info(self) -> None:
-        self.info.move(10, max(8, self.graphics.height() - self.info.height() - 8))
+        if self._overlay_right:
+            width = self.graphics.width()
+            self.overlay.move(max(10, width - self.overlay.width() - 10), 8)
+            self.info.move(
+                max(10, width - self.info.width() - 10),
+                max(8, self.graphics.height() - self.info.height() - 8),
+            )
+        else:
+            self.overlay.move(10, 8)
+            self.info.move(10, max(8, self.graphics.height() - self.info.height() - 8))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

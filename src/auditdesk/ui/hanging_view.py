@@ -1,0 +1,145 @@
+"""The 2x2 mammography hanging: four viewports, right breast on the left, chest walls meeting at
+the centre line. Which image goes where is decided by :mod:`auditdesk.hanging`; this widget only
+decodes (through the shared :class:`DisplayLoader` pool) and draws.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from auditdesk.dicom.loader import DisplayLoader, LoadedImage
+from auditdesk.dicom.orientation import apply_transform
+from auditdesk.dicom.sources import Location
+from auditdesk.hanging import MAMMO_SLOTS, MammoHanging, chest_wall_side, slot_transform
+from auditdesk.store.catalog import StudySummary
+from auditdesk.ui.viewer import ImageViewport
+
+__all__ = ["MammoHangingView"]
+
+
+class _SlotBridge(QObject):
+    """Carries results from pool threads back to the GUI thread (queued signal)."""
+
+    loaded = Signal(int, str, object)  # request id, slot, LoadedImage | Exception
+
+
+class MammoHangingView(QWidget):
+    """RMLO | LMLO over RCC | LCC, each mirrored so the chest wall is at the centre line."""
+
+    # Emitted on the GUI thread for every slot result (LoadedImage or Exception).
+    slot_loaded = Signal(str, object)
+    # Emitted once all hung slots of the current study have a result.
+    all_slots_loaded = Signal()
+
+    def __init__(self, loader: DisplayLoader, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("hanging")
+        self.loader = loader
+        self.viewports: dict[str, ImageViewport] = {}
+        self.results: dict[str, LoadedImage | Exception] = {}
+        self.hanging: MammoHanging | None = None
+        self.study: StudySummary | None = None
+        self.show_technologist = True
+        self._request = 0
+        self._pending: set[str] = set()
+        self._bridge = _SlotBridge()
+        self._bridge.loaded.connect(self._on_loaded)
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)  # thin separator: the dark window colour between black viewports
+        for i, slot in enumerate(MAMMO_SLOTS):
+            viewport = ImageViewport()
+            viewport.setObjectName(f"viewport_{slot}")
+            # Label in the outer top corner, away from the tissue at the centre line.
+            viewport.set_overlay_corner("left" if chest_wall_side(slot) == "right" else "right")
+            # Image against the centre line, not centred in its own viewport.
+            viewport.set_anchor(chest_wall_side(slot))
+            self.viewports[slot] = viewport
+            grid.addWidget(viewport, i // 2, i % 2)
+        for k in range(2):
+            grid.setRowStretch(k, 1)
+            grid.setColumnStretch(k, 1)
+
+    # ------------------------------------------------------------------ public
+    def show_hanging(
+        self, study: StudySummary, hanging: MammoHanging, *, show_technologist: bool = True
+    ) -> None:
+        """Hang ``study`` as ``hanging`` says; decoding runs in the loader's processes."""
+        self.study = study
+        self.hanging = hanging
+        self.show_technologist = show_technologist
+        self._request += 1
+        request = self._request
+        self.results = {}
+        self._pending = set()
+        for slot, choice in hanging.slots.items():
+            viewport = self.viewports[slot]
+            if choice.image is None:
+                viewport.show_message(f"{slot}\n\n{choice.note}")
+                continue
+            viewport.show_message(f"Loading {slot}…")
+            self._pending.add(slot)
+            image = choice.image
+            future: Future[LoadedImage] = self.loader.submit(
+                Location(image.path, image.archive_member), 0, None
+            )
+            future.add_done_callback(
+                lambda fut, s=slot: self._bridge.loaded.emit(request, s, _result(fut))
+            )
+        if not self._pending:
+            self.all_slots_loaded.emit()
+
+    def all_loaded(self) -> bool:
+        """True once every hung slot of the current study has been drawn (or failed)."""
+        return self.hanging is not None and not self._pending
+
+    # ------------------------------------------------------------------ results
+    def _overlay_text(self, slot: str) -> str:
+        if self.show_technologist and self.study is not None and self.study.technologist:
+            return f"{slot}   ·   tech {self.study.technologist}"
+        return slot
+
+    def _on_loaded(self, request: int, slot: str, result: object) -> None:
+        if request != self._request or self.hanging is None:
+            return  # another study was hung since; drop the stale frame
+        self._pending.discard(slot)
+        viewport = self.viewports[slot]
+        choice = self.hanging.slots[slot]
+        if isinstance(result, Exception):
+            viewport.show_message(f"{slot}: this image cannot be shown: {result}")
+            self.results[slot] = result
+        else:
+            assert isinstance(result, LoadedImage)
+            self.results[slot] = result
+            transform = slot_transform(slot, result.patient_orientation)
+            cal = result.calibration
+            aspect = 1.0
+            if cal.row_mm and cal.col_mm:
+                aspect = cal.row_mm / cal.col_mm
+                if transform.transpose:
+                    aspect = 1.0 / aspect
+            info = result.display.voi.name
+            if choice.image is not None and choice.image.lossy:
+                info += " · LOSSY"
+            if choice.note:
+                info += f"\n{choice.note}"
+            viewport.show_frame(
+                apply_transform(result.display.array, transform),
+                label=self._overlay_text(slot),
+                info=info,
+                aspect=aspect,
+            )
+        self.slot_loaded.emit(slot, result)
+        if not self._pending:
+            self.all_slots_loaded.emit()
+
+
+def _result(fut: Future[LoadedImage]) -> LoadedImage | Exception:
+    try:
+        return fut.result()
+    except Exception as exc:  # decode errors arrive as PixelDataError sentences
+        return exc
