@@ -122,9 +122,9 @@ class MammoHangingView(QWidget):
                 aspect = cal.row_mm / cal.col_mm
                 if transform.transpose:
                     aspect = 1.0 / aspect
-            info = result.display.voi.name
+            info = ""  # the viewport puts the window name (and "inverted") in front
             if choice.image is not None and choice.image.lossy:
-                info += " · LOSSY"
+                info = "LOSSY"
             if choice.note:
                 info += f"\n{choice.note}"
             viewport.show_frame(
@@ -132,6 +132,8 @@ class MammoHangingView(QWidget):
                 label=self._overlay_text(slot),
                 info=info,
                 aspect=aspect,
+                source=result.display,
+                transform=transform,
             )
         self.slot_loaded.emit(slot, result)
         if not self._pending:

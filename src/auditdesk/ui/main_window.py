@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditdesk.checklists.loader import LoadResult, load_all
+from auditdesk.dicom.display import VOIPreset
 from auditdesk.dicom.index import ImportSummary, import_paths
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage
 from auditdesk.dicom.orientation import apply_transform
@@ -176,6 +177,9 @@ class MainWindow(QMainWindow):
         self.viewport = ImageViewport()
         self.hanging_view = MammoHangingView(self.loader)
         self.hanging_view.all_slots_loaded.connect(self._on_hanging_loaded)
+        self._hanging_active: ImageViewport | None = None
+        for slot, slot_viewport in self.hanging_view.viewports.items():
+            slot_viewport.activated.connect(lambda s=slot: self._on_hanging_viewport_activated(s))
         self.central = QStackedWidget()
         self.central.addWidget(self.viewport)
         self.central.addWidget(self.hanging_view)
@@ -612,6 +616,7 @@ class MainWindow(QMainWindow):
         self._current_image_id = None
         self._current = None
         self.voi_combo.clear()
+        self._hanging_active = None
         self.central.setCurrentWidget(self.hanging_view)
         hanging = hang_mammo(study)
         self.hanging_view.show_hanging(study, hanging, show_technologist=not self.blinded)
@@ -671,11 +676,16 @@ class MainWindow(QMainWindow):
                 aspect = 1.0 / aspect
         label = image.label if study.kind == "mammo" else (series.role or series.description or "")
         spacing = f"pixel {cal.col_mm:.3f} {cal.source.label}" if cal.col_mm else cal.source.label
-        info = f"{disp.voi.name} · {spacing}"
+        info = spacing  # the viewport puts the window (and "inverted") in front
         if image.lossy:
             info += " · LOSSY COMPRESSED: not for primary interpretation"
         self.viewport.show_frame(
-            apply_transform(disp.array, result.transform), label=label, info=info, aspect=aspect
+            apply_transform(disp.array, result.transform),
+            label=label,
+            info=info,
+            aspect=aspect,
+            source=disp,
+            transform=result.transform,
         )
         self.voi_combo.clear()
         for preset in result.presets:
@@ -684,9 +694,45 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{study.kind} · {label} · {disp.voi.source}")
         self.last_loaded = result
 
+    def active_viewport(self) -> ImageViewport | None:
+        """The viewport the Window presets apply to: the single one, or the focused hanging slot."""
+        if self.central.currentWidget() is self.viewport:
+            return self.viewport
+        return self._hanging_active
+
+    def _on_hanging_viewport_activated(self, slot: str) -> None:
+        """A click in a hanging slot: the Window combo now lists that image's presets."""
+        self._hanging_active = self.hanging_view.viewports[slot]
+        result = self.hanging_view.results.get(slot)
+        self.voi_combo.clear()
+        if isinstance(result, LoadedImage):
+            for preset in result.presets:
+                self.voi_combo.addItem(preset.name)
+            voi = self._hanging_active.voi
+            if voi is not None:
+                self.voi_combo.setCurrentText(voi.name)
+
+    def _presets_for(self, viewport: ImageViewport) -> list[VOIPreset]:
+        if viewport is self.viewport:
+            return self._current.presets if self._current is not None else []
+        for slot, vp in self.hanging_view.viewports.items():
+            result = self.hanging_view.results.get(slot)
+            if vp is viewport and isinstance(result, LoadedImage):
+                return result.presets
+        return []
+
     def _on_voi_chosen(self, index: int) -> None:
-        if self._current_image_id is not None and index >= 0:
-            self.show_image(self._current_image_id, self.voi_combo.itemText(index))
+        if index < 0:
+            return
+        name = self.voi_combo.itemText(index)
+        target = self.active_viewport()
+        if target is not None and target.can_rewindow:
+            preset = next((p for p in self._presets_for(target) if p.name == name), None)
+            if preset is not None:
+                target.apply_preset(preset)  # the decoded frame is kept: no second decode
+                return
+        if self._current_image_id is not None:
+            self.show_image(self._current_image_id, name)
 
     # ---------------------------------------------------------------- overrides
     def _context_menu(self, pos: QPoint) -> None:

@@ -4,31 +4,89 @@ calibration) and a message area for images that cannot be shown.
 Levels are never auto-computed by pyqtgraph (it samples a subset and can show an empty image for
 mammograms, see anchors.md B8): the core display pipeline delivers a windowed uint8 frame, and the
 viewport shows it with fixed levels 0-255.
+
+Viewing tools (display state only, nothing is saved): left-drag window/level (horizontal = width,
+vertical = centre, both proportional to the width at the start of the drag), wheel zoom about the
+cursor, middle- or right-drag pan, and the keys F (fit), 1 (one image pixel per screen pixel),
+I (invert) and R (reset to fit + the file's default window + not inverted). Re-windowing goes
+through :meth:`DisplayImage.rewindow`, so no second decode.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QResizeEvent
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QPainter, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from auditdesk.dicom.display import DisplayImage, VOIPreset
+from auditdesk.dicom.orientation import MammoTransform, apply_transform
+
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+#: Screen pixels of drag that change the window by its own width (radiology-viewer feel).
+WL_PIXELS_PER_WIDTH = 200.0
+#: Re-render at most this often while dragging (a 13 Mpx mammogram takes tens of ms).
+WL_THROTTLE_MS = 40
+
+
+class _ToolViewBox(pg.ViewBox):
+    """ViewBox whose left drag is window/level (reported to the viewport), middle/right drag pans,
+    and the wheel zooms about the cursor (pyqtgraph's own wheel handling)."""
+
+    def __init__(self, viewport: ImageViewport, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._viewport = viewport
+
+    def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:
+        button = ev.button()
+        if button == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._viewport._window_drag(
+                ev.buttonDownScreenPos(), ev.screenPos(), ev.isStart(), ev.isFinish()
+            )
+            return
+        if button in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
+            ev.accept()
+            delta = ev.pos() - ev.lastPos()
+            tr = self.childGroup.transform()
+            inv, _ok = tr.inverted()
+            moved = inv.map(QPointF(delta)) - inv.map(QPointF(0.0, 0.0))
+            self._resetTarget()
+            self.translateBy(x=-moved.x(), y=-moved.y())
+            self._viewport._user_moved_view()
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def wheelEvent(self, ev: Any, axis: int | None = None) -> None:
+        super().wheelEvent(ev, axis)
+        self._viewport._user_moved_view()
 
 
 class ImageViewport(QWidget):
     """Shows one display frame, fit to the viewport, aspect ratio from the pixel spacing."""
 
+    #: The viewport got keyboard focus (click): e.g. the main window shows its presets.
+    activated = Signal()
+    #: The window (VOI) shown changed by a drag, a preset or reset; carries the overlay text.
+    window_changed = Signal(str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("k")
+        # Keys go to this widget (F, 1, I, R), not to the graphics view.
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         # A 4096-row mammogram shown in ~900 screen rows: smooth scaling averages pixels instead
         # of dropping 3 of 4, so fine detail (calcifications) does not flicker in and out.
         self.graphics.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         self.graphics.ci.setContentsMargins(0, 0, 0, 0)  # pyqtgraph's default is 9 px a side
-        self.view = self.graphics.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view = _ToolViewBox(self, lockAspect=True, invertY=True, enableMenu=False)
+        self.graphics.addItem(self.view)
         self.view.setDefaultPadding(0.0)
         self.image_item = pg.ImageItem(autoDownsample=False)
         self.view.addItem(self.image_item)
@@ -53,13 +111,54 @@ class ImageViewport(QWidget):
         self._array: np.ndarray | None = None
         self._overlay_right = False
         self._anchor: str | None = None
-        self.view.sigResized.connect(self._apply_anchor)
+        self._label = ""
+        self._detail = ""
+        # Re-windowing state: the decoded frame, how it is hung, and what it opened with.
+        self._source: DisplayImage | None = None
+        self._transform: MammoTransform | None = None
+        self._original: np.ndarray | None = None  # the frame as first shown (for reset)
+        self._original_voi: VOIPreset | None = None
+        self._voi: VOIPreset | None = None
+        self._base: np.ndarray | None = None  # windowed + hung, before invert
+        self._inverted = False
+        self._fitted = True
+        self._drag_start: tuple[float, float, str] | None = None  # centre, width, function
+        self._pending_window: tuple[float, float] | None = None
+        self._wl_timer = QTimer(self)
+        self._wl_timer.setSingleShot(True)
+        self._wl_timer.setInterval(WL_THROTTLE_MS)
+        self._wl_timer.timeout.connect(self._render_pending_window)
+        self.view.sigResized.connect(self._on_view_resized)
 
+    # ------------------------------------------------------------------ state
     @property
     def array(self) -> np.ndarray | None:
         """The displayed uint8 frame (as hung), for tests and screenshots."""
         return self._array
 
+    @property
+    def voi(self) -> VOIPreset | None:
+        """The window shown now (None for frames shown without their source image)."""
+        return self._voi
+
+    @property
+    def inverted(self) -> bool:
+        return self._inverted
+
+    @property
+    def can_rewindow(self) -> bool:
+        return self._source is not None and not self._source.is_colour
+
+    def window_text(self) -> str:
+        """'W 900 C 2653 (SIGMOID)' for a custom window, else the preset's name."""
+        voi = self._voi
+        if voi is None:
+            return ""
+        if voi.name == "Custom" and voi.center is not None and voi.width is not None:
+            return f"W {voi.width:.0f} C {voi.center:.0f} ({voi.function})"
+        return voi.name
+
+    # ------------------------------------------------------------------ showing
     def show_frame(
         self,
         array: np.ndarray,
@@ -67,17 +166,35 @@ class ImageViewport(QWidget):
         label: str = "",
         info: str = "",
         aspect: float = 1.0,
+        source: DisplayImage | None = None,
+        transform: MammoTransform | None = None,
     ) -> None:
-        """Display a windowed uint8 (or RGB uint8) frame; ``aspect`` = row spacing / col spacing."""
-        self._array = np.ascontiguousarray(array)
+        """Display a windowed uint8 (or RGB uint8) frame; ``aspect`` = row spacing / col spacing.
+
+        With ``source`` (the DisplayImage ``array`` was rendered from) and ``transform`` (how it is
+        hung), the viewport can re-window it locally; ``info`` is then the detail shown after the
+        window name in the info overlay.
+        """
+        self._source = source
+        self._transform = transform
+        self._voi = source.voi if source is not None else None
+        self._original_voi = self._voi
+        self._inverted = False
+        self._wl_timer.stop()
+        self._pending_window = None
+        self._drag_start = None
+        self._base = np.ascontiguousarray(array)
+        self._original = self._base
+        self._array = self._base
         self.image_item.setImage(self._array, levels=(0, 255), autoLevels=False)
         rows, cols = array.shape[:2]
         self.image_item.setRect(0, 0, cols, rows * aspect)
         self.view.setAspectLocked(True, 1.0)
-        self.view.autoRange(padding=0.0)
-        self._apply_anchor()
+        self.fit()
         self.message.hide()
-        self.set_overlay(label, info)
+        self._label = label
+        self._detail = info
+        self._refresh_overlay()
 
     def set_overlay(self, label: str, info: str = "") -> None:
         self.overlay.setText(label)
@@ -86,13 +203,156 @@ class ImageViewport(QWidget):
         self.info.adjustSize()
         self._place_info()
 
+    def _refresh_overlay(self) -> None:
+        parts = [p for p in (self.window_text(), "inverted" if self._inverted else "") if p]
+        head = " · ".join(parts)
+        info = f"{head} · {self._detail}" if head and self._detail else (head or self._detail)
+        self.set_overlay(self._label, info)
+
     def show_message(self, text: str) -> None:
         """Replace the image by a sentence (decode error, missing view, ...)."""
         self._array = None
+        self._base = None
+        self._original = None
+        self._source = None
+        self._voi = None
+        self._wl_timer.stop()
         self.image_item.clear()
+        self._label = self._detail = ""
         self.set_overlay("")
         self.message.setText(text)
         self.message.show()
+
+    def _show_array(self) -> None:
+        if self._base is None:
+            return
+        shown = 255 - self._base if self._inverted and self._base.dtype == np.uint8 else self._base
+        self._array = np.ascontiguousarray(shown)
+        self.image_item.setImage(self._array, levels=(0, 255), autoLevels=False)
+
+    # ------------------------------------------------------------------ window / level
+    def apply_preset(self, preset: VOIPreset) -> None:
+        """Re-window the shown frame through ``preset`` (no decode); keeps zoom and invert."""
+        if not self.can_rewindow or self._source is None:
+            return
+        rendered = self._source.rewindow(preset)
+        array = rendered.array
+        if self._transform is not None:
+            array = apply_transform(array, self._transform)
+        self._base = np.ascontiguousarray(array)
+        self._voi = preset
+        self._show_array()
+        self._refresh_overlay()
+        self.window_changed.emit(self.window_text())
+
+    def set_window(self, center: float, width: float) -> None:
+        """A custom window (keeps the current VOI function; LUTs and ranges go linear)."""
+        function = self._current_function()
+        preset = VOIPreset(
+            name="Custom",
+            kind="window",
+            center=float(center),
+            width=max(1.0, float(width)),
+            function=function,
+            source="window/level by mouse",
+        )
+        self.apply_preset(preset)
+
+    def _current_function(self) -> str:
+        voi = self._voi
+        if voi is None:
+            return "LINEAR"
+        if voi.kind == "window":
+            return voi.function
+        return "LINEAR_EXACT" if voi.kind == "range" else "LINEAR"
+
+    def _current_center_width(self) -> tuple[float, float]:
+        voi = self._voi
+        if voi is not None and voi.center is not None and voi.width is not None:
+            return voi.center, voi.width
+        values = self._source.modality_values if self._source is not None else None
+        if values is None:
+            return 127.5, 255.0
+        low, high = float(np.min(values)), float(np.max(values))
+        return (low + high) / 2, max(1.0, high - low)
+
+    def _window_drag(self, start: QPointF, pos: QPointF, is_start: bool, is_finish: bool) -> None:
+        if not self.can_rewindow:
+            return
+        if is_start or self._drag_start is None:
+            center, width = self._current_center_width()
+            self._drag_start = (center, width, self._current_function())
+        center0, width0, _function = self._drag_start
+        per_pixel = width0 / WL_PIXELS_PER_WIDTH
+        dx, dy = pos.x() - start.x(), pos.y() - start.y()
+        self._pending_window = (center0 + dy * per_pixel, max(1.0, width0 + dx * per_pixel))
+        if is_finish:
+            self._wl_timer.stop()
+            self._render_pending_window()
+            self._drag_start = None
+        elif not self._wl_timer.isActive():
+            self._wl_timer.start()
+
+    def _render_pending_window(self) -> None:
+        if self._pending_window is None:
+            return
+        center, width = self._pending_window
+        self._pending_window = None
+        self.set_window(center, width)
+
+    def toggle_invert(self) -> None:
+        """Display-only inversion (white on black becomes black on white)."""
+        if self._base is None:
+            return
+        self._inverted = not self._inverted
+        self._show_array()
+        self._refresh_overlay()
+
+    def reset(self) -> None:
+        """Fit, the file's default window, not inverted."""
+        if self._original is None:
+            return
+        self._wl_timer.stop()
+        self._pending_window = None
+        self._base = self._original
+        self._voi = self._original_voi
+        self._inverted = False
+        self._show_array()
+        self.fit()
+        self._refresh_overlay()
+        self.window_changed.emit(self.window_text())
+
+    # ------------------------------------------------------------------ zoom / pan
+    def fit(self) -> None:
+        """The whole image in the viewport (against the anchor edge when hung)."""
+        self._fitted = True
+        if self._base is None:
+            return
+        self.view.autoRange(padding=0.0)
+        self._apply_anchor()
+
+    def one_to_one(self) -> None:
+        """One image pixel (column) per screen pixel, about the current view centre."""
+        if self._base is None:
+            return
+        view_w, view_h = self.view.width(), self.view.height()
+        if view_w <= 0 or view_h <= 0:
+            return
+        ratio = self.devicePixelRatioF() or 1.0
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        w, h = view_w * ratio, view_h * ratio
+        self._fitted = False
+        self.view.setRange(
+            xRange=(cx - w / 2, cx + w / 2), yRange=(cy - h / 2, cy + h / 2), padding=0.0
+        )
+
+    def _user_moved_view(self) -> None:
+        self._fitted = False
+
+    def _on_view_resized(self) -> None:
+        if self._fitted:
+            self.fit()
 
     def set_anchor(self, side: str | None) -> None:
         """Fit the image against the 'left' or 'right' edge instead of centring it (a hung
@@ -114,6 +374,27 @@ class ImageViewport(QWidget):
         y0 = rect.center().y() - vis_h / 2
         self.view.setRange(xRange=(x0, x0 + vis_w), yRange=(y0, y0 + vis_h), padding=0.0)
 
+    # ------------------------------------------------------------------ keys / focus
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_F:
+            self.fit()
+        elif key == Qt.Key.Key_1:
+            self.one_to_one()
+        elif key == Qt.Key.Key_I:
+            self.toggle_invert()
+        elif key == Qt.Key.Key_R:
+            self.reset()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.activated.emit()
+
+    # ------------------------------------------------------------------ layout
     def set_overlay_corner(self, corner: str) -> None:
         """'left' (default) or 'right': the top corner of the label, e.g. away from the tissue."""
         self._overlay_right = corner == "right"
