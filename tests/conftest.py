@@ -44,3 +44,13 @@ def test_set(tmp_path_factory: pytest.TempPathFactory):
     from auditdesk.demo.generator import generate_test_set
 
     return generate_test_set(tmp_path_factory.mktemp("testset"))
+
+
+@pytest.fixture(scope="session")
+def loader():
+    """One decode process pool for every GUI test (spawned processes are slow to start)."""
+    from auditdesk.dicom.loader import DisplayLoader
+
+    pool = DisplayLoader(workers=2)
+    yield pool
+    pool.shutdown()

@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from auditdesk.checklists.loader import shipped_dir, site_dir
-from auditdesk.dicom.loader import DisplayLoader
 
 pytestmark = pytest.mark.gui
 
@@ -20,13 +19,6 @@ SHIPPED_IDS = {
     "pi-qual-v1",
     "pi-qual-v2",
 }
-
-
-@pytest.fixture(scope="module")
-def loader():
-    pool = DisplayLoader(workers=1)
-    yield pool
-    pool.shutdown()
 
 
 def _window(qtbot, db, loader):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from auditdesk.dicom.index import import_paths
-from auditdesk.dicom.loader import DisplayLoader, LoadedImage
+from auditdesk.dicom.loader import LoadedImage
 from auditdesk.dicom.orientation import chest_wall_side_from_pixels
 from auditdesk.hanging import MAMMO_SLOTS
 from auditdesk.store.models import Image, Study
@@ -16,13 +16,6 @@ pytestmark = pytest.mark.gui
 
 # Left column of the grid (right breast): chest wall on the right edge, at the centre line.
 EXPECTED_CHEST_WALL = {"RMLO": "right", "RCC": "right", "LMLO": "left", "LCC": "left"}
-
-
-@pytest.fixture(scope="module")
-def loader():
-    pool = DisplayLoader(workers=2)
-    yield pool
-    pool.shutdown()
 
 
 @pytest.fixture

@@ -9,18 +9,10 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 
 from auditdesk.dicom.index import import_paths
-from auditdesk.dicom.loader import DisplayLoader
 from auditdesk.store.audits import create_reviewer, set_reviewer_active
 from auditdesk.store.models import ClassificationOverride, Image, Reviewer
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def loader():
-    pool = DisplayLoader(workers=1)
-    yield pool
-    pool.shutdown()
 
 
 def _open(qtbot, db, loader, **kwargs):

@@ -11,17 +11,10 @@ from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 
 from auditdesk.dicom.index import import_paths
-from auditdesk.dicom.loader import DisplayLoader, LoadedImage
+from auditdesk.dicom.loader import LoadedImage
 from auditdesk.store.models import Image
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def loader():
-    pool = DisplayLoader(workers=1)
-    yield pool
-    pool.shutdown()
 
 
 @pytest.fixture
