@@ -62,6 +62,22 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
     )
 
 
+def result_of(future: Future[LoadedImage]) -> LoadedImage | Exception:
+    """The loaded image, or the exception that explains why not (a PixelDataError sentence)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return exc
+
+
+def display_aspect(cal: Calibration, transform: MammoTransform) -> float:
+    """Displayed row spacing / column spacing (non-square pixels), after a possible transpose."""
+    if not (cal.row_mm and cal.col_mm):
+        return 1.0
+    aspect = cal.row_mm / cal.col_mm
+    return 1.0 / aspect if transform.transpose else aspect
+
+
 class DisplayLoader:
     """A reusable pool of decode processes (``spawn``: safe next to Qt's threads)."""
 

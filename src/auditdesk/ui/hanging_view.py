@@ -7,23 +7,16 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from auditdesk.dicom.loader import DisplayLoader, LoadedImage
-from auditdesk.dicom.orientation import apply_transform
+from auditdesk.dicom.loader import DisplayLoader, LoadedImage, result_of
 from auditdesk.dicom.sources import Location
 from auditdesk.hanging import MAMMO_SLOTS, MammoHanging, chest_wall_side, slot_transform
 from auditdesk.store.catalog import StudySummary
-from auditdesk.ui.viewer import ImageViewport
+from auditdesk.ui.viewer import ImageViewport, LoadBridge
 
 __all__ = ["MammoHangingView"]
-
-
-class _SlotBridge(QObject):
-    """Carries results from pool threads back to the GUI thread (queued signal)."""
-
-    loaded = Signal(int, str, object)  # request id, slot, LoadedImage | Exception
 
 
 class MammoHangingView(QWidget):
@@ -45,7 +38,7 @@ class MammoHangingView(QWidget):
         self.show_technologist = True
         self._request = 0
         self._pending: set[str] = set()
-        self._bridge = _SlotBridge()
+        self._bridge = LoadBridge()
         self._bridge.loaded.connect(self._on_loaded)
 
         grid = QGridLayout(self)
@@ -88,7 +81,7 @@ class MammoHangingView(QWidget):
                 Location(image.path, image.archive_member), 0, None
             )
             future.add_done_callback(
-                lambda fut, s=slot: self._bridge.loaded.emit(request, s, _result(fut))
+                lambda fut, s=slot: self._bridge.loaded.emit((request, s), result_of(fut))
             )
         if not self._pending:
             self.all_slots_loaded.emit()
@@ -103,7 +96,8 @@ class MammoHangingView(QWidget):
             return f"{slot}   ·   tech {self.study.technologist}"
         return slot
 
-    def _on_loaded(self, request: int, slot: str, result: object) -> None:
+    def _on_loaded(self, key: tuple[int, str], result: object) -> None:
+        request, slot = key
         if request != self._request or self.hanging is None:
             return  # another study was hung since; drop the stale frame
         self._pending.discard(slot)
@@ -116,32 +110,12 @@ class MammoHangingView(QWidget):
             assert isinstance(result, LoadedImage)
             self.results[slot] = result
             transform = slot_transform(slot, result.patient_orientation)
-            cal = result.calibration
-            aspect = 1.0
-            if cal.row_mm and cal.col_mm:
-                aspect = cal.row_mm / cal.col_mm
-                if transform.transpose:
-                    aspect = 1.0 / aspect
             info = ""  # the viewport puts the window name (and "inverted") in front
             if choice.image is not None and choice.image.lossy:
                 info = "LOSSY"
             if choice.note:
                 info += f"\n{choice.note}"
-            viewport.show_frame(
-                apply_transform(result.display.array, transform),
-                label=self._overlay_text(slot),
-                info=info,
-                aspect=aspect,
-                source=result.display,
-                transform=transform,
-            )
+            viewport.show_loaded(result, transform, label=self._overlay_text(slot), info=info)
         self.slot_loaded.emit(slot, result)
         if not self._pending:
             self.all_slots_loaded.emit()
-
-
-def _result(fut: Future[LoadedImage]) -> LoadedImage | Exception:
-    try:
-        return fut.result()
-    except Exception as exc:  # decode errors arrive as PixelDataError sentences
-        return exc

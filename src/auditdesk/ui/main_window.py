@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QObject, QPoint, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -41,8 +41,7 @@ from PySide6.QtWidgets import (
 from auditdesk.checklists.loader import LoadResult, load_all
 from auditdesk.dicom.display import VOIPreset
 from auditdesk.dicom.index import ImportSummary, import_paths
-from auditdesk.dicom.loader import DisplayLoader, LoadedImage
-from auditdesk.dicom.orientation import apply_transform
+from auditdesk.dicom.loader import DisplayLoader, LoadedImage, result_of
 from auditdesk.dicom.sources import Location
 from auditdesk.hanging import hang_mammo
 from auditdesk.paths import data_dir
@@ -64,7 +63,7 @@ from auditdesk.ui.reviewers import (
     ReviewerDialog,
     active_reviewer,
 )
-from auditdesk.ui.viewer import ImageViewport
+from auditdesk.ui.viewer import ImageViewport, LoadBridge
 
 EMPTY_HINT = (
     "No studies indexed yet.\n\nFile → Import folder or DICOMDIR… (Ctrl+I) reads a folder, a CD or "
@@ -78,12 +77,6 @@ ROLE_ID = Qt.ItemDataRole.UserRole + 2
 def settings() -> QSettings:
     """Window state lives beside the database, so AUDITDESK_HOME moves it too."""
     return QSettings(str(data_dir() / "auditdesk.ini"), QSettings.Format.IniFormat)
-
-
-class _Bridge(QObject):
-    """Carries results from pool threads back to the GUI thread (queued signal)."""
-
-    loaded = Signal(object, object)  # request id, LoadedImage | Exception
 
 
 class ImportWorker(QThread):
@@ -158,7 +151,7 @@ class MainWindow(QMainWindow):
         self._images: dict[int, tuple[StudySummary, SeriesSummary, ImageSummary]] = {}
         self._current: LoadedImage | None = None
         self._current_image_id: int | None = None
-        self._bridge = _Bridge()
+        self._bridge = LoadBridge()
         self._bridge.loaded.connect(self._on_loaded)
         self.import_worker: ImportWorker | None = None
         self.last_summary: ImportSummary | None = None
@@ -647,14 +640,7 @@ class MainWindow(QMainWindow):
             Location(image.path, image.archive_member), 0, voi_name
         )
 
-        def done(fut: Future[LoadedImage]) -> None:
-            try:
-                result: LoadedImage | Exception = fut.result()
-            except Exception as exc:  # decode errors arrive as PixelDataError sentences
-                result = exc
-            self._bridge.loaded.emit(request, result)
-
-        future.add_done_callback(done)
+        future.add_done_callback(lambda fut: self._bridge.loaded.emit(request, result_of(fut)))
 
     def _on_loaded(self, request: int, result: object) -> None:
         if request != self._request or self._current_image_id is None:
@@ -669,24 +655,12 @@ class MainWindow(QMainWindow):
         self._current = result
         disp = result.display
         cal = result.calibration
-        aspect = 1.0  # displayed row spacing / column spacing (non-square pixels)
-        if cal.row_mm and cal.col_mm:
-            aspect = cal.row_mm / cal.col_mm
-            if result.transform.transpose:
-                aspect = 1.0 / aspect
         label = image.label if study.kind == "mammo" else (series.role or series.description or "")
         spacing = f"pixel {cal.col_mm:.3f} {cal.source.label}" if cal.col_mm else cal.source.label
         info = spacing  # the viewport puts the window (and "inverted") in front
         if image.lossy:
             info += " · LOSSY COMPRESSED: not for primary interpretation"
-        self.viewport.show_frame(
-            apply_transform(disp.array, result.transform),
-            label=label,
-            info=info,
-            aspect=aspect,
-            source=disp,
-            transform=result.transform,
-        )
+        self.viewport.show_loaded(result, result.transform, label=label, info=info)
         self.voi_combo.clear()
         for preset in result.presets:
             self.voi_combo.addItem(preset.name)

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QPainter, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from auditdesk.dicom.display import DisplayImage, VOIPreset
+from auditdesk.dicom.loader import LoadedImage, display_aspect
 from auditdesk.dicom.orientation import MammoTransform, apply_transform
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
@@ -64,6 +65,12 @@ class _ToolViewBox(pg.ViewBox):
     def wheelEvent(self, ev: Any, axis: int | None = None) -> None:
         super().wheelEvent(ev, axis)
         self._viewport._user_moved_view()
+
+
+class LoadBridge(QObject):
+    """Carries decode results from pool threads back to the GUI thread (queued signal)."""
+
+    loaded = Signal(object, object)  # caller's key (e.g. request id), LoadedImage | Exception
 
 
 class ImageViewport(QWidget):
@@ -159,6 +166,19 @@ class ImageViewport(QWidget):
         return voi.name
 
     # ------------------------------------------------------------------ showing
+    def show_loaded(
+        self, loaded: LoadedImage, transform: MammoTransform, *, label: str = "", info: str = ""
+    ) -> None:
+        """Show a decoded image hung by ``transform``, re-windowable in place."""
+        self.show_frame(
+            apply_transform(loaded.display.array, transform),
+            label=label,
+            info=info,
+            aspect=display_aspect(loaded.calibration, transform),
+            source=loaded.display,
+            transform=transform,
+        )
+
     def show_frame(
         self,
         array: np.ndarray,
