@@ -320,3 +320,18 @@ def test_verify_reports_corrupt_codestreams_at_import(db, shared_data: Path) -> 
     assert set(reasons) == {p.name for p in bad}
     for reason in reasons.values():
         assert "\n" not in reason and len(reason) < 600
+
+
+def test_unknown_transfer_syntax_is_refused_at_import(
+    db, shared_data: Path, tmp_path: Path
+) -> None:
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(shared_data / "mr" / "misc" / "MR_small.dcm")
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.100"  # MPEG2: no codec installed
+    ds.PixelData = encapsulate([b"\x00" * 64 + b"\xff" * 64])
+    target = tmp_path / "mpeg.dcm"
+    ds.save_as(target, enforce_file_format=True)
+    summary = import_paths(db, [target])
+    assert summary.usable_images == 0
+    assert "no installed codec supports it" in summary.skipped[0].reason

@@ -20,6 +20,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
+from auditdesk.dicom.pixels import transfer_syntax
+
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 UNDEFINED_LENGTH = 0xFFFFFFFF
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -128,12 +130,6 @@ def read_header(fp: BinaryIO) -> Dataset:
         fp.seek(0)
         ds = dcmread(fp, force=True)
     return ds
-
-
-def transfer_syntax(ds: Dataset) -> str | None:
-    meta = getattr(ds, "file_meta", None)
-    ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    return str(ts) if ts else None
 
 
 def pixel_layout(fp: BinaryIO, ds: Dataset, file_size: int) -> PixelLayout:

@@ -556,7 +556,11 @@ def _prepare(ds: Dataset) -> tuple[UID, ImageGeometry]:
     return ts, geom
 
 
-def _decode(ds: Dataset, ts: UID, geom: ImageGeometry, index: int | None) -> np.ndarray:
+def check_codec(ts: UID) -> None:
+    """Raise PixelDataError unless an installed codec can decode ``ts``.
+
+    Shared by decoding and by the index, which refuses such files at import time.
+    """
     try:
         decoder = get_decoder(ts)
     except NotImplementedError:
@@ -569,6 +573,10 @@ def _decode(ds: Dataset, ts: UID, geom: ImageGeometry, index: int | None) -> np.
             f"Transfer syntax {_ts_label(ts)} cannot be decoded: the codec packages are not "
             f"installed ({missing})."
         )
+
+
+def _decode(ds: Dataset, ts: UID, geom: ImageGeometry, index: int | None) -> np.ndarray:
+    check_codec(ts)
     try:
         arr = pixel_array(ds, index=index, raw=False, **geom.pixel_options())
     except Exception as exc:

@@ -16,13 +16,18 @@ from functools import partial
 from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset
-from pydicom.pixels import get_decoder
-from pydicom.uid import UID
 
 from auditdesk.dicom import classify
 from auditdesk.dicom.bvalues import as_int, as_text, get_value
-from auditdesk.dicom.headers import HeaderError, pixel_layout, read_header, transfer_syntax
-from auditdesk.dicom.pixels import PixelDataError, check_pixel_size, decode_frame, read_dataset
+from auditdesk.dicom.headers import HeaderError, pixel_layout, read_header
+from auditdesk.dicom.pixels import (
+    PixelDataError,
+    check_codec,
+    check_pixel_size,
+    decode_frame,
+    read_dataset,
+    transfer_syntax,
+)
 from auditdesk.dicom.sources import Location, open_location, stat_location
 
 # A process pool costs ~0.4 s to start (about 1,200 headers read sequentially on the reference
@@ -58,24 +63,6 @@ def _text(ds: Dataset, keyword: str, limit: int = 64) -> str | None:
 def _int(ds: Dataset, keyword: str) -> int | None:
     """First value of an integer tag, or None when absent or malformed (e.g. IS '1A')."""
     return as_int(get_value(ds, keyword))
-
-
-def _check_decodable(ds: Dataset) -> None:
-    ts = transfer_syntax(ds)
-    if not ts:
-        return
-    uid = UID(str(ts))
-    if uid.is_transfer_syntax and not uid.is_compressed:
-        return
-    try:
-        decoder = get_decoder(uid)
-    except NotImplementedError:
-        name = uid.name if uid.name != str(uid) else "unknown"
-        raise HeaderError(
-            f"Transfer syntax {uid} ({name}) is not supported: no installed codec can decode it."
-        ) from None
-    if not decoder.is_available:
-        raise HeaderError(f"No codec is installed for {uid.name} ({uid}).")
 
 
 def _record(ds: Dataset, layout_encapsulated: bool) -> dict[str, Any]:
@@ -160,7 +147,9 @@ def scan_location(loc: Location, verify: bool = False) -> ScanResult:
             layout = pixel_layout(fp, ds, size)
             if not layout.present:
                 raise HeaderError("The file has no pixel data (header only).")
-            _check_decodable(ds)
+            ts = transfer_syntax(ds)
+            if ts:
+                check_codec(ts)
             available = layout.length if layout.length is not None else size
             check_pixel_size(ds, None if layout.encapsulated else available)
             record = _record(ds, layout.encapsulated)
