@@ -92,12 +92,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _series_label(series: SeriesSummary) -> str:
     if series.role:
-        extra = ""
-        if series.b_values:
-            extra = " b=" + ",".join(f"{b:g}" for b in series.b_values)
-        if series.n_temporal_positions > 1:
-            extra += f" {series.n_temporal_positions} time points"
-        return f"{series.role}{extra}"
+        return series.role_text
     labels = sorted({img.label for img in series.images})
     return ",".join(labels)
 

@@ -84,6 +84,16 @@ class SeriesSummary:
     images: list[ImageSummary]
     overridden: list[str] = field(default_factory=list)
 
+    @property
+    def role_text(self) -> str:
+        """MR role with its evidence as listed to users, e.g. 'DWI b=50,800,1400'."""
+        text = self.role or ""
+        if self.b_values:
+            text += " b=" + ",".join(f"{b:g}" for b in self.b_values)
+        if self.n_temporal_positions > 1:
+            text += f" {self.n_temporal_positions} phases"
+        return text
+
 
 @dataclass
 class StudySummary:

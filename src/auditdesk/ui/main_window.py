@@ -485,11 +485,7 @@ class MainWindow(QMainWindow):
             root.appendRow(row)
             for series in study.series:
                 label = series.description or f"Series {series.series_number or ''}"
-                role = series.role or ""
-                if series.b_values:
-                    role += " b=" + ",".join(f"{b:g}" for b in series.b_values)
-                if series.n_temporal_positions > 1:
-                    role += f" {series.n_temporal_positions} phases"
+                role = series.role_text
                 if series.presentation_intent == "FOR PROCESSING":
                     role += " FOR PROCESSING"
                 s_item = self._item(label, "series", series.id)
