@@ -10,9 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditdesk.auditing import AuditingError, AuditSession, find_checklist, rescore_with
+
+if TYPE_CHECKING:
+    from auditdesk.store.audits import AuditState
 
 
 def _emit_json(data: Any) -> None:
@@ -151,15 +154,15 @@ def _pairs(values: list[str] | None, what: str) -> list[tuple[str, str]]:
     return out
 
 
-def _state_dict(state: Any) -> dict[str, Any]:
+def _state_dict(state: AuditState) -> dict[str, Any]:
     score = state.score
     return {
-        "audit_id": state.audit_pk if hasattr(state, "audit_pk") else None,
-        "status": getattr(state, "status", None),
+        "audit_id": state.audit_pk,
+        "status": state.status,
         "answers": dict(state.answers),
         "measurements": {k: m.value_mm for k, m in state.measurements.items()},
-        "comment": getattr(state, "comment", None),
-        "learning_opportunity": getattr(state, "learning_opportunity", None),
+        "comment": state.comment,
+        "learning_opportunity": state.learning_opportunity,
         "meets_criteria": state.meets_criteria,
         "grade": state.grade,
         "complete": score.complete if score else False,
@@ -207,7 +210,6 @@ def cmd_audit_record(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     state = audit.state()
     data = _state_dict(state)
-    data["audit_id"] = audit.audit_pk
     if args.json:
         _emit_json(data)
     else:
@@ -236,7 +238,6 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
     except AuditError as exc:
         return _fail(str(exc))
     data = _state_dict(state)
-    data["audit_id"] = args.id
     if args.history:
         data["history"] = [
             {"at": h.at, "who": h.reviewer_name, "kind": h.kind, "key": h.key,
