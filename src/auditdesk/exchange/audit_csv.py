@@ -35,7 +35,6 @@ from auditdesk.auditing import (
     save_computed_score,
     snapshot_checklist,
 )
-from auditdesk.checklists.loader import load_all
 from auditdesk.checklists.rules import answer_keys, item_for_key, normalise_answer
 from auditdesk.checklists.schema import Checklist
 from auditdesk.store import audits as store
@@ -232,7 +231,6 @@ def import_audits_csv(db: Database, path: str | Path) -> CsvImportResult:
     """Import the audits in ``path`` (layout in the module docstring)."""
     result = CsvImportResult()
     cache: dict[Any, Checklist] = {}
-    load_all()  # fail early and clearly if the checklist folders cannot be read
     try:
         with open(path, newline="", encoding="utf-8-sig") as fp:
             rows = list(csv.DictReader(fp))
