@@ -77,10 +77,8 @@ def find_checklist(checklist_id: str, version: str | None = None) -> Checklist:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_calculated(series: Series, infos: list[dict[str, Any]]) -> bool:
-    text = " ".join(
-        [series.description or "", *(t for i in infos[:1] for t in i.get("image_type") or [])]
-    ).upper()
+def _is_calculated(series: Series, first: dict[str, Any]) -> bool:
+    text = " ".join([series.description or "", *(first.get("image_type") or [])]).upper()
     return any(marker in text for marker in CALCULATED_MARKERS)
 
 
@@ -132,23 +130,25 @@ def header_facts(session: Session, study_pk: int) -> dict[str, Any]:
         role = series.mr_role
         if role in (None, "OTHER"):
             continue
-        infos = [
-            img.mr_info
-            for img in session.scalars(select(Image).where(Image.series_pk == series.id))
-            if img.mr_info
-        ]
-        if not infos:
+        # Geometry and protocol are the same on every image of a series: one row is enough
+        # (this runs on every answer, and a DCE series has hundreds of images).
+        first = session.scalar(
+            select(Image.mr_info)
+            .where(Image.series_pk == series.id, Image.mr_info.is_not(None))
+            .order_by(Image.id)
+            .limit(1)
+        )
+        if not first:
             continue
-        first = infos[0]
         series_info = series.mr_info or {}
         b_values = {float(b) for b in series_info.get("b_values") or []}
         if role == "ADC" and len(b_values) < 2:
             # An ADC map's header usually carries one b-value (vendor-dependent: the lowest or
             # the highest used), not the list it was computed from: not a usable fact.
             b_values = set()
-        target = calculated if _is_calculated(series, infos) else acquired
-        target.setdefault(role, set()).update(b_values)
-        if _is_calculated(series, infos):
+        is_calculated = _is_calculated(series, first)
+        (calculated if is_calculated else acquired).setdefault(role, set()).update(b_values)
+        if is_calculated:
             continue  # geometry and timing describe the acquired series
         if first.get("slice_thickness") is not None:
             facts.setdefault(f"{role}:slice_thickness_mm", float(first["slice_thickness"]))
