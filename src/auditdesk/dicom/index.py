@@ -288,19 +288,22 @@ def import_paths(
         summary.run_id = run.id
 
         # Unchanged files (same place, same size, same stamp) are not read again.
-        known: dict[tuple[str, str | None], tuple[int, int, str, str, str]] = {}
-        for img, series_uid, study_uid in session.execute(
-            select(Image, Series.series_uid, Study.study_uid)
-            .join(Series, Image.series_pk == Series.id)
-            .join(Study, Series.study_pk == Study.id)
-        ):
-            known[(img.path, img.archive_member)] = (
-                img.file_size,
-                img.file_mtime_ns,
-                img.sop_uid,
-                series_uid,
-                study_uid,
+        # Only the columns needed (not whole Image objects): this runs over every indexed image.
+        known: dict[tuple[str, str | None], tuple[int, int, str, str]] = {
+            (path, member): (size, stamp, series_uid, study_uid)
+            for path, member, size, stamp, series_uid, study_uid in session.execute(
+                select(
+                    Image.path,
+                    Image.archive_member,
+                    Image.file_size,
+                    Image.file_mtime_ns,
+                    Series.series_uid,
+                    Study.study_uid,
+                )
+                .join(Series, Image.series_pk == Series.id)
+                .join(Study, Series.study_pk == Study.id)
             )
+        }
         to_scan: list[Location] = []
         for loc in locations:
             hit = known.get((loc.path, loc.member))
@@ -311,8 +314,8 @@ def import_paths(
                     size, stamp = -1, -1
                 if (size, stamp) == hit[:2]:
                     summary.unchanged += 1
-                    summary.series_uids.add(hit[3])
-                    summary.study_uids.add(hit[4])
+                    summary.series_uids.add(hit[2])
+                    summary.study_uids.add(hit[3])
                     done += 1
                     continue
             to_scan.append(loc)
