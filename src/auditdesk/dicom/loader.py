@@ -8,12 +8,20 @@ The pool is started once and reused; callers get ``concurrent.futures.Future`` o
 from __future__ import annotations
 
 import multiprocessing
+import threading
+from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from auditdesk.dicom.calibration import Calibration, calibration
 from auditdesk.dicom.classify import is_mammography
-from auditdesk.dicom.display import DisplayImage, VOIPreset, to_display, voi_presets
+from auditdesk.dicom.display import (
+    DisplayImage,
+    VOIPreset,
+    computed_preset,
+    to_display,
+    voi_presets,
+)
 from auditdesk.dicom.orientation import MammoTransform, dataset_mammo_transform
 from auditdesk.dicom.pixels import number_of_frames, read_dataset
 from auditdesk.dicom.sources import Location, open_location
@@ -31,6 +39,7 @@ class LoadedImage:
     n_frames: int
     # How to hang a mammogram (chest wall side, head up); identity for other images.
     transform: MammoTransform
+    modality: str = ""  # DICOM Modality ("MG", "MR"): user window presets are filed by it
 
 
 def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None) -> LoadedImage:
@@ -38,9 +47,15 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
     with open_location(loc) as fp:
         ds = read_dataset(fp)
     image = to_display(ds, frame=frame)
-    # The file's own windows need no pixel statistics; only a file without any gets the
-    # computed range, which to_display has already chosen as its default.
-    presets = voi_presets(ds, frame=frame) if image.voi.kind != "range" else [image.voi]
+    # The file's own windows first; then the robust range of the pixels (the per-modality
+    # default: mammograms with the air background left out), which to_display has already
+    # chosen as the default when the file has no window of its own.
+    if image.voi.kind == "range":
+        presets = [image.voi]
+    else:
+        presets = voi_presets(ds, frame=frame)
+        if not image.is_colour and image.stored is not None:
+            presets.append(computed_preset(ds, image.modality_values, frame))
     if voi_name:
         chosen = next((p for p in presets if p.name == voi_name), None)
         if chosen is not None and chosen != image.voi:
@@ -59,6 +74,7 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
         patient_orientation=orientation,
         n_frames=number_of_frames(ds),
         transform=transform,
+        modality=str(ds.get("Modality") or "").upper(),
     )
 
 
@@ -78,18 +94,146 @@ def display_aspect(cal: Calibration, transform: MammoTransform) -> float:
     return 1.0 / aspect if transform.transpose else aspect
 
 
-class DisplayLoader:
-    """A reusable pool of decode processes (``spawn``: safe next to Qt's threads)."""
+def loaded_nbytes(image: LoadedImage) -> int:
+    """Memory a cached image holds: the rendered frame plus the stored values kept for
+    re-windowing (the float32 modality cache is counted when it exists)."""
+    display = image.display
+    total = display.array.nbytes
+    if display.stored is not None:
+        total += display.stored.nbytes
+    if display._modality_values is not None:
+        total += display._modality_values.nbytes
+    return total
 
-    def __init__(self, workers: int = 2) -> None:
+
+#: Decoded images kept for "next exam" and going back: about six 4-view mammography exams
+#: (a 4096x3328 frame holds ~41 MB: 14 MB rendered + 27 MB stored values).
+DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024
+
+CacheKey = tuple[Location, int, "str | None"]
+
+
+@dataclass
+class CacheStats:
+    """Counters for tests and benchmarks (hits include requests for an image still decoding)."""
+
+    hits: int = 0
+    misses: int = 0
+    evicted: int = 0
+    cancelled: int = 0
+    bytes: int = 0
+    entries: int = 0
+    prefetched: list[Location] = field(default_factory=list)
+
+
+class DisplayLoader:
+    """A reusable pool of decode processes (``spawn``: safe next to Qt's threads) with a
+    bounded cache of decoded images.
+
+    ``submit`` returns the cached future when the same frame was asked for before (done or
+    still decoding), so "next exam" draws at once when :meth:`prefetch` asked for its images in
+    the background. The cache holds at most ``cache_bytes`` of finished images, least recently
+    used first out; images still decoding are never evicted. Failed decodes are not cached.
+    """
+
+    def __init__(self, workers: int = 2, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         )
+        self.cache_bytes = cache_bytes
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[CacheKey, Future[LoadedImage]] = OrderedDict()
+        self._sizes: dict[CacheKey, int] = {}
+        self._prefetch_only: set[CacheKey] = set()
+        self.stats = CacheStats()
 
     def submit(
         self, loc: Location, frame: int = 0, voi_name: str | None = None
     ) -> Future[LoadedImage]:
-        return self._pool.submit(load_for_display, loc, frame, voi_name)
+        """The decoded frame as a future, from the cache when it is there."""
+        return self._get((loc, frame, voi_name), wanted=True)
+
+    def prefetch(self, locations: list[Location]) -> None:
+        """Start decoding these (frame 0, default window) so a later submit finds them."""
+        for loc in locations:
+            self._get((loc, 0, None), wanted=False)
+
+    def cancel_prefetch(self) -> int:
+        """Drop prefetches that have not started (the user went elsewhere); returns how many."""
+        cancelled = 0
+        with self._lock:
+            for key in list(self._prefetch_only):
+                future = self._cache.get(key)
+                if future is not None and future.cancel():
+                    del self._cache[key]
+                    cancelled += 1
+                self._prefetch_only.discard(key)
+            self.stats.cancelled += cancelled
+        return cancelled
+
+    def cached(self, loc: Location, frame: int = 0, voi_name: str | None = None) -> bool:
+        """True when the frame is decoded and waiting in the cache."""
+        with self._lock:
+            future = self._cache.get((loc, frame, voi_name))
+        return future is not None and future.done() and not future.cancelled()
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._sizes.clear()
+            self._prefetch_only.clear()
+            self._update_stats()
+
+    def _get(self, key: CacheKey, *, wanted: bool) -> Future[LoadedImage]:
+        with self._lock:
+            future = self._cache.get(key)
+            if future is not None and not future.cancelled():
+                self._cache.move_to_end(key)
+                if wanted:
+                    self.stats.hits += 1
+                    self._prefetch_only.discard(key)
+                return future
+            if wanted:
+                self.stats.misses += 1
+            else:
+                self.stats.prefetched.append(key[0])
+                self._prefetch_only.add(key)
+            future = self._pool.submit(load_for_display, *key)
+            self._cache[key] = future
+        future.add_done_callback(lambda fut: self._finished(key, fut))
+        return future
+
+    def _finished(self, key: CacheKey, future: Future[LoadedImage]) -> None:
+        with self._lock:
+            if self._cache.get(key) is not future:
+                return  # cleared or replaced meanwhile
+            if future.cancelled() or future.exception() is not None:
+                del self._cache[key]  # a later request tries again (and reports the error)
+                self._prefetch_only.discard(key)
+            else:
+                self._sizes[key] = loaded_nbytes(future.result())
+                self._evict()
+            self._update_stats()
+
+    def _evict(self) -> None:
+        for key in self._sizes:
+            # Re-measure: a viewport that re-windowed an image added its float32 values to it.
+            self._sizes[key] = loaded_nbytes(self._cache[key].result())
+        total = sum(self._sizes.values())
+        for key in list(self._cache):
+            if total <= self.cache_bytes or len(self._sizes) <= 1:
+                break
+            if key not in self._sizes:
+                continue  # still decoding
+            total -= self._sizes.pop(key)
+            del self._cache[key]
+            self._prefetch_only.discard(key)
+            self.stats.evicted += 1
+
+    def _update_stats(self) -> None:
+        self._sizes = {k: v for k, v in self._sizes.items() if k in self._cache}
+        self.stats.bytes = sum(self._sizes.values())
+        self.stats.entries = len(self._cache)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
