@@ -15,6 +15,8 @@ from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QThread, QTimer, 
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
     QImage,
     QKeySequence,
     QShowEvent,
@@ -64,6 +66,7 @@ from auditdesk.ui.reviewers import (
     active_reviewer,
 )
 from auditdesk.ui.viewer import ImageViewport, LoadBridge
+from auditdesk.window_presets import USER_MARK, PresetError, UserPresets
 
 EMPTY_HINT = (
     "No studies indexed yet.\n\nFile → Import folder or DICOMDIR… (Ctrl+I) reads a folder, a CD or "
@@ -72,6 +75,11 @@ EMPTY_HINT = (
 
 ROLE_KIND = Qt.ItemDataRole.UserRole + 1
 ROLE_ID = Qt.ItemDataRole.UserRole + 2
+
+
+def _as_bool(value: object) -> bool:
+    """QSettings' INI backend gives booleans back as the strings 'true' / 'false'."""
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def settings() -> QSettings:
@@ -163,7 +171,8 @@ class MainWindow(QMainWindow):
         self.checklists_dialog: ChecklistsDialog | None = None
         self._prompt_at_show = False
         # Blinded audits hide the technologist (and, later, patient and previous answers).
-        self.blinded = False
+        self.blinded = _as_bool(settings().value("blinded", False))
+        self._extras_study: StudySummary | None = None
 
         self.setWindowTitle("AuditDesk")
         # One image alone (MR, or an image row) or the 2x2 mammography hanging (study/series).
@@ -197,13 +206,39 @@ class MainWindow(QMainWindow):
 
         self.voi_combo = QComboBox()
         self.voi_combo.setMinimumWidth(180)
-        self.voi_combo.setToolTip("Window (VOI) presets from the file")
+        self.voi_combo.setToolTip(
+            "Window (VOI): the file's own, the computed range, and your ★ presets"
+        )
         self.voi_combo.activated.connect(self._on_voi_chosen)
+        self.user_presets = UserPresets()
         toolbar = QToolBar("Display", self)
         toolbar.setObjectName("display_toolbar")
         toolbar.addWidget(QLabel(" Window: "))
         toolbar.addWidget(self.voi_combo)
+        self.save_preset_action = QAction("Save window…", self)
+        self.save_preset_action.setToolTip(
+            "Keep the window shown now as your preset for this modality"
+        )
+        self.save_preset_action.triggered.connect(self._save_preset_dialog)
+        toolbar.addAction(self.save_preset_action)
+        self.remove_preset_action = QAction("Remove preset", self)
+        self.remove_preset_action.setToolTip("Remove the chosen ★ preset (yours)")
+        self.remove_preset_action.triggered.connect(self._remove_current_preset)
+        toolbar.addAction(self.remove_preset_action)
+        toolbar.addSeparator()
+        # Images of a mammography study that are not in the 2x2 (spot, magnification, extra
+        # views, FOR PROCESSING): shown one at a time, back to the hanging from the same list.
+        self.extras_label = QLabel(" Show: ")
+        self.extras_combo = QComboBox()
+        self.extras_combo.setObjectName("extras_combo")
+        self.extras_combo.setMinimumWidth(220)
+        self.extras_combo.setToolTip("The 4-view hanging, or one of the study's other images")
+        self.extras_combo.activated.connect(self._on_extra_chosen)
+        self._extras_action = toolbar.addWidget(self.extras_label)
+        self._extras_combo_action = toolbar.addWidget(self.extras_combo)
+        self._set_extras(None)
         self.addToolBar(toolbar)
+        self.setAcceptDrops(True)
 
         self._build_menus()
         self.checklist_warning = QPushButton()
@@ -264,6 +299,16 @@ class MainWindow(QMainWindow):
             act = QAction(f"{name.title()} theme", self)
             act.triggered.connect(lambda _=False, n=name: self._set_theme(n))
             view_menu.addAction(act)
+        view_menu.addSeparator()
+        self.blind_action = QAction("&Blinded audit", self)
+        self.blind_action.setCheckable(True)
+        self.blind_action.setChecked(self.blinded)
+        self.blind_action.setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.blind_action.setToolTip(
+            "Hide the technologist (and other reviewers' answers) while auditing"
+        )
+        self.blind_action.toggled.connect(self.set_blinded)
+        view_menu.addAction(self.blind_action)
 
         reviewer_menu = self.menuBar().addMenu("&Reviewer")
         self.switch_reviewer_action = QAction("&Switch reviewer…", self)
@@ -480,7 +525,10 @@ class MainWindow(QMainWindow):
             kind = {"mammo": "Mammo", "mr": "MR"}.get(study.kind, study.modalities or "Other")
             item = self._item(f"{date}  {kind}", "study", study.id)
             details = " ".join(study.views) or (study.description or "")
-            tech = f"tech {study.technologist}" if study.technologist else "tech unknown"
+            if self.blinded:
+                tech = "tech hidden (blinded)"
+            else:
+                tech = f"tech {study.technologist}" if study.technologist else "tech unknown"
             row = [item, self._item(f"{details}  ·  {tech}", "study", study.id)]
             root.appendRow(row)
             for series in study.series:
@@ -571,6 +619,7 @@ class MainWindow(QMainWindow):
             if study is not None and study.kind == "mammo":
                 self.show_hanging(study)
                 return
+        self._set_extras(None)
         image_id = self._first_image(kind, ident)
         if image_id is None:
             self.central.setCurrentWidget(self.viewport)
@@ -609,11 +658,52 @@ class MainWindow(QMainWindow):
         self.central.setCurrentWidget(self.hanging_view)
         hanging = hang_mammo(study)
         self.hanging_view.show_hanging(study, hanging, show_technologist=not self.blinded)
+        self._set_extras(study, hanging.extras)
         missing = hanging.missing
         note = f"missing {', '.join(missing)}" if missing else "4 views"
         n_extra = len(hanging.extras)
-        extra = f" · {n_extra} more image{'s' * (n_extra != 1)} in the tree" if n_extra else ""
+        extra = f" · {n_extra} more image{'s' * (n_extra != 1)} under Show" if n_extra else ""
         self.statusBar().showMessage(f"Mammography hanging: {note}{extra}")
+
+    def _set_extras(
+        self, study: StudySummary | None, extras: list[ImageSummary] | None = None
+    ) -> None:
+        """Fill the Show list: the hanging first, then each image not hung (with why)."""
+        self.extras_combo.clear()
+        self._extras_study = study
+        if study is None or not extras:
+            self._extras_action.setVisible(False)
+            self._extras_combo_action.setVisible(False)
+            return
+        self.extras_combo.addItem("4-view hanging", None)
+        for image in extras:
+            why = image.exclusion_reason or (
+                "not a screening view" if image.is_screening_view is False else "extra image"
+            )
+            mods = " ".join(image.modifiers)
+            text = f"{image.label} {mods}".strip() + f"  —  {why}"
+            self.extras_combo.addItem(text, image.id)
+        self._extras_action.setVisible(True)
+        self._extras_combo_action.setVisible(True)
+
+    def _on_extra_chosen(self, index: int) -> None:
+        image_id = self.extras_combo.itemData(index)
+        study = self._extras_study
+        if image_id is None:
+            if study is not None:
+                extras_index = index
+                self.show_hanging(study)
+                self.extras_combo.setCurrentIndex(extras_index)
+            return
+        self.show_image(int(image_id))
+
+    def show_extra(self, image_id: int) -> None:
+        """Show one of the hanging's extra images alone (as choosing it under Show does)."""
+        index = self.extras_combo.findData(image_id)
+        if index < 0:
+            raise KeyError(image_id)
+        self.extras_combo.setCurrentIndex(index)
+        self._on_extra_chosen(index)
 
     def _on_hanging_loaded(self) -> None:
         if self.central.currentWidget() is not self.hanging_view:
@@ -657,10 +747,7 @@ class MainWindow(QMainWindow):
         if image.lossy:
             info += " · LOSSY COMPRESSED: not for primary interpretation"
         self.viewport.show_loaded(result, result.transform, label=label, info=info)
-        self.voi_combo.clear()
-        for preset in result.presets:
-            self.voi_combo.addItem(preset.name)
-        self.voi_combo.setCurrentText(disp.voi.name)
+        self._fill_voi_combo(result, disp.voi.name)
         self.statusBar().showMessage(f"{study.kind} · {label} · {disp.voi.source}")
         self.last_loaded = result
 
@@ -674,22 +761,84 @@ class MainWindow(QMainWindow):
         """A click in a hanging slot: the Window combo now lists that image's presets."""
         self._hanging_active = self.hanging_view.viewports[slot]
         result = self.hanging_view.results.get(slot)
-        self.voi_combo.clear()
+        voi = self._hanging_active.voi
         if isinstance(result, LoadedImage):
-            for preset in result.presets:
-                self.voi_combo.addItem(preset.name)
-            voi = self._hanging_active.voi
-            if voi is not None:
-                self.voi_combo.setCurrentText(voi.name)
+            self._fill_voi_combo(result, voi.name if voi is not None else None)
+        else:
+            self.voi_combo.clear()
 
-    def _presets_for(self, viewport: ImageViewport) -> list[VOIPreset]:
+    def _all_presets(self, result: LoadedImage) -> list[VOIPreset]:
+        """The file's windows, the computed default, then the user's presets for the modality."""
+        user = [p.to_voi() for p in self.user_presets.for_modality(result.modality)]
+        return [*result.presets, *user]
+
+    def _fill_voi_combo(self, result: LoadedImage, current: str | None) -> None:
+        self.voi_combo.clear()
+        for preset in self._all_presets(result):
+            self.voi_combo.addItem(preset.name)
+            self.voi_combo.setItemData(
+                self.voi_combo.count() - 1, preset.source, Qt.ItemDataRole.ToolTipRole
+            )
+        if current:
+            self.voi_combo.setCurrentText(current)
+
+    def _result_for(self, viewport: ImageViewport) -> LoadedImage | None:
         if viewport is self.viewport:
-            return self._current.presets if self._current is not None else []
+            return self._current
         for slot, vp in self.hanging_view.viewports.items():
             result = self.hanging_view.results.get(slot)
             if vp is viewport and isinstance(result, LoadedImage):
-                return result.presets
-        return []
+                return result
+        return None
+
+    def _presets_for(self, viewport: ImageViewport) -> list[VOIPreset]:
+        result = self._result_for(viewport)
+        return self._all_presets(result) if result is not None else []
+
+    def _save_preset_dialog(self) -> None:
+        target = self.active_viewport()
+        result = self._result_for(target) if target is not None else None
+        voi = target.voi if target is not None else None
+        if result is None or voi is None or voi.center is None or voi.width is None:
+            self.statusBar().showMessage(
+                "Choose an image and a window (drag, or a preset) to save it.", 6000
+            )
+            return
+        name, ok = QInputDialog.getText(
+            self,
+            "Save window",
+            f"Name for W {voi.width:.0f} C {voi.center:.0f} on {result.modality or 'this'} images:",
+        )
+        if ok and name.strip():
+            self.save_user_preset(name, target)
+
+    def save_user_preset(self, name: str, viewport: ImageViewport | None = None) -> bool:
+        """Keep the window shown in ``viewport`` (default: the active one) as a named preset."""
+        target = viewport or self.active_viewport()
+        result = self._result_for(target) if target is not None else None
+        voi = target.voi if target is not None else None
+        if result is None or voi is None or voi.center is None or voi.width is None:
+            return False
+        function = voi.function if voi.kind == "window" else "LINEAR"
+        try:
+            preset = self.user_presets.add(result.modality, name, voi.center, voi.width, function)
+        except PresetError as exc:
+            QMessageBox.warning(self, "Not saved", str(exc))
+            return False
+        self._fill_voi_combo(result, preset.to_voi().name)
+        self.statusBar().showMessage(f"Saved window preset '{preset.name}'.", 5000)
+        return True
+
+    def _remove_current_preset(self) -> None:
+        target = self.active_viewport()
+        result = self._result_for(target) if target is not None else None
+        name = self.voi_combo.currentText()
+        if result is None or not name.startswith(USER_MARK):
+            self.statusBar().showMessage("Choose one of your ★ presets to remove it.", 6000)
+            return
+        self.user_presets.remove(result.modality, name)
+        self._fill_voi_combo(result, target.voi.name if target and target.voi else None)
+        self.statusBar().showMessage(f"Removed preset '{name.removeprefix(USER_MARK)}'.", 5000)
 
     def _on_voi_chosen(self, index: int) -> None:
         if index < 0:
@@ -761,6 +910,69 @@ class MainWindow(QMainWindow):
                 reason=reason,
             )
         self.refresh()
+
+    # ---------------------------------------------------------------- blinding
+    def set_blinded(self, blinded: bool) -> None:
+        """Hide the technologist everywhere on screen (tree, overlays) while auditing.
+
+        Patient identifiers are never shown in the first place; other reviewers' answers are
+        not shown while a reviewer audits, blinded or not.
+        """
+        if self.blinded == blinded:
+            return
+        self.blinded = blinded
+        if self.blind_action.isChecked() != blinded:
+            self.blind_action.setChecked(blinded)
+        settings().setValue("blinded", blinded)
+        current = self.tree.currentIndex()
+        kind, ident = current.data(ROLE_KIND), current.data(ROLE_ID)
+        self.refresh()
+        if kind is not None:
+            self._reselect(kind, ident)
+        self.statusBar().showMessage(
+            "Blinded: the technologist is hidden." if blinded else "Not blinded.", 5000
+        )
+
+    def _reselect(self, kind: str, ident: int) -> None:
+        def walk(parent: QStandardItem) -> QStandardItem | None:
+            for row in range(parent.rowCount()):
+                child = parent.child(row)
+                if child.data(ROLE_KIND) == kind and child.data(ROLE_ID) == ident:
+                    return child
+                found = walk(child)
+                if found is not None:
+                    return found
+            return None
+
+        item = walk(self.model.invisibleRootItem())
+        if item is not None:
+            self.tree.setCurrentIndex(item.index())
+
+    # ---------------------------------------------------------------- drag and drop
+    @staticmethod
+    def _dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[str]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_paths(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Folders, zip files, DICOMDIRs or single files dropped on the window are imported."""
+        paths = self._dropped_paths(event)
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        if self.import_worker is not None and self.import_worker.isRunning():
+            self.statusBar().showMessage("An import is already running; drop again after it.", 8000)
+            return
+        self.start_import(paths)
 
     # ---------------------------------------------------------------- lifecycle
     def closeEvent(self, event: QCloseEvent) -> None:
