@@ -59,6 +59,7 @@ from auditdesk.store.catalog import (
 from auditdesk.store.db import Database
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.hanging_view import MammoHangingView
+from auditdesk.ui.mr_view import MRStudyView
 from auditdesk.ui.reviewers import (
     CurrentReviewer,
     ManageReviewersDialog,
@@ -182,9 +183,14 @@ class MainWindow(QMainWindow):
         self._hanging_active: ImageViewport | None = None
         for slot, slot_viewport in self.hanging_view.viewports.items():
             slot_viewport.activated.connect(lambda s=slot: self._on_hanging_viewport_activated(s))
+        # The MR study layout: stacks by role, linked slices, cine, DCE phases.
+        self.mr_view = MRStudyView(self.loader)
+        self.mr_view.active_changed.connect(self._on_mr_active_changed)
+        self.mr_view.all_visible_loaded.connect(self._on_mr_loaded)
         self.central = QStackedWidget()
         self.central.addWidget(self.viewport)
         self.central.addWidget(self.hanging_view)
+        self.central.addWidget(self.mr_view)
         self.setCentralWidget(self.central)
 
         self.model = QStandardItemModel(self)
@@ -619,6 +625,9 @@ class MainWindow(QMainWindow):
             if study is not None and study.kind == "mammo":
                 self.show_hanging(study)
                 return
+            if study is not None and study.kind == "mr":
+                self.show_mr(study)
+                return
         self._set_extras(None)
         image_id = self._first_image(kind, ident)
         if image_id is None:
@@ -705,6 +714,35 @@ class MainWindow(QMainWindow):
         self.extras_combo.setCurrentIndex(index)
         self._on_extra_chosen(index)
 
+    def show_mr(self, study: StudySummary) -> None:
+        """The MR layout of a prostate study (T2W, DWI, ADC, DCE by role)."""
+        self._request += 1
+        self._current_image_id = None
+        self._current = None
+        self.voi_combo.clear()
+        self._set_extras(None)
+        self.central.setCurrentWidget(self.mr_view)
+        self.mr_view.show_study(self.db, study.id)
+        labels = ", ".join(s.label for s in self.mr_view.stacks) or "no series"
+        self.statusBar().showMessage(f"MR: {labels}")
+
+    def _on_mr_loaded(self) -> None:
+        if self.central.currentWidget() is not self.mr_view:
+            return
+        shown = self.mr_view.shown_image(self.mr_view.active)
+        if shown is not None:
+            self.last_loaded = shown
+            self._on_mr_active_changed(self.mr_view.active)
+
+    def _on_mr_active_changed(self, index: int) -> None:
+        """The Window list follows the active MR viewport."""
+        result = self.mr_view.shown_image(index)
+        viewport = self.mr_view.viewports[index]
+        if result is None:
+            self.voi_combo.clear()
+            return
+        self._fill_voi_combo(result, viewport.voi.name if viewport.voi else None)
+
     def _on_hanging_loaded(self) -> None:
         if self.central.currentWidget() is not self.hanging_view:
             return
@@ -755,6 +793,8 @@ class MainWindow(QMainWindow):
         """The viewport the Window presets apply to: the single one, or the focused hanging slot."""
         if self.central.currentWidget() is self.viewport:
             return self.viewport
+        if self.central.currentWidget() is self.mr_view:
+            return self.mr_view.viewports[self.mr_view.active]
         return self._hanging_active
 
     def _on_hanging_viewport_activated(self, slot: str) -> None:
@@ -785,6 +825,9 @@ class MainWindow(QMainWindow):
     def _result_for(self, viewport: ImageViewport) -> LoadedImage | None:
         if viewport is self.viewport:
             return self._current
+        for index, vp in enumerate(self.mr_view.viewports):
+            if vp is viewport:
+                return self.mr_view.shown_image(index)
         for slot, vp in self.hanging_view.viewports.items():
             result = self.hanging_view.results.get(slot)
             if vp is viewport and isinstance(result, LoadedImage):
