@@ -118,8 +118,13 @@ class _ItemBase(_Strict):
     @field_validator("key")
     @classmethod
     def _one_key(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9]", value):
-            raise ValueError(f"keyboard key '{value}' must be a single letter or digit")
+        # Digits answer the current item in the form (1 = pass, 2 = fail ...), so an item's
+        # jump key must be a letter or the two would collide.
+        if value is not None and not re.fullmatch(r"[A-Za-z]", value):
+            raise ValueError(
+                f"keyboard key '{value}' must be a single letter (a-z); digits are answer keys "
+                "in the checklist form (1 = pass, 2 = fail, 3 = n/a, or the n-th option)"
+            )
         return value
 
     @model_validator(mode="after")
