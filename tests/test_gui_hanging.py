@@ -100,13 +100,15 @@ def test_series_row_hangs_the_study_and_image_row_shows_one_image(qtbot, db, win
     assert window.viewport.array is not None
 
 
-def test_mr_study_keeps_the_single_view(qtbot, db, window, test_set):
+def test_mr_study_opens_in_the_mr_layout_not_the_hanging(qtbot, db, window, test_set):
     mr = next(s for s in test_set.studies if s.kind == "mr")
     window.last_loaded = None
     window.tree.setCurrentIndex(_study_row(window, mr.study_uid, db))
-    assert window.central.currentWidget() is window.viewport
-    qtbot.waitUntil(lambda: window.last_loaded is not None, timeout=30000)
-    assert window.viewport.array is not None
+    assert window.central.currentWidget() is window.mr_view
+    qtbot.waitUntil(window.mr_view.all_loaded, timeout=60000)
+    shown = [vp for vp in window.mr_view.viewports[:4] if vp.array is not None]
+    assert len(shown) == 4
+    assert isinstance(window.last_loaded, LoadedImage)
 
 
 def test_missing_view_slot_says_what_is_missing_and_blinding_hides_the_technologist(

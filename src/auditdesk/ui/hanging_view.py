@@ -51,6 +51,8 @@ class MammoHangingView(QWidget):
             viewport.set_overlay_corner("left" if chest_wall_side(slot) == "right" else "right")
             # Image against the centre line, not centred in its own viewport.
             viewport.set_anchor(chest_wall_side(slot))
+            # Which posterior nipple line the PNL tool draws here.
+            viewport.set_view_kind("MLO" if slot.endswith("MLO") else "CC")
             self.viewports[slot] = viewport
             grid.addWidget(viewport, i // 2, i % 2)
         for k in range(2):
@@ -85,6 +87,11 @@ class MammoHangingView(QWidget):
             )
         if not self._pending:
             self.all_slots_loaded.emit()
+
+    def set_tool(self, name: str | None) -> None:
+        """Apply a viewing/measuring tool (None/"window", "ruler", "pnl") to all four slots."""
+        for viewport in self.viewports.values():
+            viewport.set_tool(name)
 
     def all_loaded(self) -> bool:
         """True once every hung slot of the current study has been drawn (or failed)."""
