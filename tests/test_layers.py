@@ -31,6 +31,11 @@ CORE_MODULES = [
     "auditdesk.cli_audit",
     "auditdesk.exchange.audit_csv",
     "auditdesk.hanging",
+    "auditdesk.worklist",
+    "auditdesk.workstation",
+    "auditdesk.window_presets",
+    "auditdesk.mr_layout",
+    "auditdesk.measure",
 ]
 
 BLOCKER = """
