@@ -16,7 +16,10 @@ from auditdesk.hanging import MAMMO_SLOTS, MammoHanging, chest_wall_side, slot_t
 from auditdesk.store.catalog import StudySummary
 from auditdesk.ui.viewer import ImageViewport, LoadBridge
 
-__all__ = ["MammoHangingView"]
+__all__ = ["PAIRS", "MammoHangingView"]
+
+#: Views compared side by side: each slot's mirror partner across the centre line.
+PAIRS = {"RMLO": "LMLO", "LMLO": "RMLO", "RCC": "LCC", "LCC": "RCC"}
 
 
 class MammoHangingView(QWidget):
@@ -40,6 +43,9 @@ class MammoHangingView(QWidget):
         self._pending: set[str] = set()
         self._bridge = LoadBridge()
         self._bridge.loaded.connect(self._on_loaded)
+        self.sync_zoom = False
+        self._syncing = False
+        self.current_slot: str | None = None
 
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -54,6 +60,7 @@ class MammoHangingView(QWidget):
             # Which posterior nipple line the PNL tool draws here.
             viewport.set_view_kind("MLO" if slot.endswith("MLO") else "CC")
             self.viewports[slot] = viewport
+            viewport.view_moved.connect(lambda s=slot: self._follow(s))
             grid.addWidget(viewport, i // 2, i % 2)
         for k in range(2):
             grid.setRowStretch(k, 1)
@@ -87,6 +94,40 @@ class MammoHangingView(QWidget):
             )
         if not self._pending:
             self.all_slots_loaded.emit()
+
+    def set_sync_zoom(self, on: bool) -> None:
+        """Zoom and pan paired views together (RMLO with LMLO, RCC with LCC), mirrored about
+        the centre line, so the same depth of both breasts is compared side by side."""
+        self.sync_zoom = on
+
+    def _follow(self, slot: str) -> None:
+        if not self.sync_zoom or self._syncing:
+            return
+        partner = PAIRS.get(slot)
+        source = self.viewports[slot]
+        target = self.viewports.get(partner) if partner else None
+        if target is None or source.array is None or target.array is None:
+            return
+        (x0, x1), y_range = source.view.viewRange()
+        width_s, width_t = source.image_width(), target.image_width()
+        # Distance from the chest wall is what matches: R slots have it at their right edge
+        # (x = width), L slots at x = 0.
+        if chest_wall_side(slot) == "right":
+            near, far = width_s - x1, width_s - x0
+            x_range = (near, far)
+        else:
+            x_range = (width_t - x1, width_t - x0)
+        self._syncing = True
+        try:
+            target.set_view_range(x_range, (y_range[0], y_range[1]))
+        finally:
+            self._syncing = False
+
+    def set_current_slot(self, slot: str | None) -> None:
+        """Highlight the view the checklist form is asking about (None: no highlight)."""
+        self.current_slot = slot
+        for name, viewport in self.viewports.items():
+            viewport.set_highlight(name == slot)
 
     def set_tool(self, name: str | None) -> None:
         """Apply a viewing/measuring tool (None/"window", "ruler", "pnl") to all four slots."""

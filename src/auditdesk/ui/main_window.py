@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
@@ -45,7 +46,8 @@ from auditdesk.dicom.display import VOIPreset
 from auditdesk.dicom.index import ImportSummary, import_paths
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage, result_of
 from auditdesk.dicom.sources import Location
-from auditdesk.hanging import hang_mammo
+from auditdesk.hanging import MAMMO_SLOTS, hang_mammo
+from auditdesk.measure import Measurement
 from auditdesk.paths import data_dir
 from auditdesk.store.catalog import (
     OVERRIDABLE,
@@ -57,6 +59,8 @@ from auditdesk.store.catalog import (
     set_override,
 )
 from auditdesk.store.db import Database
+from auditdesk.ui.audit_panel import AuditPanel
+from auditdesk.ui.checklist_form import key_help
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.hanging_view import MammoHangingView
 from auditdesk.ui.mr_view import MRStudyView
@@ -67,7 +71,9 @@ from auditdesk.ui.reviewers import (
     active_reviewer,
 )
 from auditdesk.ui.viewer import ImageViewport, LoadBridge
+from auditdesk.ui.worklist import WorklistPanel
 from auditdesk.window_presets import USER_MARK, PresetError, UserPresets
+from auditdesk.workstation import prefetch_locations
 
 EMPTY_HINT = (
     "No studies indexed yet.\n\nFile → Import folder or DICOMDIR… (Ctrl+I) reads a folder, a CD or "
@@ -203,12 +209,41 @@ class MainWindow(QMainWindow):
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        # Left: the worklist (what to audit) with the full study tree behind it.
+        self.worklist = WorklistPanel(db)
+        self.worklist.study_activated.connect(self.open_exam)
+        self.worklist.set_blinded(self.blinded)
+        self.worklist_dock = QDockWidget("Worklist", self)
+        self.worklist_dock.setObjectName("worklist_dock")
+        self.worklist_dock.setWidget(self.worklist)
+        self.worklist_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
         dock = QDockWidget("Studies", self)
         dock.setObjectName("studies_dock")
         dock.setWidget(self.tree)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
-        self.resizeDocks([dock], [430], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.worklist_dock, dock)
+        self.worklist_dock.raise_()
+        # Right: the checklist form of the open exam.
+        self.audit_panel = AuditPanel(db, settings())
+        self.audit_panel.member_changed.connect(self._on_member_changed)
+        self.audit_panel.completed.connect(self._on_audit_completed)
+        self.audit_panel.audit_changed.connect(self._on_audit_changed)
+        self.audit_dock = QDockWidget("Audit", self)
+        self.audit_dock.setObjectName("audit_dock")
+        self.audit_dock.setWidget(self.audit_panel)
+        self.audit_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.audit_dock)
+        self.resizeDocks(
+            [self.worklist_dock, self.audit_dock], [470, 430], Qt.Orientation.Horizontal
+        )
+        self.exam: StudySummary | None = None
+        self.prefetch_enabled = True
+        self._tool = "window"
+        for slot, slot_viewport in self.hanging_view.viewports.items():
+            slot_viewport.measurement_done.connect(lambda m, s=slot: self._on_measurement(s, m))
+        self.viewport.measurement_done.connect(lambda m: self._on_measurement(None, m))
 
         self.voi_combo = QComboBox()
         self.voi_combo.setMinimumWidth(180)
@@ -246,6 +281,52 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self.setAcceptDrops(True)
 
+        tools = QToolBar("Tools", self)
+        tools.setObjectName("tools_toolbar")
+        self.tool_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for name, text, tip in (
+            ("window", "Window/level", "Left-drag changes the window (click a viewport, then Esc)"),
+            ("ruler", "Ruler", "Measure a distance in mm (click a viewport, then M)"),
+            ("pnl", "PNL", "Posterior nipple line on CC or MLO (click a viewport, then N)"),
+        ):
+            act = QAction(text, self)
+            act.setCheckable(True)
+            act.setToolTip(tip)
+            act.triggered.connect(lambda _=False, n=name: self.set_tool(n))
+            group.addAction(act)
+            tools.addAction(act)
+            self.tool_actions[name] = act
+        self.tool_actions["window"].setChecked(True)
+        tools.addSeparator()
+        self.sync_zoom_action = QAction("Sync zoom", self)
+        self.sync_zoom_action.setCheckable(True)
+        self.sync_zoom_action.setToolTip(
+            "Zoom and pan RMLO with LMLO and RCC with LCC, mirrored about the centre line"
+        )
+        self.sync_zoom_action.toggled.connect(self._set_sync_zoom)
+        self.sync_zoom_action.setChecked(_as_bool(settings().value("sync_zoom", True)))
+        self.hanging_view.set_sync_zoom(self.sync_zoom_action.isChecked())
+        tools.addAction(self.sync_zoom_action)
+        tools.addSeparator()
+        self.previous_exam_action = QAction("◀ Previous exam", self)
+        self.previous_exam_action.setShortcut(QKeySequence("Ctrl+PgUp"))
+        self.previous_exam_action.setToolTip("The exam before this one in the worklist (Ctrl+PgUp)")
+        self.previous_exam_action.triggered.connect(self.previous_exam)
+        tools.addAction(self.previous_exam_action)
+        self.next_exam_action = QAction("Next exam ▶", self)
+        self.next_exam_action.setShortcut(QKeySequence("Ctrl+PgDown"))
+        self.next_exam_action.setToolTip(
+            "The next exam to do in the worklist, already decoded (Ctrl+PgDown)"
+        )
+        self.next_exam_action.triggered.connect(self.next_exam)
+        tools.addAction(self.next_exam_action)
+        self.addToolBar(tools)
+        for viewport in self._all_viewports():
+            viewport.tool_changed.connect(self._on_viewport_tool_changed)
+            viewport.leave_requested.connect(self._focus_form)
+
         self._build_menus()
         self.checklist_warning = QPushButton()
         self.checklist_warning.setObjectName("checklist_warning")
@@ -267,18 +348,22 @@ class MainWindow(QMainWindow):
         if state.value("geometry"):
             self.restoreGeometry(state.value("geometry"))
             self.restoreState(state.value("window_state"))
-        self.refresh()
-        if self.model.rowCount():
-            # Open on the newest study so the first thing a user sees is real pixels.
-            self.tree.setCurrentIndex(self.model.index(0, 0))
-        else:
-            self.viewport.show_message(EMPTY_HINT)
-
         self.checklists: LoadResult = LoadResult()
         self.reload_checklists()
+        self.reviewer_changed.connect(self._on_reviewer_changed)
         remembered = active_reviewer(self.db, state.value("reviewer_id"))
         self._set_reviewer(remembered, remember=False)
         self._prompt_at_show = remembered is None and ask_reviewer
+        self.refresh()
+        # Open on the first exam to do (else the newest study), so the first thing a user sees
+        # is real pixels and a checklist.
+        first = self.worklist.next_study(None)
+        if first is None and self.model.rowCount():
+            first = self.model.index(0, 0).data(ROLE_ID)
+        if first is not None:
+            self.open_exam(first)
+        else:
+            self.viewport.show_message(EMPTY_HINT)
 
     # ---------------------------------------------------------------- menus and actions
     def _build_menus(self) -> None:
@@ -329,6 +414,11 @@ class MainWindow(QMainWindow):
         self.show_checklists_action = QAction("&Show checklists…", self)
         self.show_checklists_action.triggered.connect(self.show_checklists)
         checklist_menu.addAction(self.show_checklists_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.keys_action = QAction("&Keyboard keys…", self)
+        self.keys_action.triggered.connect(self.show_keys)
+        help_menu.addAction(self.keys_action)
 
     def _set_theme(self, name: str) -> None:
         from auditdesk.ui.app import apply_theme
@@ -458,6 +548,7 @@ class MainWindow(QMainWindow):
 
     def _on_checklists_loaded(self, result: LoadResult) -> None:
         self.checklists = result
+        self.audit_panel.set_checklists(result)
         if result.errors:
             self.checklist_warning.setText("⚠ " + error_summary(result.errors))
             self.checklist_warning.show()
@@ -519,7 +610,7 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- study tree
     def refresh(self) -> None:
-        """Reload the study tree from the database."""
+        """Reload the study tree and the worklist from the database."""
         with self.db.session() as session:
             studies = list_studies(session)
         self._studies = {s.id: s for s in studies}
@@ -564,6 +655,7 @@ class MainWindow(QMainWindow):
                     )
         self.tree.expandToDepth(0)
         self.tree.setColumnWidth(0, 230)
+        self.worklist.refresh()
         self.statusBar().showMessage(f"{len(studies)} studies indexed")
 
     @staticmethod
@@ -622,13 +714,14 @@ class MainWindow(QMainWindow):
             return
         if kind in ("study", "series"):
             study = self._study_of(kind, ident)
-            if study is not None and study.kind == "mammo":
-                self.show_hanging(study)
-                return
-            if study is not None and study.kind == "mr":
-                self.show_mr(study)
+            if study is not None and study.kind in ("mammo", "mr"):
+                self.open_exam(study.id)
                 return
         self._set_extras(None)
+        if kind == "image" and ident in self._images:
+            study = self._images[ident][0]
+            if self.exam is None or self.exam.id != study.id:
+                self._open_audit(study)
         image_id = self._first_image(kind, ident)
         if image_id is None:
             self.central.setCurrentWidget(self.viewport)
@@ -746,6 +839,7 @@ class MainWindow(QMainWindow):
     def _on_hanging_loaded(self) -> None:
         if self.central.currentWidget() is not self.hanging_view:
             return
+        self._draw_saved_measurements()
         results = list(self.hanging_view.results.values())
         shown = [r for r in results if isinstance(r, LoadedImage)]
         if shown:
@@ -785,6 +879,7 @@ class MainWindow(QMainWindow):
         if image.lossy:
             info += " · LOSSY COMPRESSED: not for primary interpretation"
         self.viewport.show_loaded(result, result.transform, label=label, info=info)
+        self.viewport.set_view_kind(image.view if study.kind == "mammo" else None)
         self._fill_voi_combo(result, disp.voi.name)
         self.statusBar().showMessage(f"{study.kind} · {label} · {disp.voi.source}")
         self.last_loaded = result
@@ -954,6 +1049,219 @@ class MainWindow(QMainWindow):
             )
         self.refresh()
 
+    # ---------------------------------------------------------------- the exam and its audit
+    def open_exam(self, study_pk: int) -> None:
+        """Show an exam (2x2 hanging or MR layout), open the reviewer's audit of it in the
+        checklist form, and start decoding the next exam of the worklist in the background."""
+        study = self._studies.get(study_pk)
+        if study is None:
+            self.refresh()
+            study = self._studies.get(study_pk)
+            if study is None:
+                return
+        self.loader.cancel_prefetch()  # the user went elsewhere: the exam on screen goes first
+        self._select_study_row(study_pk)
+        self.worklist.select_study(study_pk)
+        if study.kind == "mammo":
+            self.show_hanging(study)
+        elif study.kind == "mr":
+            self.show_mr(study)
+        else:
+            image_id = self._first_image("study", study_pk)
+            if image_id is not None:
+                self.show_image(image_id)
+        self._open_audit(study)
+        self._prefetch_after(study_pk)
+        if self.audit_panel.session is not None:
+            self.audit_panel.form.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _open_audit(self, study: StudySummary) -> None:
+        self.exam = study
+        reviewer_pk = self.reviewer.id if self.reviewer is not None else None
+        self.audit_panel.open_exam(study, reviewer_pk, blinded=self.blinded)
+        self._draw_saved_measurements()
+
+    def _select_study_row(self, study_pk: int) -> None:
+        """Select the study in the tree without the tree opening it a second time."""
+        for row in range(self.model.rowCount()):
+            index = self.model.index(row, 0)
+            if index.data(ROLE_ID) == study_pk:
+                model = self.tree.selectionModel()
+                model.blockSignals(True)
+                try:
+                    self.tree.setCurrentIndex(index)
+                finally:
+                    model.blockSignals(False)
+                self.tree.scrollTo(index)
+                return
+
+    def _prefetch_after(self, study_pk: int) -> None:
+        """Decode the next worklist exam's images while this one is audited."""
+        if not self.prefetch_enabled:
+            return
+        for pk in self.worklist.upcoming(study_pk, 1):
+            upcoming = self._studies.get(pk)
+            if upcoming is not None:
+                self.loader.prefetch(prefetch_locations(upcoming))
+
+    def next_exam(self) -> int | None:
+        """Open the next exam to do in the worklist (its images are usually decoded already)."""
+        after = self.exam.id if self.exam is not None else None
+        pk = self.worklist.next_study(after)
+        if pk is None:
+            self.statusBar().showMessage("No more exams to do in this worklist.", 8000)
+            return None
+        self.open_exam(pk)
+        return pk
+
+    def previous_exam(self) -> int | None:
+        after = self.exam.id if self.exam is not None else None
+        pk = self.worklist.previous_study(after)
+        if pk is None:
+            self.statusBar().showMessage("This is the first exam of the worklist.", 5000)
+            return None
+        self.open_exam(pk)
+        return pk
+
+    def exam_loaded(self) -> bool:
+        """True once every image of the open exam's layout is drawn (or failed)."""
+        widget = self.central.currentWidget()
+        if widget is self.hanging_view:
+            return self.hanging_view.all_loaded()
+        if widget is self.mr_view:
+            return self.mr_view.all_loaded()
+        return self.last_loaded is not None
+
+    def _on_reviewer_changed(self, reviewer: CurrentReviewer | None) -> None:
+        """Another reviewer: their own worklist statuses and their own audit of the exam."""
+        self.worklist.set_reviewer(reviewer.id if reviewer is not None else None)
+        if self.exam is not None:
+            self._open_audit(self.exam)
+
+    def _on_audit_completed(self, study_pk: int) -> None:
+        """Ctrl+Return completed the audit: refresh the lists and go on to the next exam."""
+        self.statusBar().showMessage("Audit complete.", 5000)
+        self.worklist.refresh()
+        pk = self.worklist.next_study(study_pk)
+        if pk is None:
+            self.statusBar().showMessage("Audit complete. No more exams to do in this list.")
+            return
+        self.open_exam(pk)
+
+    def _on_audit_changed(self, state: object) -> None:
+        if state is None:
+            return
+        if self.exam is not None and self.worklist.status_of(self.exam.id) == "to do":
+            self.worklist.refresh()  # the row now says "in progress"
+
+    def _on_member_changed(self, member: str) -> None:
+        """The form moved to an item of another view or sequence: show it on the images."""
+        if self.central.currentWidget() is self.hanging_view:
+            self.hanging_view.set_current_slot(member if member in MAMMO_SLOTS else None)
+        elif self.central.currentWidget() is self.mr_view and member != "EXAM":
+            self.mr_view.show_role(member)
+
+    def show_keys(self) -> QMessageBox:
+        """Every key of the checklist form, the image viewports and the MR layout."""
+        viewer = [
+            ("Click an image", "its keys below apply to it; Esc returns to the checklist"),
+            ("Left-drag", "window / level (horizontal: width, vertical: centre)"),
+            ("Wheel, middle/right-drag", "zoom about the cursor, pan"),
+            ("F / 1 / I / R", "fit / one image pixel per screen pixel / invert / reset"),
+            ("M / N / Esc", "ruler / PNL tool / back to window-level"),
+            ("Ctrl+PgDown / Ctrl+PgUp", "next / previous exam of the worklist"),
+        ]
+        mr = [
+            ("Up / Down, wheel", "previous / next slice (Shift: 5)"),
+            ("Home / End, PgUp / PgDn", "first / last slice, 5 slices"),
+            ("Left / Right", "DCE phase"),
+            ("Space or C / L", "cine / slice linking on or off"),
+        ]
+
+        def table(title: str, rows: list[tuple[str, str]]) -> str:
+            body = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+            return f"<h3>{title}</h3><table cellspacing=4>{body}</table>"
+
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard keys")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(
+            table("Checklist form", key_help())
+            + table("Images", viewer)
+            + table("MR layout (click the MR view first)", mr)
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    # ---------------------------------------------------------------- measuring
+    def _all_viewports(self) -> list[ImageViewport]:
+        return [self.viewport, *self.hanging_view.viewports.values(), *self.mr_view.viewports]
+
+    def set_tool(self, name: str) -> None:
+        """Window/level, ruler or PNL for every viewport (PNL only where the view is CC/MLO)."""
+        self._tool = name
+        for viewport in self._all_viewports():
+            viewport.set_tool(name if name != "pnl" or viewport.view_kind else "window")
+        self.tool_actions[name].setChecked(True)
+        hint = {
+            "window": "Left-drag: window/level.",
+            "ruler": "Ruler: click two points on an image.",
+            "pnl": "PNL: on a CC click the nipple, then the chest-wall edge; on an MLO the "
+            "nipple, then two points along the pectoral muscle edge (top, then its lower end).",
+        }[name]
+        self.statusBar().showMessage(hint, 10000)
+
+    def _on_viewport_tool_changed(self, name: str) -> None:
+        """A viewport key (M, N, Esc) chose a tool: the toolbar follows."""
+        action = self.tool_actions.get(name)
+        if action is not None and not action.isChecked():
+            action.setChecked(True)
+
+    def _set_sync_zoom(self, on: bool) -> None:
+        self.hanging_view.set_sync_zoom(on)
+        settings().setValue("sync_zoom", on)
+
+    def _on_measurement(self, slot: str | None, measurement: Measurement) -> None:
+        """A finished or edited measurement: saved with the audit under the view's keys."""
+        sop_uid = None
+        member = slot
+        if slot is not None:
+            hanging = self.hanging_view.hanging
+            choice = hanging.slots.get(slot) if hanging is not None else None
+            sop_uid = choice.image.sop_uid if choice and choice.image else None
+        elif self._current_image_id is not None:
+            _study, _series, image = self._images[self._current_image_id]
+            sop_uid = image.sop_uid
+            # Only a screening view's numbers count for the view (not a spot or mag image).
+            screening = image.label in MAMMO_SLOTS and image.is_screening_view
+            member = image.label if screening else None
+        text = f"{measurement.kind.replace('_', ' ').upper()} {measurement.value_text()}"
+        if member is None or self.audit_panel.session is None:
+            why = "no audit is open" if member else "this image is not one of the four views"
+            self.statusBar().showMessage(f"{text}: not saved ({why}).", 10000)
+            return
+        keys = self.audit_panel.record_measurement(member, measurement, sop_uid)
+        self.statusBar().showMessage(f"{text} saved as {', '.join(keys)}.", 8000)
+        self._focus_form()  # the next thing to do is usually to answer
+
+    def _focus_form(self) -> None:
+        if self.audit_panel.session is not None:
+            self.audit_panel.form.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _draw_saved_measurements(self) -> None:
+        """Redraw the audit's saved measurements on the images they were made on."""
+        saved = self.audit_panel.saved_measurements()
+        hanging = self.hanging_view.hanging
+        if self.central.currentWidget() is not self.hanging_view or hanging is None:
+            return
+        for slot, viewport in self.hanging_view.viewports.items():
+            choice = hanging.slots.get(slot)
+            if viewport.array is None or choice is None or choice.image is None:
+                continue
+            items = [m for m, sop in saved.get(slot, []) if sop in (None, choice.image.sop_uid)]
+            viewport.show_measurements(items, editable=self.audit_panel.session is not None)
+
     # ---------------------------------------------------------------- blinding
     def set_blinded(self, blinded: bool) -> None:
         """Hide the technologist everywhere on screen (tree, overlays) while auditing.
@@ -967,11 +1275,14 @@ class MainWindow(QMainWindow):
         if self.blind_action.isChecked() != blinded:
             self.blind_action.setChecked(blinded)
         settings().setValue("blinded", blinded)
+        self.worklist.set_blinded(blinded)
         current = self.tree.currentIndex()
         kind, ident = current.data(ROLE_KIND), current.data(ROLE_ID)
         self.refresh()
         if kind is not None:
             self._reselect(kind, ident)
+        if self.exam is not None:
+            self._open_audit(self.exam)  # the form's title hides or shows the technologist
         self.statusBar().showMessage(
             "Blinded: the technologist is hidden." if blinded else "Not blinded.", 5000
         )

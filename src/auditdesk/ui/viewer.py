@@ -153,6 +153,10 @@ class ImageViewport(QWidget):
     measurement_done = Signal(object)
     #: The measuring tool changed ("window", "ruler" or "pnl").
     tool_changed = Signal(str)
+    #: The user zoomed or panned (wheel, drag, 1:1), e.g. for zoom synchronisation.
+    view_moved = Signal()
+    #: Esc with nothing to cancel: give the keyboard back (e.g. to the checklist form).
+    leave_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -344,6 +348,16 @@ class ImageViewport(QWidget):
         self._detail = info
         self._refresh_overlay()
 
+    def set_highlight(self, on: bool) -> None:
+        """Mark this viewport's label as the view the checklist is asking about."""
+        if self.overlay.property("current") == on:
+            return
+        self.overlay.setProperty("current", on)
+        self.overlay.style().unpolish(self.overlay)
+        self.overlay.style().polish(self.overlay)
+        self.overlay.adjustSize()
+        self._place_info()
+
     def set_overlay(self, label: str, info: str = "") -> None:
         self.overlay.setText(label)
         self.overlay.adjustSize()
@@ -498,9 +512,24 @@ class ImageViewport(QWidget):
         self.view.setRange(
             xRange=(cx - w / 2, cx + w / 2), yRange=(cy - h / 2, cy + h / 2), padding=0.0
         )
+        self.view_moved.emit()
 
     def _user_moved_view(self) -> None:
         self._fitted = False
+        self.view_moved.emit()
+
+    def image_width(self) -> float:
+        """Width of the shown image in view coordinates (0 when nothing is shown)."""
+        if self._array is None:
+            return 0.0
+        return float(self.image_item.mapRectToParent(self.image_item.boundingRect()).width())
+
+    def set_view_range(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+        """Show exactly this part of the image (no signal: used to follow another viewport)."""
+        if self._array is None:
+            return
+        self._fitted = False
+        self.view.setRange(xRange=x_range, yRange=y_range, padding=0.0)
 
     def _on_view_resized(self) -> None:
         if self._fitted:
@@ -811,6 +840,8 @@ class ImageViewport(QWidget):
             self.set_tool("pnl")
         elif key == Qt.Key.Key_Escape and (self._tool != "window" or self._draft):
             self.set_tool("window")
+        elif key == Qt.Key.Key_Escape:
+            self.leave_requested.emit()
         else:
             super().keyPressEvent(event)
             return
