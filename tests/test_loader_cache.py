@@ -64,3 +64,16 @@ def test_failed_decodes_are_not_cached(tmp_path):
         assert pool.submit(Location(str(bad))) is not future
     finally:
         pool.shutdown()
+
+
+def test_cancel_prefetch_drops_queued_work_without_deadlock(mammo_locations):
+    pool = DisplayLoader(workers=1)
+    try:
+        pool.prefetch(mammo_locations * 3)  # more than the pool takes at once
+        cancelled = pool.cancel_prefetch()
+        assert cancelled >= 1
+        assert pool.stats.cancelled == cancelled
+        # What was cancelled is decoded again on request.
+        assert isinstance(pool.submit(mammo_locations[-1]).result(timeout=120), LoadedImage)
+    finally:
+        pool.shutdown()

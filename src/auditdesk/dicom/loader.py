@@ -160,14 +160,13 @@ class DisplayLoader:
 
     def cancel_prefetch(self) -> int:
         """Drop prefetches that have not started (the user went elsewhere); returns how many."""
-        cancelled = 0
         with self._lock:
-            for key in list(self._prefetch_only):
-                future = self._cache.get(key)
-                if future is not None and future.cancel():
-                    del self._cache[key]
-                    cancelled += 1
-                self._prefetch_only.discard(key)
+            pending = [self._cache.get(key) for key in self._prefetch_only]
+            self._prefetch_only.clear()
+        # Outside the lock: cancel() runs the done callback (_finished) in this thread, and
+        # that removes the cancelled entry from the cache.
+        cancelled = sum(1 for future in pending if future is not None and future.cancel())
+        with self._lock:
             self.stats.cancelled += cancelled
         return cancelled
 

@@ -1099,7 +1099,8 @@ class MainWindow(QMainWindow):
         """Decode the next worklist exam's images while this one is audited."""
         if not self.prefetch_enabled:
             return
-        for pk in self.worklist.upcoming(study_pk, 1):
+        upcoming_pk = self._next_to_do(study_pk)
+        for pk in [upcoming_pk] if upcoming_pk is not None else []:
             upcoming = self._studies.get(pk)
             if upcoming is not None:
                 self.loader.prefetch(prefetch_locations(upcoming))
@@ -1107,11 +1108,20 @@ class MainWindow(QMainWindow):
     def next_exam(self) -> int | None:
         """Open the next exam to do in the worklist (its images are usually decoded already)."""
         after = self.exam.id if self.exam is not None else None
-        pk = self.worklist.next_study(after)
+        pk = self._next_to_do(after)
         if pk is None:
             self.statusBar().showMessage("No more exams to do in this worklist.", 8000)
             return None
         self.open_exam(pk)
+        return pk
+
+    def _next_to_do(self, after: int | None) -> int | None:
+        """The next exam not yet complete below ``after``, else from the top (wrapping)."""
+        pk = self.worklist.next_study(after)
+        if pk is None and after is not None:
+            pk = self.worklist.next_study(None)
+            if pk == after:
+                pk = None
         return pk
 
     def previous_exam(self) -> int | None:
@@ -1142,7 +1152,7 @@ class MainWindow(QMainWindow):
         """Ctrl+Return completed the audit: refresh the lists and go on to the next exam."""
         self.statusBar().showMessage("Audit complete.", 5000)
         self.worklist.refresh()
-        pk = self.worklist.next_study(study_pk)
+        pk = self._next_to_do(study_pk)
         if pk is None:
             self.statusBar().showMessage("Audit complete. No more exams to do in this list.")
             return
