@@ -1,0 +1,194 @@
+""" "Next exam" latency with and without prefetch, and memory over a run of mammography audits.
+
+Run:  .venv/bin/python benchmarks/bench_workstation.py [--exams 50] [--size 2048x1664]
+      [--timed 8] [--cache-mb 1024] [--audit-s 3]
+
+Generates ``--exams`` synthetic 4-view screening mammograms (uncompressed, ``--size`` rows x
+columns) into a temporary folder, indexes them, and opens the real main window offscreen with
+one reviewer. Then, in one run:
+
+1. **Next exam, with prefetch** (``--timed`` exams): the reviewer spends ``--audit-s`` seconds on
+   an exam (long enough for the background decode of the next one, as a real audit is), then
+   presses "next exam"; timed from the call until all four views are drawn.
+2. **Next exam, without prefetch**: the same with prefetch off and the decode cache emptied
+   before each step, so every view is decoded after the key press.
+3. **Memory**: all ``--exams`` exams opened one after the other (with prefetch); the resident
+   memory of the window process and of the decode processes is printed every 10 exams, with
+   the decode cache's own count. The cache is bounded (``--cache-mb``), so memory must level off.
+
+Figures only, no assertions; ratios are against the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "src") not in sys.path:  # runnable from a checkout without installing
+    sys.path.insert(0, str(ROOT / "src"))
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children_rss_mb() -> float:
+    """Resident memory of this process's children (the spawned decode processes)."""
+    total = 0.0
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # ppid
+            total += rss_mb(proc.name)
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exams", type=int, default=50)
+    parser.add_argument("--size", default="2048x1664", help="rows x columns of each view")
+    parser.add_argument("--timed", type=int, default=8, help="exams timed per variant")
+    parser.add_argument("--cache-mb", type=int, default=1024)
+    parser.add_argument("--audit-s", type=float, default=3.0)
+    args = parser.parse_args()
+    rows, cols = (int(v) for v in args.size.lower().split("x"))
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    home = tempfile.mkdtemp(prefix="auditdesk-bench-")
+    os.environ["AUDITDESK_HOME"] = home
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from auditdesk.demo.generator import generate_mammo_study
+    from auditdesk.dicom.index import import_paths
+    from auditdesk.dicom.loader import DisplayLoader
+    from auditdesk.paths import data_dir
+    from auditdesk.store import audits as store
+    from auditdesk.store.db import open_database
+    from auditdesk.ui.app import apply_theme
+    from auditdesk.ui.main_window import MainWindow
+
+    data = Path(home) / "studies"
+    print(f"Generating {args.exams} 4-view studies of {rows}x{cols} ...", flush=True)
+    start = time.perf_counter()
+    first_day = date(2026, 1, 4)
+    for i in range(args.exams):
+        generate_mammo_study(
+            data,
+            seed=1000 + i,
+            index=i + 1,
+            procedure_date=first_day + timedelta(days=i),
+            technologist="BENCH",
+            size=(rows, cols),
+        )
+    print(f"  {time.perf_counter() - start:.1f} s", flush=True)
+    db = open_database(f"sqlite:///{Path(home) / 'bench.sqlite'}")
+    import_paths(db, [data])
+    with db.transaction() as session:
+        reviewer_pk = store.create_reviewer(session, "Bench Reviewer", "technologist", "BR").id
+    ini = QSettings(str(data_dir() / "auditdesk.ini"), QSettings.Format.IniFormat)
+    ini.setValue("reviewer_id", reviewer_pk)
+    ini.sync()
+
+    app = QApplication.instance() or QApplication([])
+    apply_theme("dark")
+    loader = DisplayLoader(workers=2, cache_bytes=args.cache_mb * 1024 * 1024)
+    win = MainWindow(db, loader=loader, ask_reviewer=False)
+    win.resize(1600, 1000)
+    win.show()
+
+    def pump_until(done, timeout: float) -> bool:
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            app.processEvents()
+            if done():
+                return True
+            time.sleep(0.002)
+        return False
+
+    def audit_time(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def timed_next() -> float:
+        started = time.perf_counter()
+        win.next_exam()
+        if not pump_until(win.exam_loaded, 120):
+            raise RuntimeError("exam did not load in 120 s")
+        return time.perf_counter() - started
+
+    order = win.worklist._visible_order()
+    win.open_exam(order[0])
+    pump_until(win.exam_loaded, 120)
+
+    with_prefetch = []
+    win.prefetch_enabled = True
+    for _ in range(args.timed):
+        audit_time(args.audit_s)
+        with_prefetch.append(timed_next())
+    without = []
+    win.prefetch_enabled = False
+    for _ in range(args.timed):
+        audit_time(args.audit_s)
+        loader.clear_cache()
+        without.append(timed_next())
+    win.prefetch_enabled = True
+
+    def ms(values: list[float]) -> str:
+        return f"{statistics.median(values) * 1000:8.0f} ms"
+
+    base = statistics.median(without)
+    print(f"\nNext exam -> four {rows}x{cols} views drawn (median of {args.timed}):")
+    print(f"  without prefetch   {ms(without)}   x1.00")
+    print(
+        f"  with prefetch      {ms(with_prefetch)}   "
+        f"x{statistics.median(with_prefetch) / base:.2f} (of the time without)"
+    )
+
+    print(f"\nMemory while opening {args.exams} exams in a row (cache {args.cache_mb} MB):")
+    print("  exams   window MB   decoders MB   cache MB   cached images")
+    win.open_exam(order[0])
+    pump_until(win.exam_loaded, 120)
+    peak = 0.0
+    for n in range(1, args.exams + 1):
+        audit_time(0.3)
+        pk = win.next_exam()
+        if pk is None:  # wrapped: start again from the top
+            win.open_exam(order[0])
+        pump_until(win.exam_loaded, 120)
+        peak = max(peak, rss_mb())
+        if n % 10 == 0 or n == args.exams:
+            stats = loader.stats
+            print(
+                f"  {n:5d}   {rss_mb():9.0f}   {children_rss_mb():11.0f}   "
+                f"{stats.bytes / 2**20:8.0f}   {stats.entries:13d}"
+            )
+    print(f"  peak window process: {peak:.0f} MB")
+    win.close()
+    loader.shutdown()
+
+
+if __name__ == "__main__":
+    main()
