@@ -79,6 +79,10 @@ class AuditPanel(QWidget):
             "The checklist for this kind of exam (remembered); each checklist is its own audit"
         )
         self.checklist_combo.activated.connect(self._on_checklist_chosen)
+        self.checklist_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.checklist_combo.setMinimumContentsLength(16)
         self.form = ChecklistForm()
         self.form.member_changed.connect(self.member_changed)
         self.form.state_changed.connect(self.audit_changed)

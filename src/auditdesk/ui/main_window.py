@@ -80,6 +80,8 @@ EMPTY_HINT = (
     "a zip file.\nTo try AuditDesk on synthetic studies, run: auditdesk demo"
 )
 
+#: Raised when the docks change, so a layout saved by an older version is not restored.
+WINDOW_STATE_VERSION = 2
 ROLE_KIND = Qt.ItemDataRole.UserRole + 1
 ROLE_ID = Qt.ItemDataRole.UserRole + 2
 
@@ -235,9 +237,6 @@ class MainWindow(QMainWindow):
         self.audit_dock.setWidget(self.audit_panel)
         self.audit_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.audit_dock)
-        self.resizeDocks(
-            [self.worklist_dock, self.audit_dock], [470, 430], Qt.Orientation.Horizontal
-        )
         self.exam: StudySummary | None = None
         self.prefetch_enabled = True
         self._tool = "window"
@@ -272,7 +271,10 @@ class MainWindow(QMainWindow):
         self.extras_label = QLabel(" Show: ")
         self.extras_combo = QComboBox()
         self.extras_combo.setObjectName("extras_combo")
-        self.extras_combo.setMinimumWidth(220)
+        self.extras_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.extras_combo.setMinimumContentsLength(22)
         self.extras_combo.setToolTip("The 4-view hanging, or one of the study's other images")
         self.extras_combo.activated.connect(self._on_extra_chosen)
         self._extras_action = toolbar.addWidget(self.extras_label)
@@ -345,9 +347,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready")
         self.resize(1400, 900)
         state = settings()
+        restored = False
         if state.value("geometry"):
             self.restoreGeometry(state.value("geometry"))
-            self.restoreState(state.value("window_state"))
+            restored = self.restoreState(state.value("window_state"), WINDOW_STATE_VERSION)
+        if not restored:
+            # First start (or a layout from an older version): images get most of the width.
+            self.resizeDocks(
+                [self.worklist_dock, self.audit_dock], [380, 400], Qt.Orientation.Horizontal
+            )
         self.checklists: LoadResult = LoadResult()
         self.reload_checklists()
         self.reviewer_changed.connect(self._on_reviewer_changed)
@@ -1342,7 +1350,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         state = settings()
         state.setValue("geometry", self.saveGeometry())
-        state.setValue("window_state", self.saveState())
+        state.setValue("window_state", self.saveState(WINDOW_STATE_VERSION))
         if self.import_worker is not None and self.import_worker.isRunning():
             self.import_worker.cancel()
             self.import_worker.wait(10000)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -120,16 +121,24 @@ class _Panel(QFrame):
         self.picker = QComboBox()
         self.picker.setObjectName(f"mr_stack_{index}")
         self.picker.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrows scroll slices, not stacks
+        # Header parts shrink (the text is elided by the layout) so all panels keep the same
+        # width whatever their labels say.
+        self.picker.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.picker.setMinimumContentsLength(9)
         self.slice_label = QLabel()
+        self.slice_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.phase_slider = QSlider(Qt.Orientation.Horizontal)
         self.phase_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.phase_slider.setMinimum(0)
+        self.phase_slider.setMinimumWidth(40)
         self.phase_label = QLabel()
+        self.phase_label.setContentsMargins(8, 0, 0, 0)
         header = QHBoxLayout()
         header.setContentsMargins(4, 2, 4, 2)
         header.addWidget(self.picker)
-        header.addWidget(self.slice_label)
-        header.addStretch(1)
+        header.addWidget(self.slice_label, 2)
         header.addWidget(self.phase_label)
         header.addWidget(self.phase_slider, 1)
         self.viewport = ImageViewport()

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QProgressBar,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -313,32 +314,51 @@ class WorklistPanel(QWidget):
         for text, value in KIND_CHOICES:
             self.kind_combo.addItem(text, value)
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
-        for widget in (
+        # Two short rows, so the panel stays narrow and the images get the width.
+        for combo in (
             self.status_combo,
-            self.mine_check,
             self.week_combo,
             self.technologist_combo,
             self.checklist_combo,
             self.kind_combo,
         ):
-            bar.addWidget(widget)
-        bar.addStretch(1)
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
+        self.week_combo.setMinimumContentsLength(12)
+        top_row = QHBoxLayout()
+        top_row.setContentsMargins(0, 0, 0, 0)
+        top_row.addWidget(self.status_combo)
+        top_row.addWidget(self.mine_check)
+        top_row.addWidget(self.week_combo, 1)
+        second_row = QHBoxLayout()
+        second_row.setContentsMargins(0, 0, 0, 0)
+        second_row.addWidget(self.kind_combo)
+        second_row.addWidget(self.technologist_combo, 1)
+        second_row.addWidget(self.checklist_combo, 1)
+        bar = QVBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.setSpacing(4)
+        bar.addLayout(top_row)
+        bar.addLayout(second_row)
 
         self.progress_label = QLabel(self)
         self.progress_label.setObjectName("hint")
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setFormat("%v / %m")
         self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setMinimumWidth(60)
         self.count_label = QLabel(self)
         self.count_label.setObjectName("hint")
+        # Labels may be cut rather than widen the panel (the images need the width).
+        for label in (self.progress_label, self.count_label):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         footer = QHBoxLayout()
         footer.setContentsMargins(0, 0, 0, 0)
-        footer.addWidget(self.progress_label)
-        footer.addWidget(self.progress_bar)
-        footer.addStretch(1)
-        footer.addWidget(self.count_label)
+        footer.addWidget(self.progress_label, 3)
+        footer.addWidget(self.progress_bar, 1)
+        footer.addWidget(self.count_label, 2)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
