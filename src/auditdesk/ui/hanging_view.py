@@ -77,18 +77,20 @@ class MammoHangingView(QWidget):
         self._request += 1
         request = self._request
         self.results = {}
-        self._pending = set()
+        # Every slot is pending before the first request: a prefetched (already decoded) image
+        # is drawn inside submit's callback, and "all loaded" must wait for the last one.
+        self._pending = {slot for slot, choice in hanging.slots.items() if choice.image}
+        futures: dict[str, Future[LoadedImage]] = {}
         for slot, choice in hanging.slots.items():
             viewport = self.viewports[slot]
             if choice.image is None:
                 viewport.show_message(f"{slot}\n\n{choice.note}")
                 continue
-            viewport.show_message(f"Loading {slot}…")
-            self._pending.add(slot)
             image = choice.image
-            future: Future[LoadedImage] = self.loader.submit(
-                Location(image.path, image.archive_member), 0, None
-            )
+            futures[slot] = self.loader.submit(Location(image.path, image.archive_member), 0, None)
+            if not futures[slot].done():
+                viewport.show_message(f"Loading {slot}…")
+        for slot, future in futures.items():
             future.add_done_callback(
                 lambda fut, s=slot: self._bridge.loaded.emit((request, s), result_of(fut))
             )

@@ -847,7 +847,9 @@ class MainWindow(QMainWindow):
     def _on_hanging_loaded(self) -> None:
         if self.central.currentWidget() is not self.hanging_view:
             return
-        self._draw_saved_measurements()
+        hung = self.hanging_view.study
+        if hung is not None and self.exam is not None and hung.id == self.exam.id:
+            self._draw_saved_measurements()  # else the audit of this exam opens next and draws
         results = list(self.hanging_view.results.values())
         shown = [r for r in results if isinstance(r, LoadedImage)]
         if shown:
