@@ -43,6 +43,16 @@ AUDIT_TABLES = {
     "audit_overrides",
     "audit_events",
 }
+SITE_TABLES = {
+    "site_settings",
+    "site_secrets",
+    "technologists",
+    "technologist_aliases",
+    "locations",
+    "annotations",
+    "sample_plans",
+    "sample_items",
+}
 
 # Plain SQL written against the 0001 schema, not the current models: this is what an
 # installation of the first release has on disk.
@@ -114,7 +124,7 @@ def test_upgrade_from_0001_keeps_indexed_rows_and_adds_working_audit_tables(
 
     assert current_revision(old_db) == head_revision()
     assert _dump(old_db) == before
-    assert set(inspect(old_db).get_table_names()) >= AUDIT_TABLES
+    assert set(inspect(old_db).get_table_names()) >= AUDIT_TABLES | SITE_TABLES
     with old_db.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
@@ -153,8 +163,23 @@ def test_downgrade_to_0001_drops_audit_tables_and_keeps_indexed_rows(old_db: Eng
     upgrade(old_db)
     command.downgrade(alembic_config(old_db), "0001")
     assert current_revision(old_db) == "0001"
-    assert not AUDIT_TABLES & set(inspect(old_db).get_table_names())
+    assert not (AUDIT_TABLES | SITE_TABLES) & set(inspect(old_db).get_table_names())
     assert _dump(old_db) == before
     upgrade(old_db)  # and up again
     assert current_revision(old_db) == head_revision()
     assert _dump(old_db) == before
+
+
+def test_downgrade_to_0002_drops_only_site_tables(old_db: Engine) -> None:
+    """Revision 0003 (site, technologists, samples) only adds tables: going back to 0002 keeps
+    the audit tables and every indexed row."""
+    before = _dump(old_db)
+    upgrade(old_db)
+    assert head_revision() >= "0003"
+    command.downgrade(alembic_config(old_db), "0002")
+    tables = set(inspect(old_db).get_table_names())
+    assert not SITE_TABLES & tables
+    assert tables >= AUDIT_TABLES
+    assert _dump(old_db) == before
+    upgrade(old_db)
+    assert set(inspect(old_db).get_table_names()) >= SITE_TABLES

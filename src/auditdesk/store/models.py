@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -379,7 +380,139 @@ class AuditEvent(Base):
     new_value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
+# --- Site, technologists, annotations and weekly samples (issue 5) -------------------------------
+#
+# Site settings and the pseudonym secret are single rows. Technologists are the canonical people
+# behind the raw Operators' Name values; aliases map each raw spelling (normalised) to one of them.
+# A sample plan records how a week's sample was drawn (seed included) so it can be reproduced; a
+# redraw marks the old plan replaced instead of deleting it. The API is auditdesk/site.py and
+# auditdesk/sampling.py.
+
+
+class SiteSettingsRow(Base):
+    """The one row of site settings (name, ids for exports, goal, measure checklist)."""
+
+    __tablename__ = "site_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_name: Mapped[str] = mapped_column(String(256), default="")
+    site_id: Mapped[str] = mapped_column(String(64), default="")
+    organisation: Mapped[str] = mapped_column(String(256), default="")
+    collaborative: Mapped[str] = mapped_column(String(256), default="")
+    goal_pct: Mapped[float | None] = mapped_column(Float)
+    checklist_id: Mapped[str] = mapped_column(String(64), default="acr-mammo-positioning")
+    default_location: Mapped[str | None] = mapped_column(String(128))
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SiteSecret(Base):
+    """Random key of the pseudonymous exam keys; never exported, created once per database."""
+
+    __tablename__ = "site_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Location(Base):
+    """A place exams are done (site, room, mobile unit) for per-location breakdowns."""
+
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Technologist(Base):
+    """A canonical technologist; staff data, deactivated rather than deleted."""
+
+    __tablename__ = "technologists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    initials: Mapped[str] = mapped_column(String(8), default="")
+    location_pk: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    location: Mapped[Location | None] = relationship()
+    aliases: Mapped[list[TechnologistAlias]] = relationship(
+        back_populates="technologist", cascade="all, delete-orphan", order_by="TechnologistAlias.id"
+    )
+
+
+class TechnologistAlias(Base):
+    """One raw Operators' Name spelling (normalised) that means this technologist."""
+
+    __tablename__ = "technologist_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    technologist_pk: Mapped[int] = mapped_column(ForeignKey("technologists.id"), index=True)
+    raw_name: Mapped[str] = mapped_column(String(128), unique=True)
+
+    technologist: Mapped[Technologist] = relationship(back_populates="aliases")
+
+
+class Annotation(Base):
+    """A dated note on the charts (a change tried, a PDSA cycle); may start a new chart phase."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    label: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    pdsa_cycle: Mapped[str] = mapped_column(String(64), default="")
+    starts_phase: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SamplePlan(Base):
+    """How one week's sample was drawn; with the seed the same data gives the same sample."""
+
+    __tablename__ = "sample_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week_start: Mapped[dt.date] = mapped_column(Date, index=True)
+    mode: Mapped[str] = mapped_column(String(32))  # per_technologist or overall
+    n: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    second_share: Mapped[float] = mapped_column(Float)
+    screening_only: Mapped[bool] = mapped_column(Boolean)
+    reviewer_pks: Mapped[list[Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Set when the week was redrawn; the replaced plan and its items stay for the record.
+    replaced_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    items: Mapped[list[SampleItem]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="SampleItem.id"
+    )
+
+
+class SampleItem(Base):
+    """One sampled exam with its reviewers (second reviewer only for the double-read share)."""
+
+    __tablename__ = "sample_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_pk: Mapped[int] = mapped_column(ForeignKey("sample_plans.id"))  # unique (plan, study)
+    study_pk: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    # Canonical technologist at draw time (or the raw name when unmapped).
+    technologist: Mapped[str | None] = mapped_column(String(128))
+    primary_reviewer_pk: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
+    second_reviewer_pk: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
+
+    plan: Mapped[SamplePlan] = relationship(back_populates="items")
+
+    __table_args__ = (UniqueConstraint("plan_pk", "study_pk", name="uq_sample_items_plan_study"),)
+
+
 __all__ = [
+    "Annotation",
     "Audit",
     "AuditAnswer",
     "AuditEvent",
@@ -392,8 +525,15 @@ __all__ = [
     "Image",
     "ImportIssue",
     "ImportRun",
+    "Location",
     "Patient",
     "Reviewer",
+    "SampleItem",
+    "SamplePlan",
     "Series",
+    "SiteSecret",
+    "SiteSettingsRow",
     "Study",
+    "Technologist",
+    "TechnologistAlias",
 ]
