@@ -229,6 +229,15 @@ def prepare_demo(db_url: str | None, *, force: bool = False, quiet: bool = False
     summary = import_paths(db, [folder])
     if not quiet:
         _print_summary(summary)
+    from auditdesk.demo.audits import fill_demo_audits
+
+    filled = fill_demo_audits(db, manifest=folder)
+    if not quiet:
+        print(
+            f"Demo audits: {filled['audits']} complete audits of {filled['exams_audited']} exams "
+            f"over {filled['weeks_audited']} weeks ({filled['audits_created']} new).",
+            flush=True,
+        )
     db.dispose()
     return folder
 
@@ -311,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     from auditdesk.cli_audit import add_commands
 
     add_commands(sub)
+
+    from auditdesk.cli_site import add_commands as add_site_commands
+
+    add_site_commands(sub)
+
+    from auditdesk.cli_export import add_commands as add_export_commands
+
+    add_export_commands(sub)
 
     p = sub.add_parser("override", help="correct an automatic classification (reviewer wins)")
     osub = p.add_subparsers(dest="target", metavar="TARGET", required=True)

@@ -1,0 +1,151 @@
+"""``auditdesk export`` sub-commands: the weekly submission and the per-exam sheet.
+
+Exit codes: 0 written; 1 written but empty (no complete audit of the measure checklist in the
+chosen weeks); 2 nothing written (bad dates, unknown format, the file cannot be written).
+Neither file carries patient identifiers or UIDs; exams are named by pseudonymous keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from auditdesk.exchange.weekly import WEEKLY_FORMATS
+
+
+class _UsageError(ValueError):
+    """The command line asks for something impossible; the message says what."""
+
+
+def _fail(message: str) -> int:
+    print(f"auditdesk export: {message}", file=sys.stderr)
+    return 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _period(args: argparse.Namespace) -> tuple[dt.date | None, dt.date | None]:
+    """(start, end) by procedure date, both inclusive; ``--week`` is the Sunday–Saturday week."""
+    from auditdesk.worklist import week_start
+
+    if args.week is not None:
+        if args.date_from is not None or args.date_to is not None:
+            raise _UsageError("give either --week or --from/--to, not both.")
+        start = week_start(args.week)
+        return start, start + dt.timedelta(days=6)
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        raise _UsageError(f"--from {args.date_from} is after --to {args.date_to}.")
+    return args.date_from, args.date_to
+
+
+def _describe(start: dt.date | None, end: dt.date | None) -> str:
+    if start is None and end is None:
+        return "all weeks"
+    return f"{start.isoformat() if start else 'the first'} to {end.isoformat() if end else 'now'}"
+
+
+def cmd_export_weekly(args: argparse.Namespace) -> int:
+    from auditdesk.cli import _db
+    from auditdesk.exchange.weekly import write_weekly
+
+    path = Path(args.output)
+    fmt = args.format or path.suffix.lstrip(".").lower()
+    if fmt not in WEEKLY_FORMATS:
+        return _fail(
+            f"cannot tell the format from {path.name!r}; give --format "
+            + "|".join(WEEKLY_FORMATS)
+            + "."
+        )
+    try:
+        start, end = _period(args)
+        db = _db(args)
+        with db.session() as session:
+            n = write_weekly(session, path, fmt, start=start, end=end, breakdowns=args.breakdowns)
+    except _UsageError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {path}: {exc.strerror or exc}")
+    if n == 0:
+        print(
+            f"auditdesk export: no complete audits in {_describe(start, end)}; "
+            f"wrote {path} with no weeks.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Wrote {n} week(s) ({_describe(start, end)}) to {path}.")
+    return 0
+
+
+def cmd_export_exams(args: argparse.Namespace) -> int:
+    from auditdesk.cli import _db
+    from auditdesk.exchange.weekly import write_exams_xlsx
+
+    path = Path(args.output)
+    if path.suffix.lower() != ".xlsx":
+        return _fail(f"{path.name!r}: the per-exam sheet is written as .xlsx.")
+    try:
+        start, end = _period(args)
+        db = _db(args)
+        with db.transaction() as session:  # the site secret is created on first use
+            n = write_exams_xlsx(session, path, start=start, end=end)
+    except _UsageError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {path}: {exc.strerror or exc}")
+    if n == 0:
+        print(
+            f"auditdesk export: no complete audits in {_describe(start, end)}; "
+            f"wrote {path} with the header only.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Wrote {n} exam(s) ({_describe(start, end)}) to {path}.")
+    return 0
+
+
+def _period_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--week",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="only the Sunday–Saturday week containing this date",
+    )
+    p.add_argument(
+        "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first procedure date"
+    )
+    p.add_argument(
+        "--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last procedure date"
+    )
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``auditdesk export weekly`` and ``auditdesk export exams``."""
+    p = sub.add_parser("export", help="weekly submission and per-exam sheet (no patient data)")
+    esub = p.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    q = esub.add_parser(
+        "weekly", help="weekly counts for the collaborative (numerator, denominator, rate)"
+    )
+    q.add_argument("-o", "--output", required=True, metavar="FILE")
+    q.add_argument(
+        "--format", choices=WEEKLY_FORMATS, help="csv, xlsx or json (default: from FILE's suffix)"
+    )
+    _period_options(q)
+    q.add_argument(
+        "--breakdowns",
+        action="store_true",
+        help="add failure counts per criterion and counts per location (aggregate only)",
+    )
+    q.set_defaults(func=cmd_export_weekly)
+    q = esub.add_parser(
+        "exams", help="one row per audited exam (pseudonymous keys), for the Exam Entry sheet"
+    )
+    q.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
+    _period_options(q)
+    q.set_defaults(func=cmd_export_exams)

@@ -1,0 +1,369 @@
+"""Exports for the collaborative: the weekly submission and the per-exam sheet (no Qt).
+
+* **Weekly submission** (CSV, XLSX or JSON): one row per Sunday–Saturday week with the counts the
+  Learning Network Hub asks for — exams meeting criteria (numerator) and exams audited
+  (denominator) — plus the rate. ``breakdowns`` adds aggregate failure counts per criterion and
+  counts per location; nothing in it identifies an exam.
+* **Per-exam sheet** (XLSX): one row per counted exam, laid out for pasting into the Exam Entry
+  sheet of the collaborative's Excel template. Exams are named by a pseudonymous key (a keyed
+  hash of the study UID, stable for this site, not reversible); procedure dates, technologist,
+  location and evaluator are included, patient identifiers and UIDs never are.
+
+Which audit counts for an exam, and which exams count at all, is decided in
+:mod:`auditdesk.measures`; the site's name, id, measure checklist and demo flag come from
+:mod:`auditdesk.site`. Every text cell goes through :func:`safe_cell`, so a name typed as
+``=HYPERLINK(...)`` is never run as a formula by a spreadsheet program. Demo data are marked in
+every output ("DEMO" column, a banner row in XLSX, ``"demo": true`` in JSON).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from auditdesk.measures import ExamResult
+    from auditdesk.site import SiteSettings
+
+#: Output formats of :func:`write_weekly`.
+WEEKLY_FORMATS = ("csv", "xlsx", "json")
+#: The columns of every weekly row, in order.
+WEEKLY_COLUMNS = (
+    "site_id",
+    "site",
+    "collaborative",
+    "week_start",
+    "numerator",
+    "denominator",
+    "rate",
+    "demo",
+)
+#: Row-level site fields; JSON carries them once at the top instead.
+_SITE_COLUMNS = ("site_id", "site", "collaborative", "demo")
+FAILED_PREFIX = "failed:"
+LOCATION_PREFIX = "location:"
+DEMO_MARK = "DEMO"
+DEMO_BANNER = "DEMO DATA — not for submission"
+WEEKLY_SHEET = "Weekly submission"
+EXAMS_SHEET = "Exam Entry"
+EXAM_COLUMNS_BEFORE = (
+    "Exam key",
+    "Procedure date",
+    "Week (Sunday)",
+    "Location",
+    "Technologist",
+    "Evaluator",
+)
+EXAM_COLUMNS_AFTER = ("Meets criteria", "Double read", "Learning opportunity")
+ANSWER_TEXT = {"pass": "Pass", "fail": "Fail", "na": "N/A"}
+
+#: Leading characters that make a spreadsheet program read a cell as a formula (or DDE call).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A cell value that no spreadsheet program runs as a formula.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, TAB or CR gets a leading apostrophe (OWASP
+    "CSV injection"); numbers, dates, booleans and ``None`` pass unchanged.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# gathering
+# --------------------------------------------------------------------------------------------
+
+
+def _site_and_results(
+    session: Session, start: dt.date | None, end: dt.date | None
+) -> tuple[SiteSettings, list[ExamResult]]:
+    from auditdesk import measures, sampling, site
+
+    settings = site.get_site(session)
+    primary = sampling.primary_reviewer_map(session)  # one query, not one per exam
+
+    results = measures.exam_results(
+        session,
+        settings.checklist_id,
+        start=start,
+        end=end,
+        technologist_of=site.technologist_resolver(session),
+        location_of=site.location_resolver(session),
+        primary_of=primary.get,
+    )
+    return settings, results
+
+
+def _checklist(checklist_id: str) -> Any:
+    from auditdesk.auditing import find_checklist
+
+    return find_checklist(checklist_id)
+
+
+def _criteria(results: list[ExamResult], checklist: Any) -> list[tuple[str, str]]:
+    """(criterion id, label) in checklist order, then any criterion only the audits name."""
+    from auditdesk.measures import by_criterion
+
+    columns = [(row.criterion, row.label) for row in by_criterion(results, checklist)]
+    known = {cid for cid, _ in columns}
+    extra = sorted({cid for r in results for cid in r.criteria} - known)
+    return columns + [(cid, cid) for cid in extra]
+
+
+def weekly_rows(
+    session: Session,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    breakdowns: bool = False,
+) -> list[dict[str, Any]]:
+    """One row per week with counted exams (oldest first), by procedure date, ``start``/``end``
+    inclusive.
+
+    Keys: :data:`WEEKLY_COLUMNS` (``week_start`` an ISO date, a Sunday; ``rate`` rounded to 3
+    decimals; ``demo`` "DEMO" or ""). With ``breakdowns``: ``failed:<criterion id>`` (exams in
+    the week failing that criterion on any view) for every criterion of the measure checklist,
+    and ``location:<name>:numerator`` / ``location:<name>:denominator`` for every location seen
+    in the period.
+    """
+    from auditdesk.measures import by_location, weekly
+
+    settings, results = _site_and_results(session, start, end)
+    base = {
+        "site_id": settings.site_id,
+        "site": settings.site_name,
+        "collaborative": settings.collaborative,
+    }
+    demo = DEMO_MARK if settings.is_demo else ""
+    criteria: list[tuple[str, str]] = []
+    locations: list[str] = []
+    if breakdowns:
+        criteria = _criteria(results, _checklist(settings.checklist_id))
+        locations = sorted(by_location(results))
+    rows: list[dict[str, Any]] = []
+    for week in weekly(results):
+        rate = week.rate
+        row: dict[str, Any] = {
+            **base,
+            "week_start": week.week_start.isoformat(),
+            "numerator": rate.numerator,
+            "denominator": rate.denominator,
+            "rate": None if rate.rate is None else round(rate.rate, 3),
+            "demo": demo,
+        }
+        if breakdowns:
+            in_week = [r for r in results if r.week_start == week.week_start]
+            for cid, _label in criteria:
+                row[FAILED_PREFIX + cid] = sum(1 for r in in_week if r.criteria.get(cid) == "fail")
+            per_location = by_location(in_week)
+            for name in locations:
+                loc = per_location.get(name)
+                row[f"{LOCATION_PREFIX}{name}:numerator"] = loc.numerator if loc else 0
+                row[f"{LOCATION_PREFIX}{name}:denominator"] = loc.denominator if loc else 0
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _atomic(path: Path, mode: str, **kwargs: Any) -> Iterator[IO[Any]]:
+    """Write to a temporary file beside ``path`` and move it into place only when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as fp:
+            yield fp
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _text(value: object) -> object:
+    """A cell value for openpyxl: safe text with characters XML cannot hold removed."""
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
+def _set(ws: Any, row: int, column: int, value: object) -> Any:
+    """Put one value in a cell; text is always stored as text, never as a formula."""
+    cell = ws.cell(row=row, column=column)
+    value = _text(value)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
+def _save_workbook(wb: Any, path: Path) -> None:
+    with _atomic(path, "wb") as fp:
+        wb.save(fp)
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns = list(WEEKLY_COLUMNS)
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return columns
+
+
+def _write_weekly_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns = _columns(rows)
+    with _atomic(path, "w", newline="", encoding="utf-8") as fp:
+        writer = csv.writer(fp)
+        writer.writerow([safe_cell(c) for c in columns])
+        for row in rows:
+            writer.writerow(["" if row.get(c) is None else safe_cell(row.get(c)) for c in columns])
+
+
+def _write_weekly_xlsx(path: Path, rows: list[dict[str, Any]], demo: bool) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = WEEKLY_SHEET
+    columns = _columns(rows)
+    r = 1
+    if demo:
+        _set(ws, r, 1, DEMO_BANNER).font = Font(bold=True, color="C00000")
+        r += 1
+    for c, name in enumerate(columns, start=1):
+        _set(ws, r, c, name).font = Font(bold=True)
+    ws.freeze_panes = ws.cell(row=r + 1, column=1)
+    for row in rows:
+        r += 1
+        for c, name in enumerate(columns, start=1):
+            _set(ws, r, c, row.get(name))
+    _save_workbook(wb, path)
+
+
+def _write_weekly_json(path: Path, rows: list[dict[str, Any]], settings: SiteSettings) -> None:
+    data = {
+        "site": settings.site_name,
+        "site_id": settings.site_id,
+        "collaborative": settings.collaborative,
+        "checklist": settings.checklist_id,
+        "demo": bool(settings.is_demo),
+        "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "weeks": [{k: v for k, v in row.items() if k not in _SITE_COLUMNS} for row in rows],
+    }
+    with _atomic(path, "w", encoding="utf-8") as fp:
+        json.dump(data, fp, indent=2, ensure_ascii=False)
+        fp.write("\n")
+
+
+def write_weekly(
+    session: Session,
+    path: str | Path,
+    fmt: str,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    breakdowns: bool = False,
+) -> int:
+    """Write the weekly submission as ``csv``, ``xlsx`` or ``json``; returns the rows written.
+
+    The file is replaced only once it is complete. With no counted exam in the period the file
+    holds the header (CSV, XLSX) or an empty ``weeks`` list (JSON) and 0 is returned.
+    """
+    from auditdesk.site import get_site
+
+    fmt = fmt.lower()
+    if fmt not in WEEKLY_FORMATS:
+        raise ValueError(f"Unknown format {fmt!r}; use one of {', '.join(WEEKLY_FORMATS)}.")
+    path = Path(path)
+    rows = weekly_rows(session, start=start, end=end, breakdowns=breakdowns)
+    settings = get_site(session)
+    if fmt == "csv":
+        _write_weekly_csv(path, rows)
+    elif fmt == "xlsx":
+        _write_weekly_xlsx(path, rows, settings.is_demo)
+    else:
+        _write_weekly_json(path, rows, settings)
+    return len(rows)
+
+
+def _yes_no(flag: bool) -> str:
+    return "Yes" if flag else "No"
+
+
+def write_exams_xlsx(
+    session: Session,
+    path: str | Path,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> int:
+    """Write one row per counted exam (sheet "Exam Entry"); returns the exams written.
+
+    Columns: :data:`EXAM_COLUMNS_BEFORE`, one column per criterion of the measure checklist
+    (headed by its label; Pass / Fail / N/A, blank when not answered), then
+    :data:`EXAM_COLUMNS_AFTER` (Yes/No). Dates are date cells shown as YYYY-MM-DD. The header
+    row is frozen; with demo data a banner row sits above it.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    from auditdesk.site import exam_key, site_secret
+
+    settings, results = _site_and_results(session, start, end)
+    checklist = _checklist(settings.checklist_id)
+    criteria = _criteria(results, checklist)
+    secret = site_secret(session)
+    results = sorted(results, key=lambda r: (r.procedure_date, r.technologist or "", r.study_pk))
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = EXAMS_SHEET
+    header = [*EXAM_COLUMNS_BEFORE, *(label for _cid, label in criteria), *EXAM_COLUMNS_AFTER]
+    r = 1
+    if settings.is_demo:
+        _set(ws, r, 1, DEMO_BANNER).font = Font(bold=True, color="C00000")
+        r += 1
+    for c, name in enumerate(header, start=1):
+        _set(ws, r, c, name).font = Font(bold=True)
+    ws.freeze_panes = ws.cell(row=r + 1, column=1)
+    for result in results:
+        r += 1
+        values: list[object] = [
+            exam_key(secret, result.study_uid),
+            result.procedure_date,
+            result.week_start,
+            result.location,
+            result.technologist,
+            result.evaluator,
+            *(ANSWER_TEXT.get(result.criteria.get(cid, ""), "") for cid, _ in criteria),
+            _yes_no(result.meets),
+            _yes_no(result.double_read),
+            _yes_no(result.learning_opportunity),
+        ]
+        for c, value in enumerate(values, start=1):
+            cell = _set(ws, r, c, value)
+            if isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+    for c, name in enumerate(header, start=1):
+        width = 14 if c <= len(EXAM_COLUMNS_BEFORE) else min(max(len(name) // 2, 10), 30)
+        ws.column_dimensions[get_column_letter(c)].width = width
+    _save_workbook(wb, path)
+    return len(results)
