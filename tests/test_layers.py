@@ -30,12 +30,19 @@ CORE_MODULES = [
     "auditdesk.auditing",
     "auditdesk.cli_audit",
     "auditdesk.exchange.audit_csv",
+    "auditdesk.exchange.weekly",
+    "auditdesk.cli_export",
     "auditdesk.hanging",
     "auditdesk.worklist",
     "auditdesk.workstation",
     "auditdesk.window_presets",
     "auditdesk.mr_layout",
     "auditdesk.measure",
+    "auditdesk.measures",
+    "auditdesk.spc",
+    "auditdesk.site",
+    "auditdesk.sampling",
+    "auditdesk.cli_site",
 ]
 
 BLOCKER = """
