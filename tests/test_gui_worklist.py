@@ -247,3 +247,35 @@ def test_status_column_is_coloured(qtbot, data) -> None:
         index = model.index(r, COL_STATUS)
         brush = index.data(Qt.ItemDataRole.ForegroundRole)
         assert brush.color().name() == STATUS_COLORS[index.data()]
+
+
+def test_sample_only_filter_and_sample_progress(qtbot, data) -> None:
+    from auditdesk import sampling
+    from auditdesk.ui.worklist import COL_EXAM
+
+    db, pks, _ = data
+    with db.transaction() as s:
+        plan = sampling.SamplePlan(
+            week_start=dt.date(2026, 3, 1),
+            mode="overall",
+            n=5,
+            seed=11,
+            second_share=0.0,
+            reviewer_pks=[pks["me"]],
+        )
+        sampling.draw_sample(s, plan)
+    panel = _panel(qtbot, db, pks["me"])
+    _choose(panel.status_combo, "all")
+    # No week chosen: the progress follows the newest sampled week.
+    assert panel.progress_label.text() == "Sample, Week of Sun 2026-03-01: 1 of 2 audited by you"
+    assert (panel.progress_bar.value(), panel.progress_bar.maximum()) == (1, 2)
+    panel.sample_check.setChecked(True)
+    assert set(_shown(panel)) == {pks["mammo1"], pks["mammo2"]}
+    row = panel.model.row_of(pks["mammo1"])
+    tip = panel.model.index(row, COL_EXAM).data(Qt.ItemDataRole.ToolTipRole)
+    assert "sample" in tip
+    again = _panel(qtbot, db, pks["me"])  # remembered
+    assert again.sample_check.isChecked()
+    assert set(_shown(again)) == {pks["mammo1"], pks["mammo2"]}
+    panel.sample_check.setChecked(False)
+    assert len(_shown(panel)) == 6

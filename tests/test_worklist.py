@@ -7,15 +7,17 @@ import datetime as dt
 import time
 
 import pytest
+from sqlalchemy import select
 
 from auditdesk.store import audits as store
 from auditdesk.store.catalog import set_override as set_classification_override
-from auditdesk.store.models import Image, Patient, Series, Study
+from auditdesk.store.models import Audit, Image, Patient, Series, Study
 from auditdesk.worklist import (
     WorklistFilter,
     WorklistRow,
     filter_rows,
     list_worklist,
+    sample_progress,
     technologists,
     week_label,
     week_progress,
@@ -310,3 +312,36 @@ def test_many_studies_list_quickly(db) -> None:
         1 for n in range(2000) if n % 5 and n % 3 == 0 and n % 2
     )
     assert elapsed < 5  # generous: a shared CI machine; the figure above is what matters
+
+
+def test_sample_marks_rows_filters_and_counts_progress(world) -> None:
+    from auditdesk import sampling
+
+    db, pks = world
+    me, other = pks["me"], pks["other"]
+    week = dt.date(2026, 11, 15)
+    with db.transaction() as s:
+        # Sun (I have started it) and Mon are the week's 4-view mammograms; Mon gets a second read.
+        plan = sampling.SamplePlan(
+            week_start=week, mode="overall", n=5, seed=3, second_share=1.0, reviewer_pks=[me, other]
+        )
+        _seed, items = sampling.draw_sample(s, plan)
+    assert {i.study_pk for i in items} == {pks["sun"], pks["mon"]}
+    rows = {r.study_pk: r for r in _rows(db, me)}
+    assert rows[pks["sun"]].sampled and rows[pks["mon"]].sampled
+    assert not rows[pks["sat"]].sampled and not rows[pks["mr"]].sampled
+    seconds = {i.study_pk for i in items if i.second_reviewer_pk == me}
+    assert {pk for pk, r in rows.items() if r.second_reader} == seconds
+    assert all(r.assigned_to_me for pk, r in rows.items() if r.sampled)
+    only = {r.study_pk for r in _rows(db, me, sample_only=True)}
+    assert only == {pks["sun"], pks["mon"]}
+    assert sample_progress(rows.values(), week + dt.timedelta(days=3)) == (0, 2)
+    assert sample_progress(rows.values(), dt.date(2026, 11, 8)) is None
+    with db.transaction() as s:
+        audit = s.scalars(
+            select(Audit).where(Audit.study_pk == pks["sun"], Audit.reviewer_pk == me)
+        ).one()
+        store.set_status(s, audit.id, "complete", me)
+    assert sample_progress(_rows(db, me), week) == (1, 2)
+    # Nobody chosen: everything sampled counts, nothing is mine.
+    assert sample_progress(_rows(db, None), week) == (0, 2)

@@ -229,15 +229,19 @@ def prepare_demo(db_url: str | None, *, force: bool = False, quiet: bool = False
     summary = import_paths(db, [folder])
     if not quiet:
         _print_summary(summary)
-    from auditdesk.demo.audits import fill_demo_audits
+    from auditdesk.demo.audits import DemoAuditError, fill_demo_audits
 
-    filled = fill_demo_audits(db, manifest=folder)
-    if not quiet:
-        print(
-            f"Demo audits: {filled['audits']} complete audits of {filled['exams_audited']} exams "
-            f"over {filled['weeks_audited']} weeks ({filled['audits_created']} new).",
-            flush=True,
-        )
+    try:
+        filled = fill_demo_audits(db, manifest=folder)
+    except DemoAuditError as exc:
+        print(f"Note: no demo audits: {exc}", file=sys.stderr)
+    else:
+        if not quiet:
+            print(
+                f"Demo audits: {filled['audits']} complete audits of {filled['exams_audited']} "
+                f"exams over {filled['weeks_audited']} weeks ({filled['audits_created']} new).",
+                flush=True,
+            )
     db.dispose()
     return folder
 

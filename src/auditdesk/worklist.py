@@ -69,6 +69,9 @@ class WorklistRow:
     n_reviews: int
     reviewers: int
     has_audit_by_others: bool
+    sampled: bool = False  # in the current audit sample of its week
+    second_reader: bool = False  # the sample names this reviewer as its second reader
+    assigned_to_me: bool = False  # the sample names this reviewer (primary or second)
 
 
 @dataclass
@@ -81,6 +84,7 @@ class WorklistFilter:
     technologist: str | None = None
     checklist_id: str | None = None
     kind: str | None = None
+    sample_only: bool = False  # only studies in their week's audit sample
 
 
 def installed_checklist_modalities() -> dict[str, str]:
@@ -267,6 +271,7 @@ def list_worklist(
         chosen[study_pk] = (unfinished or audits)[-1]  # newest of the deciding kind
     meets = _my_meets_criteria(session, [a[0] for a in chosen.values()])
 
+    assignments = sample_assignments(session)
     rows: list[WorklistRow] = []
     for pk, date, study_kind, description, modalities, technologist in studies:
         mine_audit = chosen.get(pk)
@@ -292,6 +297,11 @@ def list_worklist(
                 n_reviews=complete_counts.get(pk, 0),
                 reviewers=len(others.get(pk, ())),
                 has_audit_by_others=bool(others.get(pk)),
+                sampled=pk in assignments,
+                second_reader=reviewer_pk is not None
+                and assignments.get(pk, (None, None))[1] == reviewer_pk,
+                assigned_to_me=reviewer_pk is not None
+                and reviewer_pk in assignments.get(pk, (None, None)),
             )
         )
     rows = filter_rows(rows, flt, checklist_modalities=checklist_modalities)
@@ -337,6 +347,8 @@ def filter_rows(
             continue
         if flt.technologist and row.technologist != flt.technologist:
             continue
+        if flt.sample_only and not row.sampled:
+            continue
         mine = row.my_status != STATUS_TODO
         if flt.checklist_id and mine and row.my_checklist_id != flt.checklist_id:
             mine = False
@@ -366,6 +378,32 @@ def week_progress(rows: Iterable[WorklistRow]) -> dict[dt.date, tuple[int, int]]
     return {w: (done[w], total[w]) for w in sorted(total, reverse=True)}
 
 
+def sample_assignments(session: Session) -> dict[int, tuple[int | None, int | None]]:
+    """Study -> (primary, second reviewer) for every study in a current weekly sample.
+
+    One small query per sampled week (``sampling.week_sample``): the worklist marks the week's
+    sample and the exams a reviewer is asked to read a second time.
+    """
+    from auditdesk import sampling  # sampling builds on this module
+
+    out: dict[int, tuple[int | None, int | None]] = {}
+    for week in sampling.sample_weeks(session):
+        for item in sampling.week_sample(session, week):
+            out.setdefault(item.study_pk, (item.primary_reviewer_pk, item.second_reviewer_pk))
+    return out
+
+
+def sample_progress(rows: Iterable[WorklistRow], week: dt.date) -> tuple[int, int] | None:
+    """(sampled studies complete by me, sampled studies) in the week of ``week``; when the
+    sample assigns some of them to me, only those count. None when the week has no sample."""
+    start = week_start(week)
+    sampled = [r for r in rows if r.sampled and r.week_start == start]
+    if not sampled:
+        return None
+    mine = [r for r in sampled if r.assigned_to_me] or sampled
+    return sum(r.my_status == STATUS_COMPLETE for r in mine), len(mine)
+
+
 def technologists(rows: Iterable[WorklistRow]) -> list[str]:
     """Distinct technologists (as written in the headers), sorted case-insensitively."""
     names = {r.technologist for r in rows if r.technologist}
@@ -383,6 +421,8 @@ __all__ = [
     "filter_rows",
     "installed_checklist_modalities",
     "list_worklist",
+    "sample_assignments",
+    "sample_progress",
     "sort_rows",
     "technologists",
     "week_label",

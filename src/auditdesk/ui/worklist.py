@@ -54,6 +54,7 @@ from auditdesk.worklist import (
     WorklistRow,
     filter_rows,
     list_worklist,
+    sample_progress,
     technologists,
     week_label,
     week_progress,
@@ -198,7 +199,7 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_WEEK:
             return row.week_start.isoformat() if row.week_start else ""
         if col == COL_EXAM:
-            return row.exam_label
+            return f"{row.exam_label} · 2nd read" if row.second_reader else row.exam_label
         if col == COL_VIEWS:
             return row.views
         if col == COL_TECH:
@@ -229,6 +230,12 @@ class WorklistModel(QAbstractTableModel):
     def _tooltip(row: WorklistRow, col: int) -> str | None:
         if col in (COL_DATE, COL_WEEK) and row.week_start:
             return week_label(row.week_start)
+        if col == COL_EXAM and row.sampled:
+            if row.second_reader:
+                return "In its week's audit sample; you are asked for a second (double) read"
+            if row.assigned_to_me:
+                return "In its week's audit sample, assigned to you"
+            return "In its week's audit sample"
         if col == COL_STATUS and row.my_checklist_id:
             return f"{row.my_status} ({row.my_checklist_id})"
         if col == COL_REVIEWS:
@@ -300,6 +307,10 @@ class WorklistPanel(QWidget):
             self.status_combo.addItem(text, value)
         self.mine_check = QCheckBox("Mine", self)
         self.mine_check.setToolTip("Only studies you have started or completed an audit of")
+        self.sample_check = QCheckBox("Sample only", self)
+        self.sample_check.setToolTip(
+            "Only the exams drawn into their week's audit sample (Site → Draw this week's sample)"
+        )
         self.week_combo = QComboBox(self)
         self.week_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.technologist_combo = QComboBox(self)
@@ -331,6 +342,7 @@ class WorklistPanel(QWidget):
         top_row.setContentsMargins(0, 0, 0, 0)
         top_row.addWidget(self.status_combo)
         top_row.addWidget(self.mine_check)
+        top_row.addWidget(self.sample_check)
         top_row.addWidget(self.week_combo, 1)
         second_row = QHBoxLayout()
         second_row.setContentsMargins(0, 0, 0, 0)
@@ -369,6 +381,7 @@ class WorklistPanel(QWidget):
         self._restore_settings()
         self.status_combo.currentIndexChanged.connect(self._on_filter_changed)
         self.mine_check.toggled.connect(self._on_filter_changed)
+        self.sample_check.toggled.connect(self._on_filter_changed)
         self.week_combo.currentIndexChanged.connect(self._on_filter_changed)
         self.technologist_combo.currentIndexChanged.connect(self._on_filter_changed)
         self.checklist_combo.currentIndexChanged.connect(self._on_filter_changed)
@@ -426,7 +439,7 @@ class WorklistPanel(QWidget):
                 self._select(current)
         finally:
             self._quiet -= 1
-        self._update_progress(progress)
+        self._update_progress(progress, base)
         self.count_label.setText(f"{len(rows)} of {len(base)} studies")
 
     def select_study(self, study_pk: int) -> None:
@@ -562,9 +575,13 @@ class WorklistPanel(QWidget):
         finally:
             self.technologist_combo.blockSignals(False)
 
-    def _update_progress(self, progress: dict[dt.date, tuple[int, int]]) -> None:
+    def _update_progress(
+        self, progress: dict[dt.date, tuple[int, int]], base: list[WorklistRow]
+    ) -> None:
         this_week = week_start(dt.date.today())
         week = week_start(self.filter.week) if self.filter.week else this_week
+        if self._show_sample_progress(week, this_week, base):
+            return
         done, total = progress.get(week, (0, 0))
         name = "This week" if week == this_week else week_label(week)
         if self.reviewer_pk is None:
@@ -575,10 +592,35 @@ class WorklistPanel(QWidget):
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat(f"{done} / {total}")
 
+    def _show_sample_progress(
+        self, week: dt.date, this_week: dt.date, base: list[WorklistRow]
+    ) -> bool:
+        """Progress through the week's audit sample, when it has one; with no week chosen and
+        no sample this week, the newest sampled week (the one being audited now)."""
+        found = sample_progress(base, week)
+        if found is None and self.filter.week is None:
+            sampled_weeks = sorted({r.week_start for r in base if r.sampled and r.week_start})
+            if sampled_weeks:
+                week = sampled_weeks[-1]
+                found = sample_progress(base, week)
+        if found is None:
+            return False
+        done, total = found
+        name = "This week's sample" if week == this_week else f"Sample, {week_label(week)}"
+        if self.reviewer_pk is None:
+            self.progress_label.setText(f"{name}: {total} studies; choose a reviewer")
+        else:
+            self.progress_label.setText(f"{name}: {done} of {total} audited by you")
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(f"{done} / {total}")
+        return True
+
     def _on_filter_changed(self, *_args: Any) -> None:
         week = self.week_combo.currentData() or ""
         self.filter.status = self.status_combo.currentData() or "all"
         self.filter.mine_only = self.mine_check.isChecked()
+        self.filter.sample_only = self.sample_check.isChecked()
         self.filter.week = dt.date.fromisoformat(week) if week else None
         self.filter.checklist_id = self.checklist_combo.currentData() or None
         self.filter.kind = self.kind_combo.currentData() or None
@@ -594,6 +636,7 @@ class WorklistPanel(QWidget):
         s.beginGroup(SETTINGS_GROUP)
         s.setValue("status", self.filter.status)
         s.setValue("mine", "true" if self.filter.mine_only else "false")
+        s.setValue("sample", "true" if self.filter.sample_only else "false")
         s.setValue("week", self.filter.week.isoformat() if self.filter.week else "")
         s.setValue("technologist", self._technologist_choice or "")
         s.setValue("checklist", self.filter.checklist_id or "")
@@ -613,6 +656,7 @@ class WorklistPanel(QWidget):
         s.beginGroup(SETTINGS_GROUP)
         status = str(s.value("status", "todo") or "todo")
         mine = _as_bool(s.value("mine", "false"))
+        sample = _as_bool(s.value("sample", "false"))
         week = str(s.value("week", "") or "")
         tech = str(s.value("technologist", "") or "") or None
         checklist = str(s.value("checklist", "") or "") or None
@@ -636,6 +680,7 @@ class WorklistPanel(QWidget):
         self.filter = WorklistFilter(
             status=status,
             mine_only=mine,
+            sample_only=sample,
             week=week_date,
             technologist=tech,
             checklist_id=checklist,
@@ -644,6 +689,7 @@ class WorklistPanel(QWidget):
         self._technologist_choice = tech
         self.status_combo.setCurrentIndex(self.status_combo.findData(status))
         self.mine_check.setChecked(mine)
+        self.sample_check.setChecked(sample)
         self.checklist_combo.setCurrentIndex(self.checklist_combo.findData(checklist or ""))
         self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind or ""))
         column = column if 0 <= column < len(COLUMNS) else COL_DATE
