@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QToolBar,
     QTreeView,
+    QWidget,
 )
 
 from auditdesk.checklists.loader import LoadResult, load_all
@@ -178,6 +179,7 @@ class MainWindow(QMainWindow):
         # The open "Who is reviewing?" dialog (non-blocking), so tests can drive it with keys.
         self.reviewer_dialog: ReviewerDialog | None = None
         self.checklists_dialog: ChecklistsDialog | None = None
+        self.qi_window: QWidget | None = None
         self._prompt_at_show = False
         # Blinded audits hide the technologist (and, later, patient and previous answers).
         self.blinded = _as_bool(settings().value("blinded", False))
@@ -422,6 +424,26 @@ class MainWindow(QMainWindow):
         self.show_checklists_action = QAction("&Show checklists…", self)
         self.show_checklists_action.triggered.connect(self.show_checklists)
         checklist_menu.addAction(self.show_checklists_action)
+
+        site_menu = self.menuBar().addMenu("&Site")
+        self.site_setup_action = QAction("Site &setup…", self)
+        self.site_setup_action.setToolTip(
+            "Site, collaborative, goal, technologists (Operators' Name mapping), locations"
+        )
+        self.site_setup_action.triggered.connect(self.show_site_setup)
+        site_menu.addAction(self.site_setup_action)
+        self.sampling_action = QAction("&Draw a week's sample…", self)
+        self.sampling_action.triggered.connect(self.show_sampling)
+        site_menu.addAction(self.sampling_action)
+
+        reports_menu = self.menuBar().addMenu("Re&ports")
+        self.qi_action = QAction("&Team leader dashboard…", self)
+        self.qi_action.setShortcut(QKeySequence("Ctrl+Shift+D"))
+        self.qi_action.setToolTip(
+            "Weekly measure, p-chart and run chart, roll-ups, exports and PDF reports"
+        )
+        self.qi_action.triggered.connect(self.show_qi_window)
+        reports_menu.addAction(self.qi_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.keys_action = QAction("&Keyboard keys…", self)
@@ -1180,6 +1202,40 @@ class MainWindow(QMainWindow):
             self.hanging_view.set_current_slot(member if member in MAMMO_SLOTS else None)
         elif self.central.currentWidget() is self.mr_view and member != "EXAM":
             self.mr_view.show_role(member)
+
+    # ---------------------------------------------------------------- team leader
+    def show_site_setup(self) -> QDialog:
+        """Site → Site setup…; the worklist and open audit follow the saved mapping."""
+        from auditdesk.ui.site_dialog import SiteDialog
+
+        dialog = SiteDialog(self.db, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(self.refresh)
+        dialog.open()
+        return dialog
+
+    def show_sampling(self) -> QDialog:
+        """Site → Draw a week's sample…; the worklist then shows the sample and its progress."""
+        from auditdesk.ui.sampling_dialog import SamplingDialog
+
+        reviewer_pk = self.reviewer.id if self.reviewer is not None else None
+        dialog = SamplingDialog(self.db, self, reviewer_pk=reviewer_pk)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _code: self.worklist.refresh())
+        dialog.open()
+        return dialog
+
+    def show_qi_window(self) -> QWidget:
+        """Reports → Team leader dashboard: one window, raised when asked for again."""
+        from auditdesk.ui.qi_window import QIWindow
+
+        if self.qi_window is None:
+            self.qi_window = QIWindow(self.db, self)
+            self.qi_window.destroyed.connect(lambda: setattr(self, "qi_window", None))
+        self.qi_window.show()
+        self.qi_window.raise_()
+        self.qi_window.activateWindow()
+        return self.qi_window
 
     def show_keys(self) -> QMessageBox:
         """Every key of the checklist form, the image viewports and the MR layout."""
