@@ -143,7 +143,7 @@ def _assert_no_phi(path: Path, phi: set[str]) -> None:
 
 
 def _csv_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as fp:
+    with open(path, newline="", encoding="utf-8-sig") as fp:
         return list(csv.reader(fp))
 
 

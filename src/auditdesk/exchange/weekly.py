@@ -227,8 +227,9 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _write_weekly_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """UTF-8 with a byte-order mark: Excel on Windows then reads accents and dashes right."""
     columns = _columns(rows)
-    with _atomic(path, "w", newline="", encoding="utf-8") as fp:
+    with _atomic(path, "w", newline="", encoding="utf-8-sig") as fp:
         writer = csv.writer(fp)
         writer.writerow([safe_cell(c) for c in columns])
         for row in rows:

@@ -256,7 +256,7 @@ class Audit(Base):
     __tablename__ = "audits"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Indexed by the unique (study_pk, reviewer_pk, checklist_id) below.
+    # Indexed by the unique (study_pk, reviewer_pk, checklist_id, purpose) below.
     study_pk: Mapped[int] = mapped_column(ForeignKey("studies.id"))
     reviewer_pk: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
     checklist_version_pk: Mapped[int] = mapped_column(
@@ -273,13 +273,21 @@ class Audit(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Why the audit exists (issue 6): "review" (an ordinary read, every audit before 0004),
+    # "consensus" (a coach's adjudication of disagreeing reads) or "reference" (a coach's
+    # answers for a calibration set; never counted in measures or reviewer agreement).
+    purpose: Mapped[str] = mapped_column(String(16), default="review", server_default="review")
 
     checklist_version: Mapped[ChecklistVersion] = relationship()
     reviewer: Mapped[Reviewer] = relationship()
 
     __table_args__ = (
         UniqueConstraint(
-            "study_pk", "reviewer_pk", "checklist_id", name="uq_audits_study_reviewer_checklist"
+            "study_pk",
+            "reviewer_pk",
+            "checklist_id",
+            "purpose",
+            name="uq_audits_study_reviewer_checklist_purpose",
         ),
     )
 
@@ -511,6 +519,45 @@ class SampleItem(Base):
     __table_args__ = (UniqueConstraint("plan_pk", "study_pk", name="uq_sample_items_plan_study"),)
 
 
+# --- Calibration sets (issue 6) -------------------------------------------------------------------
+#
+# A coach picks exams for a calibration exercise and records reference answers for them (audits
+# with purpose "reference"); each reviewer's own reads of the same exams are compared with those.
+# The API is auditdesk/adjudication.py.
+
+
+class CalibrationSet(Base):
+    """A named set of exams with the coach's reference answers, for training and calibration."""
+
+    __tablename__ = "calibration_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    checklist_id: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    items: Mapped[list[CalibrationItem]] = relationship(
+        back_populates="calibration_set", cascade="all, delete-orphan", order_by="CalibrationItem.id"
+    )
+
+
+class CalibrationItem(Base):
+    """One exam of a calibration set."""
+
+    __tablename__ = "calibration_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_pk: Mapped[int] = mapped_column(ForeignKey("calibration_sets.id"))  # unique (set, study)
+    study_pk: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+
+    calibration_set: Mapped[CalibrationSet] = relationship(back_populates="items")
+
+    __table_args__ = (
+        UniqueConstraint("set_pk", "study_pk", name="uq_calibration_items_set_study"),
+    )
+
+
 __all__ = [
     "Annotation",
     "Audit",
@@ -520,6 +567,8 @@ __all__ = [
     "AuditOverride",
     "AuditScore",
     "Base",
+    "CalibrationItem",
+    "CalibrationSet",
     "ChecklistVersion",
     "ClassificationOverride",
     "Image",
