@@ -183,3 +183,112 @@ def test_downgrade_to_0002_drops_only_site_tables(old_db: Engine) -> None:
     assert _dump(old_db) == before
     upgrade(old_db)
     assert set(inspect(old_db).get_table_names()) >= SITE_TABLES
+
+
+# An audit with an answer, a score and a history event, written against the 0003 schema.
+ROWS_0003 = [
+    "INSERT INTO reviewers (id, name, role, initials, active, created_at) VALUES "
+    "(1, 'Alice Tech', 'technologist', 'AT', 1, '2025-03-05 10:00:00.000000'), "
+    "(2, 'Carol Coach', 'coach', 'CC', 1, '2025-03-05 10:00:00.000000')",
+    "INSERT INTO checklist_versions (id, checklist_id, version, content_hash, title, source_text, "
+    "first_used_at) VALUES (1, 'acr-mammo-positioning', '1.0', '" + "a" * 64 + "', 'ACR', 'v1', "
+    "'2025-03-05 10:00:00.000000')",
+    "INSERT INTO audits (id, study_pk, reviewer_pk, checklist_version_pk, checklist_id, status, "
+    "comment, learning_opportunity, blinded, started_at, updated_at, completed_at) VALUES "
+    "(1, 1, 1, 1, 'acr-mammo-positioning', 'complete', NULL, 0, 1, "
+    "'2025-03-05 10:00:00.000000', '2025-03-05 10:05:00.000000', '2025-03-05 10:05:00.000000')",
+    "INSERT INTO audit_answers (id, audit_pk, key, value, reason_code, source, answered_by, "
+    "answered_at) VALUES (1, 1, 'RMLO:pectoral_to_pnl', '\"pass\"', NULL, 'reviewer', 1, "
+    "'2025-03-05 10:01:00.000000')",
+    "INSERT INTO audit_scores (id, audit_pk, checklist_version_pk, result, meets_criteria, grade, "
+    "complete, computed_at, is_current) VALUES (1, 1, 1, '{}', 1, NULL, 1, "
+    "'2025-03-05 10:05:00.000000', 1)",
+    "INSERT INTO audit_events (id, audit_pk, reviewer_pk, at, kind, key, old_value, new_value) "
+    "VALUES (1, 1, 1, '2025-03-05 10:01:00.000000', 'answer', 'RMLO:pectoral_to_pnl', NULL, "
+    "'\"pass\"')",
+]
+AUDIT_CHILD_TABLES = ("audit_answers", "audit_scores", "audit_events")
+
+
+def _dump_audits(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {
+            table: [
+                tuple(row)
+                for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            ]
+            for table in ("reviewers", "checklist_versions", *AUDIT_CHILD_TABLES)
+        }
+
+
+def test_upgrade_to_0004_keeps_audits_as_reviews_and_downgrade_drops_other_purposes(
+    old_db: Engine,
+) -> None:
+    """0004 adds ``audits.purpose``: existing audits become "review" with their answers, scores
+    and history untouched; a coach can then hold a consensus audit beside a review audit of the
+    same exam. Downgrading removes consensus/reference audits (the old unique constraint could
+    not hold them) and keeps every review audit."""
+    upgrade(old_db, "0003")
+    with old_db.begin() as conn:
+        for statement in ROWS_0003:
+            conn.execute(text(statement))
+    before = _dump_audits(old_db)
+    with old_db.connect() as conn:
+        old_audit = tuple(conn.exec_driver_sql("SELECT * FROM audits").fetchone())
+
+    upgrade(old_db)
+    assert current_revision(old_db) == head_revision()
+    assert {"calibration_sets", "calibration_items"} <= set(inspect(old_db).get_table_names())
+    assert _dump_audits(old_db) == before
+    with old_db.connect() as conn:
+        row = conn.exec_driver_sql("SELECT * FROM audits").mappings().one()
+        assert row["purpose"] == "review"
+        assert tuple(v for k, v in row.items() if k != "purpose") == old_audit
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+    # Same study, reviewer and checklist, another purpose: allowed; a second review: refused.
+    with old_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audits (id, study_pk, reviewer_pk, checklist_version_pk, "
+                "checklist_id, status, learning_opportunity, blinded, started_at, updated_at, "
+                "purpose) VALUES (2, 1, 1, 1, 'acr-mammo-positioning', 'in_progress', 0, 0, "
+                "'2025-03-06 10:00:00', '2025-03-06 10:00:00', 'consensus')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO audit_answers (id, audit_pk, key, value, source, answered_by, "
+                "answered_at) VALUES (2, 2, 'RMLO:pectoral_to_pnl', '\"fail\"', 'consensus', 1, "
+                "'2025-03-06 10:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO calibration_sets (id, name, checklist_id, created_by, created_at) "
+                "VALUES (1, 'Set A', 'acr-mammo-positioning', 2, '2025-03-06 10:00:00')"
+            )
+        )
+        conn.execute(text("INSERT INTO calibration_items (id, set_pk, study_pk) VALUES (1, 1, 1)"))
+    with pytest.raises(Exception, match="UNIQUE"), old_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audits (study_pk, reviewer_pk, checklist_version_pk, checklist_id, "
+                "status, learning_opportunity, blinded, started_at, updated_at) VALUES "
+                "(1, 1, 1, 'acr-mammo-positioning', 'in_progress', 0, 0, "
+                "'2025-03-06 10:00:00', '2025-03-06 10:00:00')"
+            )
+        )
+
+    command.downgrade(alembic_config(old_db), "0003")
+    assert current_revision(old_db) == "0003"
+    tables = set(inspect(old_db).get_table_names())
+    assert not {"calibration_sets", "calibration_items"} & tables
+    assert "purpose" not in {c["name"] for c in inspect(old_db).get_columns("audits")}
+    assert _dump_audits(old_db) == before
+    with old_db.connect() as conn:
+        assert tuple(conn.exec_driver_sql("SELECT * FROM audits").one()) == old_audit
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    upgrade(old_db)
+    assert current_revision(old_db) == head_revision()
