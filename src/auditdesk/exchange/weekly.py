@@ -86,9 +86,11 @@ def safe_cell(value: object) -> object:
 # --------------------------------------------------------------------------------------------
 
 
-def _site_and_results(
-    session: Session, start: dt.date | None, end: dt.date | None
+def site_exam_results(
+    session: Session, start: dt.date | None = None, end: dt.date | None = None
 ) -> tuple[SiteSettings, list[ExamResult]]:
+    """The site's settings and its counted exams: the measure checklist, technologists and
+    locations resolved, sampled primary reviewers first (one place for exports and reports)."""
     from auditdesk import measures, sampling, site
 
     settings = site.get_site(session)
@@ -140,7 +142,7 @@ def weekly_rows(
     """
     from auditdesk.measures import by_location, weekly
 
-    settings, results = _site_and_results(session, start, end)
+    settings, results = site_exam_results(session, start, end)
     base = {
         "site_id": settings.site_id,
         "site": settings.site_name,
@@ -328,7 +330,7 @@ def write_exams_xlsx(
 
     from auditdesk.site import exam_key, site_secret
 
-    settings, results = _site_and_results(session, start, end)
+    settings, results = site_exam_results(session, start, end)
     checklist = _checklist(settings.checklist_id)
     criteria = _criteria(results, checklist)
     secret = site_secret(session)

@@ -97,18 +97,9 @@ def load_qi_data(
     session: Session, *, start: dt.date | None = None, end: dt.date | None = None
 ) -> QIData:
     """Site settings, the counted exam results of the period, annotations and the checklist."""
-    from auditdesk import sampling
+    from auditdesk.exchange.weekly import site_exam_results
 
-    settings = site.get_site(session)
-    results = measures.exam_results(
-        session,
-        settings.checklist_id,
-        start=start,
-        end=end,
-        technologist_of=site.technologist_resolver(session),
-        location_of=site.location_resolver(session),
-        primary_of=sampling.primary_reviewer_map(session).get,
-    )
+    settings, results = site_exam_results(session, start, end)
     checklist = _checklist(settings.checklist_id)
     return QIData(
         settings=settings,
