@@ -62,11 +62,12 @@ def _audit(
     complete: bool = True,
     completed_at: dt.datetime | None = None,
     learning: bool = False,
+    purpose: str = "review",
 ) -> int:
     """An audit answered in one transaction: every pass/fail key "pass" unless listed."""
     with db.transaction() as s:
         version = snapshot_checklist(s, checklist)
-        audit = store.open_audit(s, study_pk, reviewer_pk, version.id)
+        audit = store.open_audit(s, study_pk, reviewer_pk, version.id, purpose=purpose)
         for key in answer_keys(checklist):
             if item_for_key(checklist, key).type != "pass_fail":
                 continue
@@ -354,3 +355,53 @@ def test_many_audits_use_a_fixed_number_of_queries(db, checklist) -> None:
             event.remove(engine, "before_cursor_execute", count)
     assert len(results) == 12
     assert len(statements) <= 5
+
+
+def test_consensus_counts_first_and_reference_audits_never(db, checklist) -> None:
+    """Issue 6: a complete consensus audit settles the exam whatever the primary or the earliest
+    read says; an unfinished one does not; "reference" audits (calibration answers) never
+    count, not even as the only audit of an exam."""
+    ann, bo, coach = _reviewers(db, "Ann Lead", "Bo Tech", "Cy Coach")
+    day = dt.date(2025, 2, 4)
+    a = _study(db, "7.1", day)
+    b = _study(db, "7.2", day)
+    c = _study(db, "7.3", day)
+    t0 = dt.datetime(2025, 2, 10, 9, 0)
+    _audit(db, checklist, a, ann, completed_at=t0, fails=("RCC:exposure",))
+    _audit(db, checklist, a, bo, completed_at=t0 + dt.timedelta(hours=1))
+    asked: list[int] = []
+
+    def primary_of(study_pk: int) -> int | None:
+        asked.append(study_pk)
+        return bo
+
+    before = {r.study_pk: r for r in _results(db, primary_of=primary_of)}
+    assert before[a].evaluator == "Bo Tech" and before[a].meets is True
+    assert not before[a].consensus
+    # The coach's consensus (completed last, and the coach also reviewed b) wins.
+    consensus = _audit(
+        db,
+        checklist,
+        a,
+        coach,
+        completed_at=t0 + dt.timedelta(days=3),
+        purpose="consensus",
+        fails=("RCC:exposure",),
+    )
+    _audit(db, checklist, b, coach, completed_at=t0)
+    _audit(db, checklist, b, coach, purpose="consensus", complete=False)  # unfinished
+    _audit(db, checklist, b, ann, completed_at=t0 - dt.timedelta(days=1), purpose="reference")
+    _audit(db, checklist, c, coach, completed_at=t0, purpose="reference")
+    asked.clear()
+    after = {r.study_pk: r for r in _results(db, primary_of=primary_of)}
+    assert set(after) == {a, b}
+    assert after[a].audit_pk == consensus and after[a].consensus
+    assert after[a].evaluator == "Cy Coach" and after[a].meets is False
+    assert after[a].double_read
+    assert after[b].evaluator == "Cy Coach" and not after[b].consensus
+    assert not after[b].double_read  # the reference audit is no read
+    assert asked == []  # a consensus needs no primary; b has one read only
+    (row,) = weekly(list(after.values()))
+    assert (row.rate.numerator, row.rate.denominator) == (1, 2)
+    rule = counted_audit_rule()
+    assert "consensus" in rule and "reference" in rule

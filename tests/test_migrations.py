@@ -185,7 +185,7 @@ def test_downgrade_to_0002_drops_only_site_tables(old_db: Engine) -> None:
     assert set(inspect(old_db).get_table_names()) >= SITE_TABLES
 
 
-# An audit with an answer, a score and a history event, written against the 0003 schema.
+# An audit with an answer, a score and a history event, written against the 0002/0003 schema.
 ROWS_0003 = [
     "INSERT INTO reviewers (id, name, role, initials, active, created_at) VALUES "
     "(1, 'Alice Tech', 'technologist', 'AT', 1, '2025-03-05 10:00:00.000000'), "
@@ -221,14 +221,15 @@ def _dump_audits(engine: Engine) -> dict[str, list[tuple]]:
         }
 
 
+@pytest.mark.parametrize("start", ["0002", "0003"])
 def test_upgrade_to_0004_keeps_audits_as_reviews_and_downgrade_drops_other_purposes(
-    old_db: Engine,
+    old_db: Engine, start: str
 ) -> None:
     """0004 adds ``audits.purpose``: existing audits become "review" with their answers, scores
     and history untouched; a coach can then hold a consensus audit beside a review audit of the
     same exam. Downgrading removes consensus/reference audits (the old unique constraint could
     not hold them) and keeps every review audit."""
-    upgrade(old_db, "0003")
+    upgrade(old_db, start)
     with old_db.begin() as conn:
         for statement in ROWS_0003:
             conn.execute(text(statement))
@@ -245,6 +246,7 @@ def test_upgrade_to_0004_keeps_audits_as_reviews_and_downgrade_drops_other_purpo
         assert row["purpose"] == "review"
         assert tuple(v for k, v in row.items() if k != "purpose") == old_audit
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # back on
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
     # Same study, reviewer and checklist, another purpose: allowed; a second review: refused.

@@ -249,10 +249,15 @@ class AuditSession(store.AuditRecorder):
         reviewer_pk: int,
         checklist: Checklist,
         blinded: bool = False,
+        purpose: str = "review",
     ) -> AuditSession:
+        """Open (or create) the reviewer's audit; ``purpose`` "consensus" / "reference" opens the
+        coach's adjudication or calibration reference audit instead (auditdesk.adjudication)."""
         with db.transaction() as session:
             version = snapshot_checklist(session, checklist)
-            audit = store.open_audit(session, study_pk, reviewer_pk, version.id, blinded=blinded)
+            audit = store.open_audit(
+                session, study_pk, reviewer_pk, version.id, blinded=blinded, purpose=purpose
+            )
             save_computed_score(session, audit.id)
             return cls(db, audit.id, reviewer_pk)
 

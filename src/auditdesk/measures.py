@@ -5,9 +5,12 @@ What counts (domain notes §1.2, and the rule :func:`counted_audit_rule` states 
 * **Complete audits of one checklist.** In-progress audits never count. A complete audit whose
   effective "meets criteria" (the reviewer's override when there is one, else the computed
   result) is undecided is skipped: it counts in no numerator, denominator or breakdown.
-* **One result per exam.** Double reads must not count an exam twice: the primary reviewer's
-  audit when the sample named one who completed it, else the earliest completed audit (then the
-  lowest audit id).
+* **One result per exam.** Double reads must not count an exam twice. A coach's complete
+  consensus audit (issue 6, ``auditdesk.adjudication``) settles the exam and counts first;
+  otherwise the primary reviewer's audit when the sample named one who completed it, else the
+  earliest completed audit (then the lowest audit id).
+* **Reads and consensus only.** Only audits with purpose "review" or "consensus" count; a
+  coach's "reference" audits (answers for a calibration set) never do.
 * **Weeks by procedure date.** An exam belongs to the Sunday-Saturday week of the day it was
   performed, never the day it was audited; an exam with no procedure date has no week and is
   left out.
@@ -41,6 +44,7 @@ from auditdesk.store.models import (
 from auditdesk.worklist import week_start
 
 __all__ = [
+    "COUNTED_PURPOSES",
     "CriterionRow",
     "ExamResult",
     "Rate",
@@ -57,6 +61,9 @@ __all__ = [
     "weekly",
     "wilson",
 ]
+
+#: Audit purposes that count in the measure ("reference" audits never do).
+COUNTED_PURPOSES = ("review", "consensus")
 
 #: z for a two-sided 95 % interval.
 Z95 = 1.959964
@@ -79,6 +86,8 @@ class ExamResult:
     double_read: bool
     criteria: dict[str, str]
     learning_opportunity: bool
+    # True when the counted audit is a coach's consensus audit (the reads disagreed).
+    consensus: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,10 +124,12 @@ class CriterionRow:
 def counted_audit_rule() -> str:
     """One sentence for reports: which audit counts when an exam was read more than once."""
     return (
-        "Each exam counts once, in the Sunday-Saturday week of its procedure date: the primary "
+        "Each exam counts once, in the Sunday-Saturday week of its procedure date: a coach's "
+        "complete consensus audit when the reads were adjudicated, else the primary "
         "reviewer's complete audit when the sample named a primary reviewer who completed one, "
         "otherwise the earliest completed audit; in-progress audits, audits without a decided "
-        "result and exams without a procedure date are not counted."
+        "result, calibration reference audits and exams without a procedure date are not "
+        "counted."
     )
 
 
@@ -160,7 +171,11 @@ def exam_results(
     Four queries whatever the number of audits; ``primary_of`` is asked only for exams with
     more than one usable audit, since a single audit counts whoever made it.
     """
-    complete = (Audit.checklist_id == checklist_id, Audit.status == "complete")
+    complete = (
+        Audit.checklist_id == checklist_id,
+        Audit.status == "complete",
+        Audit.purpose.in_(COUNTED_PURPOSES),
+    )
     dated = [Study.procedure_date.is_not(None)]
     if start is not None:
         dated.append(Study.procedure_date >= start)
@@ -175,6 +190,7 @@ def exam_results(
             Audit.checklist_version_pk,
             Audit.completed_at,
             Audit.learning_opportunity,
+            Audit.purpose,
             Reviewer.name,
             Study.study_uid,
             Study.procedure_date,
@@ -237,10 +253,15 @@ def exam_results(
     results: list[ExamResult] = []
     for study_pk, rows in by_study.items():
         rows.sort(key=lambda r: (r.completed_at is None, r.completed_at or dt.datetime.min, r.id))
-        chosen = rows[0]
-        if len(rows) > 1:
-            primary = primary_of(study_pk)
-            chosen = next((r for r in rows if r.reviewer_pk == primary), chosen)
+        consensus = [r for r in rows if r.purpose == "consensus"]
+        reads = [r for r in rows if r.purpose != "consensus"]
+        if consensus:
+            chosen = consensus[0]
+        else:
+            chosen = reads[0]
+            if len(reads) > 1:
+                primary = primary_of(study_pk)
+                chosen = next((r for r in reads if r.reviewer_pk == primary), chosen)
         meets = effective_meets(chosen.id)
         assert meets is not None
         result = scores.get(chosen.id, (None, {}))[1]
@@ -260,6 +281,7 @@ def exam_results(
                 double_read=len(rows) > 1,
                 criteria=_criteria(checklists[chosen.checklist_version_pk], result),
                 learning_opportunity=bool(chosen.learning_opportunity),
+                consensus=chosen.purpose == "consensus",
             )
         )
     results.sort(key=lambda r: (r.procedure_date, r.study_pk))

@@ -247,9 +247,11 @@ def list_worklist(
     views = _mammo_views(session, study_ids, overrides)
     views.update(_mr_roles(session, study_ids, overrides))
 
+    # Reads only: a coach's consensus or calibration reference audit (auditdesk.adjudication)
+    # is not the coach's own read of the exam and is no extra review.
     audit_query = select(
         Audit.id, Audit.study_pk, Audit.reviewer_pk, Audit.checklist_id, Audit.status
-    ).where(Audit.study_pk.in_(study_ids))
+    ).where(Audit.study_pk.in_(study_ids), Audit.purpose == "review")
     if flt.checklist_id:
         audit_query = audit_query.where(Audit.checklist_id == flt.checklist_id)
     complete_counts: dict[int, int] = defaultdict(int)

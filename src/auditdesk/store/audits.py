@@ -50,7 +50,12 @@ from auditdesk.store.models import (
 
 ROLES = ("technologist", "team_leader", "coach")
 STATUSES = ("in_progress", "complete")
-ANSWER_SOURCES = ("reviewer", "computed", "header")
+# "consensus": agreed by every reviewer of the exam, prefilled into a coach's consensus audit.
+ANSWER_SOURCES = ("reviewer", "computed", "header", "consensus")
+# Why an audit exists: an ordinary read, a coach's adjudication of disagreeing reads, or a coach's
+# reference answers for a calibration set. Only "review" and "consensus" audits count in the
+# measures; only "review" audits count in agreement between reviewers.
+PURPOSES = ("review", "consensus", "reference")
 # "reported": a number in mm taken from an imported spreadsheet; how it was calibrated is unknown.
 CALIBRATION_SOURCES = (
     "pixel_spacing",
@@ -164,6 +169,7 @@ class AuditState:
     overrides_applied: bool
     overrides: list[OverrideState]  # all of them, oldest first
     history: list[HistoryEntry] = field(default_factory=list)
+    purpose: str = "review"
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -376,14 +382,19 @@ def open_audit(
     reviewer_pk: int,
     checklist_version_pk: int,
     blinded: bool = False,
+    purpose: str = "review",
 ) -> Audit:
     """The reviewer's audit of this study with this checklist, created on first use.
 
-    One reviewer audits a study once per checklist id: opening it again (even after the
-    checklist file changed) returns the same audit, which keeps the version it was started
-    with. Another reviewer gets an audit of their own (double reads). The database enforces the
-    same rule with a unique constraint. ``blinded`` is recorded when the audit is created.
+    One reviewer audits a study once per checklist id and purpose: opening it again (even after
+    the checklist file changed) returns the same audit, which keeps the version it was started
+    with. Another reviewer gets an audit of their own (double reads); a coach's consensus or
+    reference audit of an exam is separate from the coach's own review of it. The database
+    enforces the same rule with a unique constraint. ``blinded`` is recorded when the audit is
+    created.
     """
+    if purpose not in PURPOSES:
+        raise AuditError(f"Unknown audit purpose {purpose!r}; choose one of {', '.join(PURPOSES)}.")
     version = _checklist_version(session, checklist_version_pk)
     _reviewer(session, reviewer_pk)
     if session.get(Study, study_pk) is None:
@@ -393,6 +404,7 @@ def open_audit(
             Audit.study_pk == study_pk,
             Audit.reviewer_pk == reviewer_pk,
             Audit.checklist_id == version.checklist_id,
+            Audit.purpose == purpose,
         )
     ).first()
     if existing is not None:
@@ -409,6 +421,7 @@ def open_audit(
         blinded=bool(blinded),
         started_at=now,
         updated_at=now,
+        purpose=purpose,
     )
     session.add(audit)
     session.flush()
@@ -417,10 +430,17 @@ def open_audit(
 
 
 def list_audits(
-    session: Session, *, study_pk: int | None = None, reviewer_pk: int | None = None
+    session: Session,
+    *,
+    study_pk: int | None = None,
+    reviewer_pk: int | None = None,
+    purpose: str | None = None,
 ) -> list[Audit]:
-    """Audits, oldest first, optionally of one study (all its reads) or by one reviewer."""
+    """Audits, oldest first, optionally of one study (all its reads), by one reviewer or with
+    one purpose (all purposes when None)."""
     query = select(Audit).order_by(Audit.started_at, Audit.id)
+    if purpose is not None:
+        query = query.where(Audit.purpose == purpose)
     if study_pk is not None:
         query = query.where(Audit.study_pk == study_pk)
     if reviewer_pk is not None:
@@ -924,6 +944,7 @@ def audit_state(
         overrides_applied=applied,
         overrides=overrides,
         history=history(session, audit_pk) if include_history else [],
+        purpose=audit.purpose,
     )
 
 
@@ -951,10 +972,13 @@ class AuditRecorder:
         reviewer_pk: int,
         checklist_version_pk: int,
         blinded: bool = False,
+        purpose: str = "review",
     ) -> AuditRecorder:
         """Open (or create) the reviewer's audit of the study and return a recorder for it."""
         with db.transaction() as session:
-            audit = open_audit(session, study_pk, reviewer_pk, checklist_version_pk, blinded)
+            audit = open_audit(
+                session, study_pk, reviewer_pk, checklist_version_pk, blinded, purpose
+            )
             audit_pk = audit.id
         return cls(db, audit_pk, reviewer_pk)
 
@@ -1050,6 +1074,7 @@ __all__ = [
     "CALIBRATION_SOURCES",
     "EVENT_KINDS",
     "OVERRIDE_FIELDS",
+    "PURPOSES",
     "ROLES",
     "STATUSES",
     "AuditError",

@@ -538,7 +538,9 @@ class CalibrationSet(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     items: Mapped[list[CalibrationItem]] = relationship(
-        back_populates="calibration_set", cascade="all, delete-orphan", order_by="CalibrationItem.id"
+        back_populates="calibration_set",
+        cascade="all, delete-orphan",
+        order_by="CalibrationItem.id",
     )
 
 
