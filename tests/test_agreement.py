@@ -1,0 +1,502 @@
+"""Reviewer agreement: published test vectors, reference libraries, and the DB extraction."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from auditdesk import agreement as ag
+from auditdesk.agreement import (
+    AgreementFilter,
+    agreement_report,
+    agreement_trend,
+    cohen_kappa,
+    confusion,
+    f_quantile,
+    fleiss_kappa,
+    gwet_ac,
+    icc,
+    krippendorff_alpha,
+    landis_koch,
+    pairwise_matrix,
+    percent_agreement,
+    prevalence,
+    rating_table,
+    ratings_from_counts,
+    t_quantile,
+    write_agreement_csv,
+)
+from auditdesk.auditing import (
+    AuditSession,
+    find_checklist,
+    save_computed_score,
+    snapshot_checklist,
+)
+from auditdesk.checklists.rules import answer_keys, item_for_key
+from auditdesk.store import audits as store
+from auditdesk.store.models import Audit, Study
+
+N = None
+FLEISS_COUNTS = [
+    [0, 0, 0, 0, 14],
+    [0, 2, 6, 4, 2],
+    [0, 0, 3, 5, 6],
+    [0, 3, 9, 2, 0],
+    [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0],
+    [3, 2, 6, 3, 0],
+    [2, 5, 3, 2, 2],
+    [6, 5, 2, 1, 0],
+    [0, 2, 2, 3, 7],
+]
+KRIPPENDORFF_C = [
+    (1, 1, N, 1),
+    (2, 2, 3, 2),
+    (3, 3, 3, 3),
+    (3, 3, 3, 3),
+    (2, 2, 2, 2),
+    (1, 2, 3, 4),
+    (4, 4, 4, 4),
+    (1, 1, 2, 1),
+    (2, 2, 2, 2),
+    (N, 5, 5, 5),
+    (N, N, 1, 1),
+    (N, N, 3, N),
+]
+# irrCAC's raw_4raters (Gwet 2014): 12 units x 4 raters with gaps.
+RAW_4RATERS = list(
+    zip(
+        [1, 2, 3, 3, 2, 1, 4, 1, 2, N, N, N],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, N, N],
+        [N, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, 3],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, N],
+        strict=True,
+    )
+)
+# Shrout & Fleiss (1979), Table 2: 6 targets x 4 judges.
+SHROUT_FLEISS = [
+    [9, 2, 5, 8],
+    [6, 1, 3, 2],
+    [8, 4, 6, 8],
+    [7, 1, 2, 6],
+    [10, 5, 6, 9],
+    [6, 2, 4, 7],
+]
+
+
+def _vectors(table: list[list[int]]) -> tuple[list[int], list[int]]:
+    a: list[int] = []
+    b: list[int] = []
+    for i, row in enumerate(table):
+        for j, n in enumerate(row):
+            a += [i] * n
+            b += [j] * n
+    return a, b
+
+
+# --- distributions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("p", "df1", "df2", "expected"),
+    [
+        (0.95, 3, 10, 3.708),  # printed F tables
+        (0.975, 2, 20, 4.461),
+        (0.99, 5, 12, 5.064),
+        (0.95, 1, 30, 4.171),
+        (0.95, 10, 120, 1.910),
+    ],
+)
+def test_f_quantile_matches_tables(p, df1, df2, expected) -> None:
+    assert f_quantile(p, df1, df2) == pytest.approx(expected, abs=5e-4)
+
+
+def test_t_quantile_matches_tables() -> None:
+    assert t_quantile(0.975, 1) == pytest.approx(12.706, abs=5e-4)
+    assert t_quantile(0.975, 10) == pytest.approx(2.228, abs=5e-4)
+    assert t_quantile(0.025, 10) == pytest.approx(-2.228, abs=5e-4)
+    assert t_quantile(0.975, 1e6) == pytest.approx(1.95996, abs=1e-4)
+
+
+def test_f_quantile_against_scipy_when_present() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    for p, d1, d2 in [(0.975, 2.7, 13.3), (0.9, 7, 3), (0.999, 1, 2), (0.05, 4, 9)]:
+        assert f_quantile(p, d1, d2) == pytest.approx(stats.f.ppf(p, d1, d2), rel=1e-9)
+
+
+# --- published test vectors (domain notes §6, anchors A5) ------------------------------------
+
+
+def test_cohen_two_by_two() -> None:
+    a, b = _vectors([[20, 5], [10, 15]])
+    est = cohen_kappa(a, b)
+    assert est.value == pytest.approx(0.40)
+    assert est.n_subjects == 50
+    assert est.ci_low < 0.40 < est.ci_high
+    assert percent_agreement(list(zip(a, b, strict=True))).value == pytest.approx(0.70)
+    assert gwet_ac(list(zip(a, b, strict=True))).value == pytest.approx(0.406, abs=5e-4)
+
+
+def test_cohen_irrcac_vignette_table() -> None:
+    """R irrCAC cont3x3abstractors: kappa 0.7964, SE 0.0589 (CI there uses t, here normal)."""
+    est = cohen_kappa(*_vectors([[13, 0, 0], [0, 20, 7], [0, 4, 56]]))
+    assert est.value == pytest.approx(0.7964, abs=5e-5)
+    assert est.se == pytest.approx(0.0589, abs=5e-5)
+    assert (est.ci_low, est.ci_high) == pytest.approx((0.680, 0.913), abs=2e-3)
+
+
+def test_fleiss_textbook_example() -> None:
+    ratings = ratings_from_counts(FLEISS_COUNTS, [1, 2, 3, 4, 5])
+    assert fleiss_kappa(ratings).value == pytest.approx(0.210, abs=5e-4)
+    assert percent_agreement(ratings).value == pytest.approx(0.378, abs=5e-4)
+    assert gwet_ac(ratings).value == pytest.approx(0.226, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849), ("ratio", 0.797)],
+)
+def test_krippendorff_example_with_missing_data(level, expected) -> None:
+    est = krippendorff_alpha(KRIPPENDORFF_C, level=level, bootstrap=300, seed=1)
+    assert est.value == pytest.approx(expected, abs=5e-4)
+    assert est.ci_low is not None and est.ci_low <= est.value <= est.ci_high
+    again = krippendorff_alpha(KRIPPENDORFF_C, level=level, bootstrap=300, seed=1)
+    assert again == est  # seeded: a report is reproducible
+
+
+@pytest.mark.parametrize("level", ag.LEVELS)
+def test_bootstrap_alpha_engine_equals_the_package(level) -> None:
+    """The vectorised coincidence-matrix alpha used for the bootstrap equals the package."""
+    rows = [r for r in ag._rows(KRIPPENDORFF_C) if sum(v is not None for v in r) >= 2]
+    data, domain = ag._coded(rows, level, None)
+    units = ag._unit_coincidences(data, domain)
+    mine = ag._alpha_from_coincidences(units.sum(axis=0)[None], domain, level)[0]
+    assert mine == pytest.approx(krippendorff_alpha(rows, level=level, bootstrap=0).value)
+
+
+def test_irrcac_raw_4raters_docstring_values() -> None:
+    ac1 = gwet_ac(RAW_4RATERS)
+    assert ac1.value == pytest.approx(0.7754, abs=5e-5)
+    assert (ac1.ci_low, ac1.ci_high) == pytest.approx((0.461, 1.0), abs=5e-4)
+    fk = fleiss_kappa(RAW_4RATERS)
+    assert fk.value == pytest.approx(0.7612, abs=5e-5)
+    assert (fk.ci_low, fk.ci_high) == pytest.approx((0.424, 1.0), abs=5e-4)
+
+
+def test_icc_shrout_fleiss_example() -> None:
+    two = icc(SHROUT_FLEISS, form="ICC2,1")
+    three = icc(SHROUT_FLEISS, form="ICC3,1")
+    assert two.value == pytest.approx(0.29, abs=5e-3)
+    assert three.value == pytest.approx(0.71, abs=5e-3)
+    # pingouin's documented output for this data set
+    assert (two.ci_low, two.ci_high) == pytest.approx((0.02, 0.76), abs=5e-3)
+    assert (three.ci_low, three.ci_high) == pytest.approx((0.34, 0.95), abs=5e-3)
+
+
+def test_small_helpers() -> None:
+    assert landis_koch(-0.1) == "poor"
+    assert landis_koch(0.2) == "slight"
+    assert landis_koch(0.40) == "fair"
+    assert landis_koch(0.75) == "substantial"
+    assert landis_koch(0.9) == "almost perfect"
+    assert landis_koch(None) == ""
+    cats, table = confusion(["pass", "fail", "pass", None], ["pass", "pass", "pass", "fail"])
+    assert cats == ["fail", "pass"] and table == [[0, 1], [0, 2]]
+    assert prevalence([["pass", "fail"], ["pass", None]]) == pytest.approx(
+        {"fail": 1 / 3, "pass": 2 / 3}
+    )
+    undefined = cohen_kappa(["pass"] * 5, ["pass"] * 5)
+    assert undefined.value is None and "one category" in undefined.note
+    assert cohen_kappa([], []).n_subjects == 0
+    assert percent_agreement([[1, None], [None, 2]]).value is None
+
+
+# --- reference libraries on random data (skipped when not installed) -------------------------
+
+
+def _random_pairs(seed: int, n: int = 80, q: int = 4) -> tuple[list[int], list[int]]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, q, n)
+    b = np.where(rng.random(n) < 0.6, a, rng.integers(0, q, n))
+    return a.tolist(), b.tolist()
+
+
+@pytest.mark.parametrize("wt", [None, "linear", "quadratic"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cohen_matches_statsmodels(wt, seed) -> None:
+    ir = pytest.importorskip("statsmodels.stats.inter_rater")
+    a, b = _random_pairs(seed)
+    cats, table = confusion(a, b, categories=[0, 1, 2, 3])
+    ref = ir.cohens_kappa(np.array(table), wt=wt) if wt else ir.cohens_kappa(np.array(table))
+    est = cohen_kappa(a, b, weights=wt, categories=cats)
+    assert est.value == pytest.approx(ref.kappa, abs=1e-12)
+    assert est.se == pytest.approx(math.sqrt(ref.var_kappa), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fleiss_matches_statsmodels(seed) -> None:
+    ir = pytest.importorskip("statsmodels.stats.inter_rater")
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, 40)
+    ratings = [
+        [int(t) if rng.random() < 0.7 else int(rng.integers(0, 3)) for _ in range(5)] for t in truth
+    ]
+    counts, _ = ir.aggregate_raters(np.array(ratings), n_cat=3)
+    assert fleiss_kappa(ratings).value == pytest.approx(ir.fleiss_kappa(counts), abs=1e-12)
+
+
+def _random_with_gaps(seed: int, n: int = 30, raters: int = 4) -> list[list[int | None]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        truth = int(rng.integers(1, 6))
+        row = [truth if rng.random() < 0.6 else int(rng.integers(1, 6)) for _ in range(raters)]
+        out.append([None if rng.random() < 0.2 else v for v in row])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gwet_and_fleiss_match_irrcac(seed) -> None:
+    raw = pytest.importorskip("irrCAC.raw")
+    pd = pytest.importorskip("pandas")
+    ratings = _random_with_gaps(seed)
+    frame = pd.DataFrame([[np.nan if v is None else v for v in r] for r in ratings])
+    cats = [1, 2, 3, 4, 5]
+    for weights, ours in [
+        ("identity", gwet_ac(ratings, categories=cats)),
+        ("linear", gwet_ac(ratings, weights="linear", categories=cats)),
+        ("quadratic", gwet_ac(ratings, weights="quadratic", categories=cats)),
+    ]:
+        ref = raw.CAC(frame, weights=weights, categories=cats, digits=10).gwet()["est"]
+        assert ours.value == pytest.approx(ref["coefficient_value"], abs=1e-8)
+        assert ours.se == pytest.approx(ref["se"], abs=1e-8)
+        assert ours.ci_low == pytest.approx(ref["confidence_interval"][0], abs=1e-6)
+    ref = raw.CAC(frame, categories=cats, digits=10).fleiss()["est"]
+    ours = fleiss_kappa(ratings, categories=cats)
+    assert ours.value == pytest.approx(ref["coefficient_value"], abs=1e-8)
+    assert ours.se == pytest.approx(ref["se"], abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_icc_matches_pingouin(seed) -> None:
+    pg = pytest.importorskip("pingouin")
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(50, 8, 20)
+    ratings = [[t + rng.normal(bias, 2) for bias in (0, 1.5, -1)] for t in truth]
+    long = pd.DataFrame(
+        [(i, j, v) for i, row in enumerate(ratings) for j, v in enumerate(row)],
+        columns=["exam", "rater", "mm"],
+    )
+    ref = pg.intraclass_corr(long, targets="exam", raters="rater", ratings="mm").set_index("Type")
+    ci = "CI95%" if "CI95%" in ref.columns else "CI95"
+    for form, names in [("ICC2,1", ("ICC2", "ICC(A,1)")), ("ICC3,1", ("ICC3", "ICC(C,1)"))]:
+        name = next(n for n in names if n in ref.index)  # pingouin 0.6 renamed the rows
+        est = icc(ratings, form=form)
+        assert est.value == pytest.approx(ref.loc[name, "ICC"], abs=1e-9)
+        low, high = ref.loc[name, ci]
+        assert (est.ci_low, est.ci_high) == pytest.approx((low, high), abs=6e-3)  # 2 decimals
+
+
+# --- from the audit store --------------------------------------------------------------------
+
+CHECKLIST = "acr-mammo-positioning"
+DAY = dt.date(2025, 3, 4)
+
+
+@pytest.fixture
+def checklist():
+    return find_checklist(CHECKLIST)
+
+
+def _reviewers(db, *names: str) -> list[int]:
+    with db.transaction() as s:
+        return [store.create_reviewer(s, n, "team_leader", n[:2].upper()).id for n in names]
+
+
+def _studies(db, n: int, day: dt.date = DAY) -> list[int]:
+    with db.transaction() as s:
+        rows = [
+            Study(
+                study_uid=f"1.2.{i}",
+                procedure_date=day + dt.timedelta(days=i),
+                kind="mammo",
+                technologist="SMITH^JANE" if i % 2 else "DOE^JO",
+            )
+            for i in range(n)
+        ]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
+def _read(db, checklist, study_pk, reviewer_pk, fails=(), nas=(), pnl=None, complete=True):
+    """A complete audit: every pass/fail key "pass" (one transaction, for speed), then the
+    listed fails and n/a through the recorder, as a reviewer would change them."""
+    audit = AuditSession.start(db, study_pk=study_pk, reviewer_pk=reviewer_pk, checklist=checklist)
+    with db.transaction() as s:
+        for key in answer_keys(checklist):
+            if item_for_key(checklist, key).type == "pass_fail":
+                store.set_answer(s, audit.audit_pk, key, "pass", reviewer_pk)
+        save_computed_score(s, audit.audit_pk, reviewer_pk=reviewer_pk)
+    for key in fails:
+        audit.answer(key, "fail")
+    for key in nas:
+        audit.answer(key, "na")
+    if pnl is not None:
+        audit.measure(
+            "RMLO:pnl_mm",
+            value_mm=pnl,
+            value_px=pnl * 10,
+            calibration_source="pixel_spacing",
+            sop_uid=None,
+        )
+    if complete:
+        audit.complete()
+    return audit
+
+
+# Known disagreements on RCC:compression over six exams (A, B) and a third reader C on four.
+COMPRESSION_A = ["fail", "pass", "pass", "fail", "pass", "pass"]
+COMPRESSION_B = ["fail", "fail", "pass", "pass", "pass", "pass"]
+COMPRESSION_C = ["fail", "fail", "pass", "fail"]
+
+
+@pytest.fixture
+def reads(db, checklist):
+    a, b, c = _reviewers(db, "Ann Lead", "Bo Coach", "Cy Tech")
+    studies = _studies(db, 7)
+    for i, pk in enumerate(studies[:6]):
+        _read(
+            db, checklist, pk, a, fails=("RCC:compression",) if COMPRESSION_A[i] == "fail" else ()
+        )
+        _read(
+            db,
+            checklist,
+            pk,
+            b,
+            fails=("RCC:compression",) if COMPRESSION_B[i] == "fail" else (),
+            nas=("LMLO:imf_open",) if i == 5 else (),
+        )
+    for i, pk in enumerate(studies[:4]):
+        _read(
+            db, checklist, pk, c, fails=("RCC:compression",) if COMPRESSION_C[i] == "fail" else ()
+        )
+    _read(db, checklist, studies[6], a)  # single read: never counts
+    _read(db, checklist, studies[6], b, complete=False)  # in progress: never counts
+    return {"reviewers": (a, b, c), "studies": studies}
+
+
+def test_rating_table_and_kappa_from_the_store(db, reads) -> None:
+    a, b, _c = reads["reviewers"]
+    flt = AgreementFilter(CHECKLIST, reviewer_pks=(a, b))
+    with db.session() as s:
+        studies, reviewers, matrix = rating_table(s, flt, "RCC:compression")
+        rows = {r.target: r for r in agreement_report(s, flt, bootstrap=50)}
+    assert studies == reads["studies"][:6] and reviewers == [a, b]
+    assert [r[0] for r in matrix] == COMPRESSION_A
+    assert [r[1] for r in matrix] == COMPRESSION_B
+    row = rows["RCC:compression"]
+    expected = cohen_kappa(COMPRESSION_A, COMPRESSION_B, categories=["pass", "fail"])
+    assert row.kappa == expected
+    assert row.kind == "nominal" and row.n_subjects == 6 and row.n_raters == 2
+    assert row.percent.value == pytest.approx(4 / 6)
+    assert row.confusion == (["pass", "fail"], [[3, 1], [1, 1]])
+    assert row.ac1 == gwet_ac(
+        list(zip(COMPRESSION_A, COMPRESSION_B, strict=True)), categories=["pass", "fail"]
+    )
+    # The exam fails when any item fails: meets criteria disagrees exactly where compression does.
+    meets = rows["score:meets_criteria"]
+    assert meets.kappa.value == pytest.approx(expected.value)
+    # "na" is an answer like any other: one disagreement out of six on LMLO:imf_open.
+    assert rows["LMLO:imf_open"].percent.value == pytest.approx(5 / 6)
+    assert rows["LMLO:imf_open"].confusion[0] == ["pass", "na"]
+
+
+def test_report_order_and_three_readers(db, reads, checklist) -> None:
+    with db.session() as s:
+        report = agreement_report(s, AgreementFilter(CHECKLIST), bootstrap=50)
+    targets = [r.target for r in report]
+    assert targets[0] == "overall"
+    keys = [k for k in answer_keys(checklist) if item_for_key(checklist, k).type == "pass_fail"]
+    assert [t for t in targets if t in keys] == keys  # checklist order
+    assert "compression" in targets and "score:meets_criteria" in targets
+    row = next(r for r in report if r.target == "RCC:compression")
+    assert row.n_raters == 3 and row.kappa is None  # more than two readers: Fleiss, not Cohen
+    matrix = [
+        [x, y, z]
+        for x, y, z in zip(COMPRESSION_A, COMPRESSION_B, [*COMPRESSION_C, N, N], strict=True)
+    ]
+    assert row.fleiss == fleiss_kappa(matrix, categories=["pass", "fail"])
+    overall = report[0]
+    assert overall.n_subjects == 6 * len(keys)  # every pass/fail key of every double-read exam
+
+
+def test_filters_dates_and_purpose(db, reads) -> None:
+    a, b, _c = reads["reviewers"]
+    late = DAY + dt.timedelta(days=3)
+    with db.session() as s:
+        studies, _, _ = rating_table(s, AgreementFilter(CHECKLIST, start=late), "RCC:compression")
+        assert studies == reads["studies"][3:6]
+        tech = AgreementFilter(CHECKLIST, technologist="SMITH^JANE")
+        studies, _, _ = rating_table(s, tech, "RCC:compression")
+        assert studies == [pk for i, pk in enumerate(reads["studies"][:6]) if i % 2]
+        pairs = pairwise_matrix(s, AgreementFilter(CHECKLIST))
+    if hasattr(Audit, "purpose"):  # a consensus read of exam 7 is not a second reviewer's read
+        with db.transaction() as s:
+            version = snapshot_checklist(s, find_checklist(CHECKLIST))
+            audit = store.open_audit(s, reads["studies"][6], b, version.id, purpose="consensus")
+            s.get(Audit, audit.id).status = "complete"
+        with db.session() as s:
+            studies, _, _ = rating_table(s, AgreementFilter(CHECKLIST), "score:meets_criteria")
+        assert reads["studies"][6] not in studies
+    with db.session() as s:
+        assert set(pairs) == {(a, b), (a, reads["reviewers"][2]), (b, reads["reviewers"][2])}
+        trend = agreement_trend(
+            s, AgreementFilter(CHECKLIST, reviewer_pks=(a, b)), weeks_per_point=1
+        )
+    assert [d.weekday() for d, _ in trend] == [6] * len(trend)  # Sunday weeks
+    assert sum(e.n_subjects for _, e in trend) == 6
+
+
+def test_measurements_give_icc(db, checklist) -> None:
+    a, b = _reviewers(db, "Ann Lead", "Bo Coach")
+    pnl_a = [101.0, 95.5, 120.0, 88.0, 110.0]
+    pnl_b = [103.0, 94.0, 118.5, 90.0, 111.5]
+    for pk, x, y in zip(_studies(db, 5), pnl_a, pnl_b, strict=True):
+        _read(db, checklist, pk, a, pnl=x)
+        _read(db, checklist, pk, b, pnl=y)
+    with db.session() as s:
+        rows = {r.target: r for r in agreement_report(s, AgreementFilter(CHECKLIST), bootstrap=50)}
+    row = rows["measure:RMLO:pnl_mm"]
+    assert row.kind == "interval" and row.n_subjects == 5
+    assert row.icc == icc([[x, y] for x, y in zip(pnl_a, pnl_b, strict=True)])
+    assert row.icc.value > 0.9
+    assert "RMLO:pnl_mm" not in rows  # the measured number is reported once, as measure:
+
+
+def test_csv_and_cli(db, reads, tmp_path) -> None:
+    from auditdesk.cli import main
+
+    with db.session() as s:
+        rows = agreement_report(s, AgreementFilter(CHECKLIST), bootstrap=20)
+    path = tmp_path / "agreement.csv"
+    assert write_agreement_csv(rows, path) == len(rows)
+    with open(path, newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert table[0]["target"] == "overall"
+    assert {"kappa", "kappa_ci_low", "kappa_landis_koch", "ac1", "alpha", "icc"} <= set(table[0])
+    text = path.read_text(encoding="utf-8")
+    assert "1.2." not in text and "SMITH" not in text and "Ann Lead" not in text  # no PHI
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "cli.csv"
+    argv = ["--db", url, "agreement", "-o", str(out), "--checklist", CHECKLIST]
+    assert main([*argv, "--reviewers", "Ann Lead,Bo Coach"]) == 0
+    assert out.exists()
+    assert main([*argv, "--from", "2030-01-01"]) == 1
+    assert main([*argv, "--reviewers", "Nobody"]) == 2
