@@ -32,6 +32,8 @@ CORE_MODULES = [
     "auditdesk.exchange.audit_csv",
     "auditdesk.exchange.weekly",
     "auditdesk.cli_export",
+    "auditdesk.exchange.package",
+    "auditdesk.cli_package",
     "auditdesk.hanging",
     "auditdesk.worklist",
     "auditdesk.workstation",
@@ -43,6 +45,10 @@ CORE_MODULES = [
     "auditdesk.site",
     "auditdesk.sampling",
     "auditdesk.cli_site",
+    "auditdesk.agreement",
+    "auditdesk.cli_agreement",
+    "auditdesk.adjudication",
+    "auditdesk.cli_adjudication",
 ]
 
 BLOCKER = """

@@ -333,6 +333,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_commands(sub)
 
+    from auditdesk.cli_agreement import add_commands as add_agreement_commands
+
+    add_agreement_commands(sub)
+
+    from auditdesk.cli_package import add_commands as add_package_commands
+
+    add_package_commands(sub)
+
+    from auditdesk.cli_adjudication import add_commands as add_adjudication_commands
+
+    add_adjudication_commands(sub)
+
     p = sub.add_parser("override", help="correct an automatic classification (reviewer wins)")
     osub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for target in ("image", "series"):
