@@ -35,3 +35,54 @@ def test_menus_open_site_setup_sampling_and_the_dashboard(qtbot, window):
     first = window.qi_window
     window.qi_action.trigger()  # one dashboard, raised again
     assert window.qi_window is first
+
+
+def test_coach_menus_open_agreement_and_adjudication(qtbot, window):
+    from auditdesk.ui.adjudication import AdjudicationWindow
+    from auditdesk.ui.agreement_window import AgreementWindow
+
+    window.agreement_action.trigger()
+    assert isinstance(window.agreement_window, AgreementWindow)
+    window.adjudication_action.trigger()
+    assert isinstance(window.adjudication_window, AdjudicationWindow)
+    assert window.adjudication_window.isVisible()
+
+
+def test_comparing_reads_draws_each_readers_measurement_read_only(qtbot, db, loader, test_set):
+    """Two readers' PNLs on the same RCC are both drawn when the coach opens the images."""
+    from sqlalchemy import select
+
+    from auditdesk.auditing import AuditSession, find_checklist
+    from auditdesk.dicom.index import import_paths
+    from auditdesk.measure import pnl_cc
+    from auditdesk.store import audits as store
+    from auditdesk.store.models import Study
+    from auditdesk.ui.main_window import MainWindow
+
+    import_paths(db, [test_set.root])
+    truth = next(s for s in test_set.studies if s.kind == "mammo")
+    rcc = truth.truth["views"]["RCC"]
+    with db.session() as session:
+        study_pk = session.scalar(select(Study.id).where(Study.study_uid == truth.study_uid))
+    audit_pks = []
+    for i, name in enumerate(("Ann Reader", "Bob Reader")):
+        with db.transaction() as session:
+            reviewer_pk = store.create_reviewer(session, name, "technologist", name[:2]).id
+        audit = AuditSession.start(
+            db, study_pk=study_pk, reviewer_pk=reviewer_pk,
+            checklist=find_checklist("acr-mammo-positioning"),
+        )  # fmt: skip
+        nipple = (rcc["nipple_rc"][1] + 3 * i, rcc["nipple_rc"][0])
+        m = pnl_cc(nipple, (rcc["pnl_end_rc"][1], rcc["pnl_end_rc"][0]), None)
+        audit.measure(
+            "RCC:pnl_mm", value_px=m.value_px, value_mm=None, calibration_source="none",
+            sop_uid=rcc["sop_uid"], geometry=m.to_geometry(),
+        )  # fmt: skip
+        audit_pks.append(audit.audit_pk)
+    win = MainWindow(db, loader=loader, ask_reviewer=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.show_exam_reads(study_pk, audit_pks)
+    viewport = win.hanging_view.viewports["RCC"]
+    qtbot.waitUntil(lambda: len(viewport.measurements) == 2, timeout=60000)
+    assert win.audit_panel.session is None  # nothing is recorded while comparing

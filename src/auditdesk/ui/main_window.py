@@ -180,6 +180,9 @@ class MainWindow(QMainWindow):
         self.reviewer_dialog: ReviewerDialog | None = None
         self.checklists_dialog: ChecklistsDialog | None = None
         self.qi_window: QWidget | None = None
+        self.agreement_window: QWidget | None = None
+        self.adjudication_window: QWidget | None = None
+        self._reads: list[int] = []  # audits whose measurements are compared on the images
         self._prompt_at_show = False
         # Blinded audits hide the technologist (and, later, patient and previous answers).
         self.blinded = _as_bool(settings().value("blinded", False))
@@ -444,6 +447,16 @@ class MainWindow(QMainWindow):
         )
         self.qi_action.triggered.connect(self.show_qi_window)
         reports_menu.addAction(self.qi_action)
+        self.agreement_action = QAction("Reviewer &agreement…", self)
+        self.agreement_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.agreement_action.setToolTip(
+            "Kappa, AC1, alpha, ICC per item; reviewer matrix; trend; calibration; packages"
+        )
+        self.agreement_action.triggered.connect(self.show_agreement)
+        reports_menu.addAction(self.agreement_action)
+        self.adjudication_action = QAction("&Disagreements and consensus…", self)
+        self.adjudication_action.triggered.connect(self.show_adjudication)
+        reports_menu.addAction(self.adjudication_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.keys_action = QAction("&Keyboard keys…", self)
@@ -870,7 +883,9 @@ class MainWindow(QMainWindow):
         if self.central.currentWidget() is not self.hanging_view:
             return
         hung = self.hanging_view.study
-        if hung is not None and self.exam is not None and hung.id == self.exam.id:
+        if self.exam is None and self._reads:
+            self._draw_reads()
+        elif hung is not None and self.exam is not None and hung.id == self.exam.id:
             self._draw_saved_measurements()  # else the audit of this exam opens next and draws
         results = list(self.hanging_view.results.values())
         shown = [r for r in results if isinstance(r, LoadedImage)]
@@ -1108,6 +1123,7 @@ class MainWindow(QMainWindow):
             self.audit_panel.form.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _open_audit(self, study: StudySummary) -> None:
+        self._reads = []
         self.exam = study
         reviewer_pk = self.reviewer.id if self.reviewer is not None else None
         self.audit_panel.open_exam(study, reviewer_pk, blinded=self.blinded)
@@ -1229,13 +1245,95 @@ class MainWindow(QMainWindow):
         """Reports → Team leader dashboard: one window, raised when asked for again."""
         from auditdesk.ui.qi_window import QIWindow
 
-        if self.qi_window is None:
-            self.qi_window = QIWindow(self.db, self)
-            self.qi_window.destroyed.connect(lambda: setattr(self, "qi_window", None))
-        self.qi_window.show()
-        self.qi_window.raise_()
-        self.qi_window.activateWindow()
-        return self.qi_window
+        return self._single_window("qi_window", lambda: QIWindow(self.db, self))
+
+    def _single_window(self, attr: str, factory: object) -> QWidget:
+        """One window of a kind, raised when asked for again."""
+        window = getattr(self, attr)
+        if window is None:
+            window = factory()  # type: ignore[operator]
+            window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            window.destroyed.connect(lambda: setattr(self, attr, None))
+            setattr(self, attr, window)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+
+    def show_agreement(self) -> QWidget:
+        """Reports → Reviewer agreement (learning mode shows the current reviewer their own
+        calibration results)."""
+        from auditdesk.ui.agreement_window import AgreementWindow
+
+        reviewer_pk = self.reviewer.id if self.reviewer is not None else None
+        return self._single_window(
+            "agreement_window", lambda: AgreementWindow(self.db, self, reviewer_pk=reviewer_pk)
+        )
+
+    def show_adjudication(self) -> QWidget:
+        """Reports → Disagreements and consensus; "Open images" shows every read here."""
+        from auditdesk.ui.adjudication import AdjudicationWindow
+
+        def make() -> QWidget:
+            coach_pk = self.reviewer.id if self.reviewer is not None else None
+            window = AdjudicationWindow(self.db, self, coach_pk=coach_pk)
+            window.open_exam_requested.connect(self.show_exam_reads)
+            return window
+
+        return self._single_window("adjudication_window", make)
+
+    def show_exam_reads(self, study_pk: int, audit_pks: list[int]) -> None:
+        """An exam as the readers saw it: its images with every read's measurements drawn
+        (read-only). The checklist form is closed: decisions are made in the consensus window."""
+        study = self._studies.get(study_pk)
+        if study is None:
+            self.refresh()
+            study = self._studies.get(study_pk)
+            if study is None:
+                return
+        self._reads = list(audit_pks)
+        self.exam = None
+        self.audit_panel.open_exam(None, None, blinded=self.blinded)
+        self.audit_panel.form.close_audit(
+            "Comparing reads: each reader's measurements are drawn on the images; decide in "
+            "the Disagreements and consensus window."
+        )
+        self._select_study_row(study_pk)
+        if study.kind == "mammo":
+            self.show_hanging(study)
+        elif study.kind == "mr":
+            self.show_mr(study)
+        self._draw_reads()
+
+    def _draw_reads(self) -> None:
+        """Draw the measurements of the reads being compared (all of them, read-only)."""
+        hanging = self.hanging_view.hanging
+        if not self._reads or hanging is None:
+            return
+        if self.central.currentWidget() is not self.hanging_view:
+            return
+        from auditdesk.store.audits import audit_state
+
+        by_member: dict[str, list[tuple[Measurement, str | None]]] = {}
+        with self.db.session() as session:
+            for audit_pk in self._reads:
+                state = audit_state(session, audit_pk, include_history=False)
+                for key, saved in state.measurements.items():
+                    member, _, item = key.partition(":")
+                    if item not in ("pnl_mm", "ruler_mm") or not isinstance(saved.geometry, dict):
+                        continue
+                    try:
+                        drawn = Measurement.from_geometry(saved.geometry)
+                    except ValueError:
+                        continue
+                    by_member.setdefault(member, []).append((drawn, saved.sop_uid))
+        for slot, viewport in self.hanging_view.viewports.items():
+            choice = hanging.slots.get(slot)
+            if viewport.array is None or choice is None or choice.image is None:
+                continue
+            sop = choice.image.sop_uid
+            items = [m for m, s in by_member.get(slot, []) if s in (None, sop)]
+            viewport.show_measurements(items, editable=False)
 
     def show_keys(self) -> QMessageBox:
         """Every key of the checklist form, the image viewports and the MR layout."""
