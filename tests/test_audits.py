@@ -655,3 +655,28 @@ def test_killing_the_process_while_it_writes_loses_no_committed_answer(
     # Lines still in the pipe were printed after their commit: they count as saved too.
     saved += sum(1 for line in child.stdout.read().splitlines() if line.startswith("saved "))
     _check_after_kill(db, rec, saved, exact=False)
+
+
+def test_an_audit_opened_and_left_blank_is_discarded_but_any_action_keeps_it(db):
+    """Looking at an exam must not mark it "in progress"; an undone answer still counts."""
+    from datetime import date
+
+    from auditdesk.store.models import Study
+
+    with db.transaction() as s:
+        reviewer = audits.create_reviewer(s, "Blank Tester", "technologist", "BT")
+        version = audits.register_checklist_version(s, "c", "1", "d" * 64, "x", "C")
+        studies = [Study(study_uid=f"1.2.{i}", procedure_date=date(2026, 1, 1)) for i in (1, 2)]
+        s.add_all(studies)
+        s.flush()
+        blank = audits.open_audit(s, studies[0].id, reviewer.id, version.id)
+        touched = audits.open_audit(s, studies[1].id, reviewer.id, version.id)
+        audits.set_answer(s, touched.id, "EXAM:x", "pass", reviewer.id)
+        audits.set_answer(s, touched.id, "EXAM:x", None, reviewer.id)  # undone
+        ids = (blank.id, touched.id)
+    with db.transaction() as s:
+        assert audits.discard_if_blank(s, ids[0]) is True
+        assert audits.discard_if_blank(s, ids[1]) is False
+    with db.session() as s:
+        assert audits.list_audits(s, reviewer_pk=reviewer.id)[0].id == ids[1]
+        assert len(audits.list_audits(s, reviewer_pk=reviewer.id)) == 1

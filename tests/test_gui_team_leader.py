@@ -86,3 +86,56 @@ def test_comparing_reads_draws_each_readers_measurement_read_only(qtbot, db, loa
     viewport = win.hanging_view.viewports["RCC"]
     qtbot.waitUntil(lambda: len(viewport.measurements) == 2, timeout=60000)
     assert win.audit_panel.session is None  # nothing is recorded while comparing
+
+
+def test_coach_creates_a_calibration_set_and_records_reference_answers_by_keys(
+    qtbot, db, loader, test_set
+):
+    from PySide6.QtCore import QSettings, Qt
+    from sqlalchemy import select
+
+    from auditdesk.checklists.rules import answer_keys, item_for_key
+    from auditdesk.dicom.index import import_paths
+    from auditdesk.paths import data_dir
+    from auditdesk.store import audits as store
+    from auditdesk.store.models import Audit, Study
+    from auditdesk.ui.calibration_dialog import CalibrationDialog
+    from auditdesk.ui.main_window import MainWindow
+
+    import_paths(db, [test_set.root])
+    with db.transaction() as session:
+        coach_pk = store.create_reviewer(session, "Casey Coach", "coach", "CC").id
+    ini = QSettings(str(data_dir() / "auditdesk.ini"), QSettings.Format.IniFormat)
+    ini.setValue("reviewer_id", coach_pk)
+    ini.sync()
+    mammo = [s.study_uid for s in test_set.studies if s.kind == "mammo"]
+    with db.session() as session:
+        pks = list(session.scalars(select(Study.id).where(Study.study_uid.in_(mammo))))
+    win = MainWindow(db, loader=loader, ask_reviewer=False)
+    qtbot.addWidget(win)
+    win.show()
+
+    dialog = win.show_calibration()
+    assert isinstance(dialog, CalibrationDialog)
+    dialog.checklist_combo.setCurrentIndex(dialog.checklist_combo.findData("acr-mammo-positioning"))
+    dialog.name_edit.setText("November positioning")
+    dialog.tick(pks)
+    set_id = dialog.create()
+    assert set_id is not None
+    dialog.reference_button.click()
+    form = win.audit_panel.form
+    assert win.exam is not None and win.exam.id in pks
+    assert "REFERENCE" in form._exam.text()
+    for _ in pks:  # answer each exam of the set by keys; Ctrl+Return goes to the next one
+        keys = answer_keys(form.checklist)
+        qtbot.keyClick(form, Qt.Key.Key_Home)
+        for index, key in enumerate(keys):
+            if item_for_key(form.checklist, key).type in ("pass_fail", "choice", "ordinal"):
+                qtbot.keyClick(form, Qt.Key.Key_1)
+            if index < len(keys) - 1:
+                qtbot.keyClick(form, Qt.Key.Key_Down)
+        qtbot.keyClick(form, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    with db.session() as session:
+        audits = list(session.scalars(select(Audit).where(Audit.reviewer_pk == coach_pk)))
+    assert sorted(a.study_pk for a in audits) == sorted(pks)
+    assert {(a.purpose, a.status) for a in audits} == {("reference", "complete")}

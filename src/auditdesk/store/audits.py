@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from auditdesk.store.db import Database
@@ -427,6 +427,36 @@ def open_audit(
     session.flush()
     _record(session, audit, reviewer_pk, "status", None, None, "in_progress", now)
     return audit
+
+
+def discard_if_blank(session: Session, audit_pk: int) -> bool:
+    """Remove an audit that was opened but never given anything (no answer, measurement,
+    comment, flag or override), so looking at an exam does not mark it "in progress".
+
+    Returns True when it was removed. An audit with anything recorded is never touched.
+    """
+    audit = session.get(Audit, audit_pk)
+    if audit is None or audit.status != "in_progress":
+        return False
+    # Anything the reviewer ever did (even an answer later undone) keeps the audit and its history.
+    did_something = session.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.audit_pk == audit_pk,
+            AuditEvent.kind.not_in(("status", "rescore")),
+        )
+        .limit(1)
+    )
+    if did_something or audit.comment or audit.learning_opportunity:
+        return False
+    for model in (AuditAnswer, AuditMeasurement, AuditOverride):
+        if session.scalar(select(model.id).where(model.audit_pk == audit_pk).limit(1)):
+            return False
+    session.execute(delete(AuditScore).where(AuditScore.audit_pk == audit_pk))
+    session.execute(delete(AuditEvent).where(AuditEvent.audit_pk == audit_pk))
+    session.delete(audit)
+    session.flush()
+    return True
 
 
 def list_audits(
@@ -1088,6 +1118,7 @@ __all__ = [
     "checklist_versions",
     "clear_measurement",
     "create_reviewer",
+    "discard_if_blank",
     "get_reviewer_by_name",
     "history",
     "list_audits",

@@ -12,11 +12,12 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from auditdesk.adjudication import calibration_set, start_reference
 from auditdesk.auditing import AuditingError, AuditSession, stored_checklist
 from auditdesk.checklists.loader import LoadResult
 from auditdesk.checklists.schema import Checklist
 from auditdesk.measure import Measurement
-from auditdesk.store.audits import AuditError, AuditState
+from auditdesk.store.audits import AuditError, AuditState, discard_if_blank
 from auditdesk.store.catalog import StudySummary
 from auditdesk.store.db import Database
 from auditdesk.store.models import ChecklistVersion
@@ -71,6 +72,7 @@ class AuditPanel(QWidget):
         self.checklist: Checklist | None = None
         self.reviewer_pk: int | None = None
         self.blinded = False
+        self.reference_set: int | None = None
 
         self.checklist_combo = QComboBox()
         self.checklist_combo.setObjectName("checklist_combo")
@@ -115,7 +117,9 @@ class AuditPanel(QWidget):
             index = self.checklist_combo.findData(self.checklist.id)
             if index >= 0:
                 self.checklist_combo.setCurrentIndex(index)
-        self.checklist_combo.setEnabled(self.checklist_combo.count() > 1)
+        self.checklist_combo.setEnabled(
+            self.checklist_combo.count() > 1 and self.reference_set is None
+        )
         self.checklist_combo.blockSignals(False)
 
     def _on_checklist_chosen(self, index: int) -> None:
@@ -124,7 +128,9 @@ class AuditPanel(QWidget):
             return
         modality = modality_of(self.study)
         self._settings.setValue(f"checklist/{modality}", checklist_id)
-        self.open_exam(self.study, self.reviewer_pk, blinded=self.blinded)
+        self.open_exam(
+            self.study, self.reviewer_pk, blinded=self.blinded, reference_set=self.reference_set
+        )
 
     def choose(self, checklist_id: str) -> None:
         """Pick a checklist by id for this kind of exam (as the chooser does)."""
@@ -136,21 +142,37 @@ class AuditPanel(QWidget):
 
     # ------------------------------------------------------------------ the exam's audit
     def open_exam(
-        self, study: StudySummary | None, reviewer_pk: int | None, *, blinded: bool
+        self,
+        study: StudySummary | None,
+        reviewer_pk: int | None,
+        *,
+        blinded: bool,
+        reference_set: int | None = None,
     ) -> None:
         """Open (or create) the reviewer's audit of ``study``; an explanation instead when
-        there is no reviewer, no checklist, or the checklist cannot be used."""
+        there is no reviewer, no checklist, or the checklist cannot be used.
+
+        With ``reference_set`` the audit is the coach's reference answers for that calibration
+        set (purpose "reference": never counted in the measure or in reviewer agreement).
+        """
+        self.discard_blank()
         self.study = study
         self.reviewer_pk = reviewer_pk
         self.blinded = blinded
         self.session = None
         self.checklist = None
+        self.reference_set = reference_set
         if study is None:
             self._fill_combo()
             self._close("Open an exam from the worklist to audit it.")
             return
         modality = modality_of(study)
         preferred = self._settings.value(f"checklist/{modality}")
+        set_name = ""
+        if reference_set is not None:
+            with self.db.session() as s:
+                info = calibration_set(s, reference_set)
+            preferred, set_name = info.checklist_id, info.name
         wanted = choose_checklist(self.checklists, modality, str(preferred or "") or None)
         self.checklist = wanted
         self._fill_combo()
@@ -161,13 +183,16 @@ class AuditPanel(QWidget):
             self._close("Choose who is reviewing (Reviewer → Switch reviewer…, Ctrl+R) to audit.")
             return
         try:
-            session = AuditSession.start(
-                self.db,
-                study_pk=study.id,
-                reviewer_pk=reviewer_pk,
-                checklist=wanted,
-                blinded=blinded,
-            )
+            if reference_set is not None:
+                session = start_reference(self.db, reference_set, study.id, reviewer_pk, wanted)
+            else:
+                session = AuditSession.start(
+                    self.db,
+                    study_pk=study.id,
+                    reviewer_pk=reviewer_pk,
+                    checklist=wanted,
+                    blinded=blinded,
+                )
             state = session.state()
             with self.db.session() as s:
                 version = s.get(ChecklistVersion, state.checklist_version_pk)
@@ -178,8 +203,20 @@ class AuditPanel(QWidget):
             return
         self.session = session
         self.checklist = used
-        self.form.open_audit(session, used, title=exam_title(study, blinded=blinded))
+        title = exam_title(study, blinded=blinded)
+        if reference_set is not None:
+            title = f"REFERENCE ANSWERS for calibration set “{set_name}” · {title}"
+        self.form.open_audit(session, used, title=title)
         self.audit_changed.emit(state)
+
+    def discard_blank(self) -> None:
+        """Leaving an exam: an audit that was only opened, never answered, is not kept."""
+        if self.session is None:
+            return
+        self.form.close_audit("")  # saves a comment being typed first
+        with self.db.transaction() as s:
+            discard_if_blank(s, self.session.audit_pk)
+        self.session = None
 
     def _close(self, message: str) -> None:
         self.form.close_audit(message)

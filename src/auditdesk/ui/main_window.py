@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QTreeView,
     QWidget,
 )
+from sqlalchemy import select
 
 from auditdesk.checklists.loader import LoadResult, load_all
 from auditdesk.dicom.display import VOIPreset
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
         self.agreement_window: QWidget | None = None
         self.adjudication_window: QWidget | None = None
         self._reads: list[int] = []  # audits whose measurements are compared on the images
+        self._reference_set: int | None = None  # calibration set whose reference is recorded
         self._prompt_at_show = False
         # Blinded audits hide the technologist (and, later, patient and previous answers).
         self.blinded = _as_bool(settings().value("blinded", False))
@@ -457,6 +459,9 @@ class MainWindow(QMainWindow):
         self.adjudication_action = QAction("&Disagreements and consensus…", self)
         self.adjudication_action.triggered.connect(self.show_adjudication)
         reports_menu.addAction(self.adjudication_action)
+        self.calibration_action = QAction("&Calibration sets…", self)
+        self.calibration_action.triggered.connect(self.show_calibration)
+        reports_menu.addAction(self.calibration_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.keys_action = QAction("&Keyboard keys…", self)
@@ -1097,7 +1102,7 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     # ---------------------------------------------------------------- the exam and its audit
-    def open_exam(self, study_pk: int) -> None:
+    def open_exam(self, study_pk: int, *, reference_set: int | None = None) -> None:
         """Show an exam (2x2 hanging or MR layout), open the reviewer's audit of it in the
         checklist form, and start decoding the next exam of the worklist in the background."""
         study = self._studies.get(study_pk)
@@ -1117,16 +1122,19 @@ class MainWindow(QMainWindow):
             image_id = self._first_image("study", study_pk)
             if image_id is not None:
                 self.show_image(image_id)
-        self._open_audit(study)
+        self._open_audit(study, reference_set=reference_set)
         self._prefetch_after(study_pk)
         if self.audit_panel.session is not None:
             self.audit_panel.form.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def _open_audit(self, study: StudySummary) -> None:
+    def _open_audit(self, study: StudySummary, *, reference_set: int | None = None) -> None:
         self._reads = []
+        self._reference_set = reference_set
         self.exam = study
         reviewer_pk = self.reviewer.id if self.reviewer is not None else None
-        self.audit_panel.open_exam(study, reviewer_pk, blinded=self.blinded)
+        self.audit_panel.open_exam(
+            study, reviewer_pk, blinded=self.blinded, reference_set=reference_set
+        )
         self._draw_saved_measurements()
 
     def _select_study_row(self, study_pk: int) -> None:
@@ -1197,7 +1205,11 @@ class MainWindow(QMainWindow):
             self._open_audit(self.exam)
 
     def _on_audit_completed(self, study_pk: int) -> None:
-        """Ctrl+Return completed the audit: refresh the lists and go on to the next exam."""
+        """Ctrl+Return completed the audit: refresh the lists and go on to the next exam (or,
+        when recording reference answers, to the calibration set's next exam)."""
+        if self._reference_set is not None:
+            self.record_reference(self._reference_set)
+            return
         self.statusBar().showMessage("Audit complete.", 5000)
         self.worklist.refresh()
         pk = self._next_to_do(study_pk)
@@ -1207,8 +1219,8 @@ class MainWindow(QMainWindow):
         self.open_exam(pk)
 
     def _on_audit_changed(self, state: object) -> None:
-        if state is None:
-            return
+        if state is None or self._reference_set is not None:
+            return  # reference answers do not change anyone's worklist
         if self.exam is not None and self.worklist.status_of(self.exam.id) == "to do":
             self.worklist.refresh()  # the row now says "in progress"
 
@@ -1281,6 +1293,52 @@ class MainWindow(QMainWindow):
             return window
 
         return self._single_window("adjudication_window", make)
+
+    def show_calibration(self) -> QDialog:
+        """Reports → Calibration sets…: create sets; record the reference answers here."""
+        from auditdesk.ui.calibration_dialog import CalibrationDialog
+
+        coach_pk = self.reviewer.id if self.reviewer is not None else None
+        dialog = CalibrationDialog(self.db, self, coach_pk=coach_pk, blinded=self.blinded)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.reference_requested.connect(self.record_reference)
+        dialog.open()
+        return dialog
+
+    def record_reference(self, set_id: int) -> int | None:
+        """Open the set's next exam without a complete reference from this coach, with the form
+        on the reference audit; Ctrl+Return goes on to the next such exam."""
+        from auditdesk.adjudication import calibration_set
+        from auditdesk.store.models import Audit
+
+        if self.require_reviewer() is None or self.reviewer is None:
+            return None
+        with self.db.session() as session:
+            info = calibration_set(session, set_id)
+            done = set(
+                session.scalars(
+                    select(Audit.study_pk).where(
+                        Audit.purpose == "reference",
+                        Audit.reviewer_pk == self.reviewer.id,
+                        Audit.checklist_id == info.checklist_id,
+                        Audit.status == "complete",
+                        Audit.study_pk.in_(info.study_pks),
+                    )
+                )
+            )
+        todo = [pk for pk in info.study_pks if pk not in done]
+        if not todo:
+            self._reference_set = None
+            self.statusBar().showMessage(
+                f"Every exam of “{info.name}” has your reference answers.", 10000
+            )
+            return None
+        self.open_exam(todo[0], reference_set=set_id)
+        self.statusBar().showMessage(
+            f"Reference answers for “{info.name}”: exam {len(done) + 1} of {len(info.study_pks)}.",
+            10000,
+        )
+        return todo[0]
 
     def show_exam_reads(self, study_pk: int, audit_pks: list[int]) -> None:
         """An exam as the readers saw it: its images with every read's measurements drawn
@@ -1504,6 +1562,7 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- lifecycle
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.audit_panel.discard_blank()
         state = settings()
         state.setValue("geometry", self.saveGeometry())
         state.setValue("window_state", self.saveState(WINDOW_STATE_VERSION))
