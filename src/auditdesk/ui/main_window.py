@@ -1,8 +1,11 @@
-"""The main window: indexed studies on the left, the image on the right.
+"""The main window: the audit workstation.
 
-This is the foundation window (study list + one correctly windowed image + import with progress
-and cancel + classification overrides); the audit workstation with hanging protocols and the
-checklist form grows from here.
+Worklist and study tree on the left, the images in the middle (one image, the mammography 2x2
+hanging, or the MR layout), the checklist form of the open exam on the right. It wires the
+pieces together (opening an exam, next exam with prefetch, measurements saved with the audit,
+import, overrides, reviewer) and opens the team leader's and the coach's windows; the pieces
+themselves live in their own modules (``hanging_view``, ``mr_view``, ``audit_panel``,
+``worklist``, ``qi_window``, ``agreement_window``, ``adjudication``...).
 """
 
 from __future__ import annotations
