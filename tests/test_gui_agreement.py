@@ -4,6 +4,7 @@ and the disagreement / consensus window (issue 6, GUI side)."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -350,6 +351,9 @@ def test_calibration_tab_shows_a_reviewer_their_own_result(qtbot, data):
     table = ann.calibration_table
     rows = {table.item(r, 0).text(): table.item(r, 4).text() for r in range(table.rowCount())}
     assert list(rows.values()).count("no") == 2  # RMLO:imf_open and meets criteria
+    # Shares are shown as percentages of 100, not multiplied twice.
+    shares = [float(v) for v in re.findall(r"([\d.]+) %", ann.calibration_label.text())]
+    assert shares and all(0 < v < 100 for v in shares)
 
     coach = AgreementWindow(db, reviewer_pk=pks["Cora Coach"])
     qtbot.addWidget(coach)

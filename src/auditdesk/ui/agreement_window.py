@@ -830,14 +830,7 @@ class AgreementWindow(QMainWindow):
         self.calibration_combo.blockSignals(True)
         self.calibration_combo.clear()
         for cal in sets:
-            set_id = _field(cal, "id", "set_id", "pk")
-            name = _field(cal, "name") or f"Set {set_id}"
-            count = _field(cal, "n_exams", "exam_count")
-            if count is None:
-                studies = _field(cal, "study_pks")
-                count = len(studies) if studies is not None else None
-            label = name + (f" ({count} exams)" if count is not None else "")
-            self.calibration_combo.addItem(label, set_id)
+            self.calibration_combo.addItem(f"{cal.name} ({len(cal.study_pks)} exams)", cal.id)
         if wanted is not None and self.calibration_combo.findData(wanted) >= 0:
             self.calibration_combo.setCurrentIndex(self.calibration_combo.findData(wanted))
         self.calibration_combo.blockSignals(False)
@@ -891,20 +884,18 @@ class AgreementWindow(QMainWindow):
             return
         self.calibration = result
         own = who == self.reviewer_pk
-        items = list(_field(result, "items", "rows") or [])
-        percent = _field(result, "percent", "agreement")
-        kappa = _field(result, "kappa")
         summary = []
-        if percent is not None:
-            value = percent.value if isinstance(percent, agreement.Estimate) else percent
-            summary.append(f"agreement with the reference {fmt.share(value)}")
-        if kappa is not None:
-            est = kappa if isinstance(kappa, agreement.Estimate) else None
-            value = est.value if est is not None else kappa
-            summary.append(f"κ {fmt.num(value)}" + (f" ({fmt.ci(est)})" if est else ""))
-        reviewed = _field(result, "n_exams", "n_subjects")
-        if reviewed is not None:
-            summary.append(f"{reviewed} exams")
+        if result.percent is not None:
+            summary.append(
+                f"agreement with the reference {result.percent:.1f} % "
+                f"({result.n_agree} of {result.n_compared} answers)"
+            )
+        if result.kappa is not None:
+            summary.append(f"κ {fmt.num(result.kappa)}")
+        if result.meets_compared:
+            summary.append(
+                f"meets criteria: {result.meets_agree} of {result.meets_compared} exams agree"
+            )
         whose = "Your" if own else f"{self._reviewers.get(who, ('', ''))[0]}'s"
         self.calibration_label.setText(
             f"{whose} answers against the coach's reference (learning mode: shown only to "
@@ -915,23 +906,19 @@ class AgreementWindow(QMainWindow):
         table.setHorizontalHeaderLabels(
             ["Item", "Exam", "Your answer" if own else "Their answer", "Reference", "Same?"]
         )
-        table.setRowCount(len(items))
-        for r, entry in enumerate(items):
-            mine = _field(entry, "answer", "reviewer_answer", "yours")
-            ref = _field(entry, "reference", "reference_answer")
-            same = _field(entry, "agree", "same", "match")
-            if same is None:
-                same = mine == ref
+        table.setRowCount(len(result.rows))
+        for r, row in enumerate(result.rows):
+            same = {True: "yes", False: "no", None: "–"}[row.agrees]
             cells = [
-                _field(entry, "label", "key", "item") or "",
-                _field(entry, "exam_label", "exam", "exam_key") or "",
-                fmt.answer_text(mine),
-                fmt.answer_text(ref),
-                "yes" if same else "no",
+                row.label or row.key,
+                row.exam_label,
+                fmt.answer_text(row.reviewer_answer),
+                fmt.answer_text(row.reference_answer),
+                same,
             ]
             for c, value in enumerate(cells):
                 item = _item(value)
-                if c == 4 and not same:
+                if c == 4 and row.agrees is False:
                     item.setForeground(QBrush(QColor("#d35400")))
                 table.setItem(r, c, item)
 
@@ -1096,16 +1083,6 @@ class AgreementWindow(QMainWindow):
 
     def _status(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
-
-
-def _field(obj: Any, *names: str) -> Any:
-    """The first of ``names`` present on ``obj`` (attribute or mapping key), else None."""
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return None
 
 
 __all__ = ["AgreementTrendChart", "AgreementWindow", "PrevalenceChart", "kappa_colour"]
