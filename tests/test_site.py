@@ -233,3 +233,19 @@ def test_cli_site_technologists_and_annotations(tmp_path, capsys) -> None:
     assert code == 1 and "not a date" in err
     assert _cli(capsys, url, "annotate", "delete", str(notes[0]["id"]))[0] == 0
     assert _cli(capsys, url, "annotate", "delete", str(notes[0]["id"]))[0] == 1
+
+
+def test_the_pseudonym_secret_exists_from_the_start_so_read_only_sessions_agree(tmp_path):
+    """Exam keys computed in two read-only sessions of a new database are the same."""
+    from auditdesk.site import exam_key, site_secret
+    from auditdesk.store.db import open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    try:
+        with db.session() as first:
+            key1 = exam_key(site_secret(first), "1.2.3")
+        with db.session() as second:
+            key2 = exam_key(site_secret(second), "1.2.3")
+        assert key1 == key2
+    finally:
+        db.dispose()

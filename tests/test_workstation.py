@@ -6,6 +6,7 @@ import pytest
 
 from auditdesk.checklists.loader import load_all
 from auditdesk.dicom.index import import_paths
+from auditdesk.mr_layout import build_stacks, default_layout
 from auditdesk.store.catalog import list_studies
 from auditdesk.workstation import (
     checklists_for,
@@ -50,5 +51,15 @@ def test_prefetch_lists_the_hung_views_and_one_slice_per_mr_series(db, test_set)
     locations = prefetch_locations(mammo)
     assert 1 <= len(locations) <= 4
     assert len(set(locations)) == len(locations)
+    assert all(frame == 0 for _loc, frame in locations)
     mr = next(s for s in studies if s.kind == "mr")
-    assert len(prefetch_locations(mr)) == len([s for s in mr.series if s.images])
+    with db.session() as session:
+        stacks = build_stacks(session, mr.id)
+    pairs = prefetch_locations(mr, stacks)
+    # The middle slice of each stack the MR view shows first (T2W, highest-b DWI, ADC, DCE).
+    shown = [next(st for st in stacks if st.label == label) for label in default_layout(stacks)]
+    assert pairs == [
+        (st.slice(0, st.n_slices // 2).location, st.slice(0, st.n_slices // 2).frame)
+        for st in shown
+    ]
+    assert prefetch_locations(mr) == []

@@ -66,8 +66,13 @@ def cmd_export_weekly(args: argparse.Namespace) -> int:
     try:
         start, end = _period(args)
         db = _db(args)
-        with db.session() as session:
-            n = write_weekly(session, path, fmt, start=start, end=end, breakdowns=args.breakdowns)
+        try:
+            with db.session() as session:
+                n = write_weekly(
+                    session, path, fmt, start=start, end=end, breakdowns=args.breakdowns
+                )
+        finally:
+            db.dispose()
     except _UsageError as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -93,8 +98,11 @@ def cmd_export_exams(args: argparse.Namespace) -> int:
     try:
         start, end = _period(args)
         db = _db(args)
-        with db.transaction() as session:  # the site secret is created on first use
-            n = write_exams_xlsx(session, path, start=start, end=end)
+        try:
+            with db.session() as session:
+                n = write_exams_xlsx(session, path, start=start, end=end)
+        finally:
+            db.dispose()
     except _UsageError as exc:
         return _fail(str(exc))
     except OSError as exc:

@@ -12,6 +12,7 @@ from auditdesk.checklists.loader import LoadResult
 from auditdesk.checklists.schema import Checklist
 from auditdesk.dicom.sources import Location
 from auditdesk.hanging import hang_mammo
+from auditdesk.mr_layout import Stack, default_layout
 from auditdesk.store.catalog import StudySummary
 
 #: The checklist an exam opens with until the reviewer picks another for that modality
@@ -87,23 +88,28 @@ def measurement_values(
     raise ValueError(f"unknown measurement kind {kind!r}")
 
 
-def prefetch_locations(study: StudySummary) -> list[Location]:
-    """The images "next exam" will draw first: the four hung views of a mammogram, or for MR
-    the middle slice of each series (the MR view fetches the rest around it)."""
+def prefetch_locations(
+    study: StudySummary, stacks: list[Stack] | None = None
+) -> list[tuple[Location, int]]:
+    """The (file, frame) pairs "next exam" draws first: the four hung views of a mammogram, or
+    for MR the middle slice of each stack of the default layout (``stacks`` from
+    :func:`auditdesk.mr_layout.build_stacks`; the MR view fetches the slices around them)."""
     if study.kind == "mammo":
         hanging = hang_mammo(study)
         return [
-            Location(choice.image.path, choice.image.archive_member)
+            (Location(choice.image.path, choice.image.archive_member), 0)
             for choice in hanging.slots.values()
             if choice.image is not None
         ]
-    locations = []
-    for series in study.series:
-        if series.images:
-            ordered = sorted(series.images, key=lambda i: (i.slice_order or 0, i.id))
-            middle = ordered[len(ordered) // 2]
-            locations.append(Location(middle.path, middle.archive_member))
-    return locations
+    if not stacks:
+        return []
+    by_label = {stack.label: stack for stack in stacks}
+    wanted = [by_label[label] for label in default_layout(stacks) if label in by_label]
+    pairs = []
+    for stack in wanted:
+        middle = stack.slice(0, stack.n_slices // 2)
+        pairs.append((middle.location, middle.frame))
+    return pairs
 
 
 __all__ = [

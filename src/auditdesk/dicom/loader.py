@@ -153,10 +153,12 @@ class DisplayLoader:
         """The decoded frame as a future, from the cache when it is there."""
         return self._get((loc, frame, voi_name), wanted=True)
 
-    def prefetch(self, locations: list[Location]) -> None:
-        """Start decoding these (frame 0, default window) so a later submit finds them."""
-        for loc in locations:
-            self._get((loc, 0, None), wanted=False)
+    def prefetch(self, items: list[Location] | list[tuple[Location, int]]) -> None:
+        """Start decoding these (a location means its frame 0; default window) so a later
+        submit finds them."""
+        for item in items:
+            loc, frame = item if isinstance(item, tuple) else (item, 0)
+            self._get((loc, frame, None), wanted=False)
 
     def cancel_prefetch(self) -> int:
         """Drop prefetches that have not started (the user went elsewhere); returns how many."""

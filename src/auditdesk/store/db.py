@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -105,4 +105,20 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
     db = Database(url or default_db_url())
     if migrate:
         upgrade(db.engine)
+        ensure_site_secret(db)
     return db
+
+
+def ensure_site_secret(db: Database) -> None:
+    """Create the site's pseudonym secret when the database has none, once, at open.
+
+    Exam keys are derived from it; creating it lazily inside a read-only session would roll it
+    back and give different keys on the next call, so every database gets it up front.
+    """
+    import secrets
+
+    from auditdesk.store.models import SiteSecret
+
+    with db.transaction() as session:
+        if session.scalar(select(SiteSecret.id).limit(1)) is None:
+            session.add(SiteSecret(secret=secrets.token_bytes(32)))

@@ -54,6 +54,7 @@ from auditdesk.dicom.sources import Location
 from auditdesk.hanging import MAMMO_SLOTS, hang_mammo
 from auditdesk.measure import Measurement
 from auditdesk.paths import data_dir
+from auditdesk.store.audits import AuditState
 from auditdesk.store.catalog import (
     OVERRIDABLE,
     ImageSummary,
@@ -874,7 +875,9 @@ class MainWindow(QMainWindow):
         if self.central.currentWidget() is not self.mr_view:
             return
         shown = self.mr_view.shown_image(self.mr_view.active)
-        if shown is not None:
+        if shown is not None and shown is not self.last_loaded:
+            # Refill the Window list only when the active image changed (this signal also comes
+            # after every prefetched neighbour while scrolling).
             self.last_loaded = shown
             self._on_mr_active_changed(self.mr_view.active)
 
@@ -1161,8 +1164,15 @@ class MainWindow(QMainWindow):
         upcoming_pk = self._next_to_do(study_pk)
         for pk in [upcoming_pk] if upcoming_pk is not None else []:
             upcoming = self._studies.get(pk)
-            if upcoming is not None:
-                self.loader.prefetch(prefetch_locations(upcoming))
+            if upcoming is None:
+                continue
+            stacks = None
+            if upcoming.kind == "mr":
+                from auditdesk.mr_layout import build_stacks
+
+                with self.db.session() as session:
+                    stacks = build_stacks(session, upcoming.id)
+            self.loader.prefetch(prefetch_locations(upcoming, stacks))
 
     def next_exam(self) -> int | None:
         """Open the next exam to do in the worklist (its images are usually decoded already)."""
@@ -1222,10 +1232,14 @@ class MainWindow(QMainWindow):
         self.open_exam(pk)
 
     def _on_audit_changed(self, state: object) -> None:
-        if state is None or self._reference_set is not None:
+        if not isinstance(state, AuditState) or self._reference_set is not None:
             return  # reference answers do not change anyone's worklist
-        if self.exam is not None and self.worklist.status_of(self.exam.id) == "to do":
-            self.worklist.refresh()  # the row now says "in progress"
+        started = bool(
+            state.answers or state.measurements or state.comment or state.learning_opportunity
+        )
+        # Only a real start turns the row "in progress" (an audit only opened is discarded).
+        if started and self.exam is not None and self.worklist.status_of(self.exam.id) == "to do":
+            self.worklist.refresh()
 
     def _on_member_changed(self, member: str) -> None:
         """The form moved to an item of another view or sequence: show it on the images."""
