@@ -29,7 +29,7 @@ from auditdesk.exchange.package import (
 )
 from auditdesk.store import audits as store
 from auditdesk.store import models as m
-from auditdesk.store.db import open_database
+from auditdesk.store.db import ensure_site_secret, open_database
 
 CHECKLIST = "acr-mammo-positioning"
 RILEY = ("Riley Chen", "technologist", "RC")
@@ -53,7 +53,8 @@ AUDIT_TABLES = (
 
 @pytest.fixture(scope="module")
 def indexed_template(tmp_path_factory: pytest.TempPathFactory, test_set) -> Path:
-    """The test set indexed once; every workstation starts from a copy (no secret yet)."""
+    """The test set indexed once; every workstation starts from a copy and makes a secret of
+    its own (as a database does when first opened); with no audits, a site key replaces it."""
     folder = tmp_path_factory.mktemp("package")
     path = folder / "template.sqlite"
     with pytest.MonkeyPatch.context() as mp:
@@ -61,7 +62,7 @@ def indexed_template(tmp_path_factory: pytest.TempPathFactory, test_set) -> Path
         db = open_database(f"sqlite:///{path}")
         import_paths(db, [test_set.root])
         with db.session() as session:
-            assert session.scalar(select(func.count(m.SiteSecret.id))) == 0
+            assert session.scalar(select(func.count(m.SiteSecret.id))) == 1
         db.dispose()
     return path
 
@@ -75,6 +76,9 @@ def workstation(tmp_path: Path, indexed_template: Path):
         path = tmp_path / f"{name}.sqlite"
         shutil.copyfile(indexed_template, path)
         db = open_database(f"sqlite:///{path}")
+        with db.transaction() as session:  # a workstation of its own makes its own secret
+            session.execute(m.SiteSecret.__table__.delete())
+        ensure_site_secret(db)
         opened.append(db)
         return db
 

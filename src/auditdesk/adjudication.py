@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditdesk import site
+from auditdesk.agreement import cohen_kappa
 from auditdesk.auditing import AuditingError, AuditSession, stored_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key, normalise_answer
 from auditdesk.checklists.schema import Checklist, ChoiceItem, OrdinalItem, PassFailItem
@@ -645,32 +646,12 @@ set_reference = start_reference
 
 def cohen_kappa_value(a: Sequence[object], b: Sequence[object]) -> float | None:
     """Unweighted Cohen's kappa of two raters' paired ratings; None when undefined (no pairs,
-    or chance agreement 1: both always gave the same single answer).
-
-    Uses ``auditdesk.agreement.cohen_kappa`` when that module is installed, else the textbook
-    formula (po - pe) / (1 - pe), which is what it computes too.
-    """
+    or chance agreement 1: both always gave the same single answer)."""
     if len(a) != len(b):
         raise ValueError("kappa needs paired ratings")
     if not a:
         return None
-    try:
-        from auditdesk.agreement import cohen_kappa
-    except ImportError:
-        cohen_kappa = None
-    if cohen_kappa is not None:
-        try:
-            return cohen_kappa(list(a), list(b)).value
-        except (ValueError, ZeroDivisionError):  # pragma: no cover - depends on helper F
-            return None
-    n = len(a)
-    ka, kb = [repr(v) for v in a], [repr(v) for v in b]
-    po = sum(x == y for x, y in zip(ka, kb, strict=True)) / n
-    cats = set(ka) | set(kb)
-    pe = sum((ka.count(c) / n) * (kb.count(c) / n) for c in cats)
-    if pe >= 1.0:
-        return None
-    return (po - pe) / (1.0 - pe)
+    return cohen_kappa(list(a), list(b)).value
 
 
 def calibration_result(session: Session, set_id: int, reviewer_pk: int) -> CalibrationResult:

@@ -695,9 +695,12 @@ def _load(session: Session, flt: AgreementFilter, *, measurements: bool = True) 
         Study,
     )
 
-    where = [Audit.checklist_id == flt.checklist_id, Audit.status == "complete"]
-    if hasattr(Audit, "purpose"):  # consensus and reference audits are not independent reads
-        where.append(Audit.purpose == "review")
+    # Consensus and reference audits are not independent reads.
+    where = [
+        Audit.checklist_id == flt.checklist_id,
+        Audit.status == "complete",
+        Audit.purpose == "review",
+    ]
     if flt.start is not None:
         where.append(Study.procedure_date >= flt.start)
     if flt.end is not None:

@@ -107,11 +107,10 @@ SITE_KEY_KIND = "auditdesk-site-key"
 SITE_KEY_FORMAT = 1
 FINGERPRINT_LENGTH = 16
 IMAGE_KEY_PREFIX = "IM-"
-PURPOSES = getattr(store, "PURPOSES", ("review", "consensus", "reference"))
+PURPOSES = store.PURPOSES
 DEFAULT_PURPOSE = "review"
 #: Identifiers shorter than this are not searched for in free text (too many false alarms).
 _MIN_IDENTIFIER_LENGTH = 6
-_HAS_PURPOSE = hasattr(Audit, "purpose")
 
 
 class PackageError(ValueError):
@@ -525,7 +524,7 @@ def build_payload(
                 "initials": reviewer.initials,
             },
             "checklist": version.content_hash,
-            "purpose": getattr(audit, "purpose", DEFAULT_PURPOSE) or DEFAULT_PURPOSE,
+            "purpose": audit.purpose or DEFAULT_PURPOSE,
             "status": audit.status,
             "comment": audit.comment,
             "learning_opportunity": bool(audit.learning_opportunity),
@@ -789,21 +788,14 @@ class _Importer:
                 continue
             version = self.version(entry["checklist"])
             purpose = entry.get("purpose", DEFAULT_PURPOSE)
-            if not _HAS_PURPOSE and purpose != DEFAULT_PURPOSE:
-                self.report.notes.append(
-                    f"Exam {entry['exam_key']}: a {purpose} audit cannot be stored by this "
-                    "version of AuditDesk; skipped."
-                )
-                continue
             reviewer_pk = self.reviewer(entry["reviewer"]["name"])
             assert reviewer_pk is not None
             query = select(Audit).where(
                 Audit.study_pk == study_pk,
                 Audit.reviewer_pk == reviewer_pk,
                 Audit.checklist_id == version.checklist_id,
+                Audit.purpose == purpose,
             )
-            if _HAS_PURPOSE:
-                query = query.where(Audit.purpose == purpose)
             local = self.session.scalars(query).first()
             if local is None:
                 self.add(entry, study_pk, reviewer_pk, version, purpose)
@@ -840,9 +832,8 @@ class _Importer:
             started_at=started,
             updated_at=updated,
             completed_at=_time(entry.get("completed_at"), "completion time"),
+            purpose=purpose,
         )
-        if _HAS_PURPOSE:
-            audit.purpose = purpose
         s.add(audit)
         s.flush()
         for a in entry.get("answers", []):
