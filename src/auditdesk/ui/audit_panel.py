@@ -31,7 +31,7 @@ from auditdesk.workstation import (
     modality_of,
 )
 
-__all__ = ["AuditPanel", "exam_title"]
+__all__ = ["AuditPanel", "drawable_measurements", "exam_title"]
 
 #: Answer keys whose measurement geometry is drawn back on the image (one drawing each; the
 #: pectoral-to-PNL distance shares the PNL's drawing).
@@ -264,16 +264,20 @@ class AuditPanel(QWidget):
     def saved_measurements(self) -> dict[str, list[tuple[Measurement, str | None]]]:
         """The audit's drawable measurements by member ("RMLO" -> [(PNL, its SOP UID)])."""
         state = self.state()
-        if state is None:
-            return {}
-        found: dict[str, list[tuple[Measurement, str | None]]] = {}
-        for key, saved in state.measurements.items():
-            member, _, item = key.partition(":")
-            if item not in DRAWN_KEYS or not isinstance(saved.geometry, dict):
-                continue
-            try:
-                drawn = Measurement.from_geometry(saved.geometry)
-            except ValueError:
-                continue  # a geometry from a newer version: the number still counts
-            found.setdefault(member, []).append((drawn, saved.sop_uid))
-        return found
+        return drawable_measurements(state) if state is not None else {}
+
+
+def drawable_measurements(state: AuditState) -> dict[str, list[tuple[Measurement, str | None]]]:
+    """An audit's measurements that can be drawn again, by member, with the image's SOP UID
+    (one drawing per PNL or ruler; the pectoral-to-PNL distance shares the PNL's drawing)."""
+    found: dict[str, list[tuple[Measurement, str | None]]] = {}
+    for key, saved in state.measurements.items():
+        member, _, item = key.partition(":")
+        if item not in DRAWN_KEYS or not isinstance(saved.geometry, dict):
+            continue
+        try:
+            drawn = Measurement.from_geometry(saved.geometry)
+        except ValueError:
+            continue  # a geometry from a newer version: the number still counts
+        found.setdefault(member, []).append((drawn, saved.sop_uid))
+    return found

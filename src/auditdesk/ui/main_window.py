@@ -54,7 +54,7 @@ from auditdesk.dicom.sources import Location
 from auditdesk.hanging import MAMMO_SLOTS, hang_mammo
 from auditdesk.measure import Measurement
 from auditdesk.paths import data_dir
-from auditdesk.store.audits import AuditState
+from auditdesk.store.audits import AuditState, audit_state
 from auditdesk.store.catalog import (
     OVERRIDABLE,
     ImageSummary,
@@ -65,7 +65,7 @@ from auditdesk.store.catalog import (
     set_override,
 )
 from auditdesk.store.db import Database
-from auditdesk.ui.audit_panel import AuditPanel
+from auditdesk.ui.audit_panel import AuditPanel, drawable_measurements
 from auditdesk.ui.checklist_form import key_help
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.hanging_view import MammoHangingView
@@ -1382,33 +1382,15 @@ class MainWindow(QMainWindow):
 
     def _draw_reads(self) -> None:
         """Draw the measurements of the reads being compared (all of them, read-only)."""
-        hanging = self.hanging_view.hanging
-        if not self._reads or hanging is None:
+        if not self._reads or self.central.currentWidget() is not self.hanging_view:
             return
-        if self.central.currentWidget() is not self.hanging_view:
-            return
-        from auditdesk.store.audits import audit_state
-
         by_member: dict[str, list[tuple[Measurement, str | None]]] = {}
         with self.db.session() as session:
             for audit_pk in self._reads:
                 state = audit_state(session, audit_pk, include_history=False)
-                for key, saved in state.measurements.items():
-                    member, _, item = key.partition(":")
-                    if item not in ("pnl_mm", "ruler_mm") or not isinstance(saved.geometry, dict):
-                        continue
-                    try:
-                        drawn = Measurement.from_geometry(saved.geometry)
-                    except ValueError:
-                        continue
-                    by_member.setdefault(member, []).append((drawn, saved.sop_uid))
-        for slot, viewport in self.hanging_view.viewports.items():
-            choice = hanging.slots.get(slot)
-            if viewport.array is None or choice is None or choice.image is None:
-                continue
-            sop = choice.image.sop_uid
-            items = [m for m, s in by_member.get(slot, []) if s in (None, sop)]
-            viewport.show_measurements(items, editable=False)
+                for member, items in drawable_measurements(state).items():
+                    by_member.setdefault(member, []).extend(items)
+        self._draw_on_hanging(by_member, editable=False)
 
     def show_keys(self) -> QMessageBox:
         """Every key of the checklist form, the image viewports and the MR layout."""
@@ -1500,16 +1482,26 @@ class MainWindow(QMainWindow):
 
     def _draw_saved_measurements(self) -> None:
         """Redraw the audit's saved measurements on the images they were made on."""
-        saved = self.audit_panel.saved_measurements()
+        if self.central.currentWidget() is not self.hanging_view:
+            return
+        self._draw_on_hanging(
+            self.audit_panel.saved_measurements(), editable=self.audit_panel.session is not None
+        )
+
+    def _draw_on_hanging(
+        self, by_member: dict[str, list[tuple[Measurement, str | None]]], *, editable: bool
+    ) -> None:
+        """Each slot shows the measurements made on its own image (matched by SOP UID)."""
         hanging = self.hanging_view.hanging
-        if self.central.currentWidget() is not self.hanging_view or hanging is None:
+        if hanging is None:
             return
         for slot, viewport in self.hanging_view.viewports.items():
             choice = hanging.slots.get(slot)
             if viewport.array is None or choice is None or choice.image is None:
                 continue
-            items = [m for m, sop in saved.get(slot, []) if sop in (None, choice.image.sop_uid)]
-            viewport.show_measurements(items, editable=self.audit_panel.session is not None)
+            sop = choice.image.sop_uid
+            items = [m for m, s in by_member.get(slot, []) if s in (None, sop)]
+            viewport.show_measurements(items, editable=editable)
 
     # ---------------------------------------------------------------- blinding
     def set_blinded(self, blinded: bool) -> None:
