@@ -273,6 +273,7 @@ class WorklistPanel(QWidget):
         self.filter = WorklistFilter(status="todo")
         self._technologist_choice: str | None = None  # remembered while blinded hides it
         self._base: list[WorklistRow] = []
+        self._base_key: tuple[object, object] | None = None  # the query filters of _base
         self._previous_order: list[int] = []
         self._quiet = 0
         self._checklists = self._load_checklists()
@@ -428,9 +429,15 @@ class WorklistPanel(QWidget):
         if self.blinded:
             base = [dataclasses.replace(r, technologist=None) for r in base]
         self._base = base
+        self._base_key = (self.filter.checklist_id, self.filter.kind)
         progress = week_progress(base)
         self._fill_weeks(progress)
         self._fill_technologists(technologists(base))
+        self._show_filtered(current, progress)
+
+    def _show_filtered(self, current: int | None, progress: dict[Any, Any]) -> None:
+        """Apply the filters to the rows read last (status, mine, week... need no query)."""
+        base = self._base
         rows = filter_rows(base, self.filter, checklist_modalities=self._modalities)
         self._quiet += 1
         try:
@@ -628,7 +635,15 @@ class WorklistPanel(QWidget):
             self._technologist_choice = self.technologist_combo.currentData() or None
             self.filter.technologist = self._technologist_choice
         self._save_settings()
-        self.refresh()
+        if self._base_key == (self.filter.checklist_id, self.filter.kind):
+            # Only the in-memory filters changed: no need to read the database again.
+            current = self.current_study_pk
+            order = self._visible_order()
+            if order:
+                self._previous_order = order
+            self._show_filtered(current, week_progress(self._base))
+        else:
+            self.refresh()
 
     # ------------------------------------------------------------------ settings
     def _save_settings(self) -> None:
