@@ -317,16 +317,30 @@ def primary_reviewer(session: Session, study_pk: int) -> int | None:
     ).first()
 
 
+def assignment_map(session: Session) -> dict[int, tuple[int | None, int | None]]:
+    """study pk -> (primary, second reviewer) for every study in a current sample (one query;
+    the newest plan wins), for the worklist and for reports."""
+    rows = session.execute(
+        select(
+            m.SampleItem.study_pk,
+            m.SampleItem.primary_reviewer_pk,
+            m.SampleItem.second_reviewer_pk,
+        )
+        .join(m.SamplePlan, m.SamplePlan.id == m.SampleItem.plan_pk)
+        .where(m.SamplePlan.replaced_at.is_(None))
+        .order_by(m.SamplePlan.created_at, m.SamplePlan.id)
+    )
+    return {study_pk: (primary, second) for study_pk, primary, second in rows}
+
+
 def primary_reviewer_map(session: Session) -> dict[int, int]:
     """study pk -> primary reviewer for every sampled study (one query; newest plan wins), for
     reports that ask per exam: ``primary_of=primary_reviewer_map(s).get``."""
-    rows = session.execute(
-        select(m.SampleItem.study_pk, m.SampleItem.primary_reviewer_pk)
-        .join(m.SamplePlan, m.SamplePlan.id == m.SampleItem.plan_pk)
-        .where(m.SamplePlan.replaced_at.is_(None), m.SampleItem.primary_reviewer_pk.is_not(None))
-        .order_by(m.SamplePlan.created_at, m.SamplePlan.id)
-    )
-    return {study_pk: reviewer_pk for study_pk, reviewer_pk in rows}
+    return {
+        study_pk: primary
+        for study_pk, (primary, _second) in assignment_map(session).items()
+        if primary is not None
+    }
 
 
 __all__ = [
@@ -334,6 +348,7 @@ __all__ = [
     "SampleItem",
     "SamplePlan",
     "SamplingError",
+    "assignment_map",
     "draw_sample",
     "eligible_studies",
     "primary_reviewer",

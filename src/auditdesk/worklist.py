@@ -381,18 +381,12 @@ def week_progress(rows: Iterable[WorklistRow]) -> dict[dt.date, tuple[int, int]]
 
 
 def sample_assignments(session: Session) -> dict[int, tuple[int | None, int | None]]:
-    """Study -> (primary, second reviewer) for every study in a current weekly sample.
-
-    One small query per sampled week (``sampling.week_sample``): the worklist marks the week's
-    sample and the exams a reviewer is asked to read a second time.
+    """Study -> (primary, second reviewer) for every study in a current weekly sample (one
+    query): the worklist marks the week's sample and the exams a reviewer reads a second time.
     """
     from auditdesk import sampling  # sampling builds on this module
 
-    out: dict[int, tuple[int | None, int | None]] = {}
-    for week in sampling.sample_weeks(session):
-        for item in sampling.week_sample(session, week):
-            out.setdefault(item.study_pk, (item.primary_reviewer_pk, item.second_reviewer_pk))
-    return out
+    return sampling.assignment_map(session)
 
 
 def sample_progress(rows: Iterable[WorklistRow], week: dt.date) -> tuple[int, int] | None:
