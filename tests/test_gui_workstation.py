@@ -149,3 +149,16 @@ def test_a_saved_window_preset_is_offered_again_for_the_same_modality(qtbot, db,
     from auditdesk.window_presets import UserPresets
 
     assert [p.name for p in UserPresets().for_modality("MG")] == ["Dense breast"]
+
+
+def test_the_window_list_follows_the_view_the_checklist_asks_about(qtbot, db, window, test_set):
+    import_paths(db, [test_set.root])
+    window.refresh()
+    study = next(s for s in test_set.studies if s.kind == "mammo")
+    _show_study(qtbot, window, db, study.study_uid)
+    # Opened on a hanging: the Window list is filled without clicking a viewport.
+    assert window.voi_combo.count() >= 1
+    assert window.active_viewport() is not None
+    window._on_member_changed("LCC")
+    assert window.active_viewport() is window.hanging_view.viewports["LCC"]
+    assert window.hanging_view.viewports["LCC"].overlay.property("current") is True

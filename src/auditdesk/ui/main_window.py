@@ -904,6 +904,16 @@ class MainWindow(QMainWindow):
             self.last_loaded = shown[0]
         elif results:
             self.last_loaded = results[0]
+        if self._hanging_active is None:
+            # The Window list starts on the view the checklist asks about (else the first).
+            drawn = [
+                slot
+                for slot in MAMMO_SLOTS
+                if isinstance(self.hanging_view.results.get(slot), LoadedImage)
+            ]
+            current = self.hanging_view.current_slot
+            if drawn:
+                self._on_hanging_viewport_activated(current if current in drawn else drawn[0])
 
     def show_image(self, image_id: int, voi_name: str | None = None) -> None:
         study, _series, image = self._images[image_id]
@@ -1245,6 +1255,8 @@ class MainWindow(QMainWindow):
         """The form moved to an item of another view or sequence: show it on the images."""
         if self.central.currentWidget() is self.hanging_view:
             self.hanging_view.set_current_slot(member if member in MAMMO_SLOTS else None)
+            if isinstance(self.hanging_view.results.get(member), LoadedImage):
+                self._on_hanging_viewport_activated(member)  # its presets in the Window list
         elif self.central.currentWidget() is self.mr_view and member != "EXAM":
             self.mr_view.show_role(member)
 
