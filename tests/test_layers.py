@@ -45,6 +45,7 @@ CORE_MODULES = [
     "auditdesk.site",
     "auditdesk.sampling",
     "auditdesk.cli_site",
+    "auditdesk.cli_common",
     "auditdesk.agreement",
     "auditdesk.cli_agreement",
     "auditdesk.adjudication",

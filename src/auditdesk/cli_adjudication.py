@@ -9,24 +9,17 @@ the local study id (``auditdesk studies``) to pass to ``consensus``: no patient 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from typing import Any
 
 from auditdesk.auditing import AuditingError
+from auditdesk.cli_common import iso_date
 
 
 def _fail(message: str) -> int:
     print(f"auditdesk: {message}", file=sys.stderr)
     return 2
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _emit_json(data: Any) -> None:
@@ -335,8 +328,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the disagreements, consensus and calibration commands."""
     p = sub.add_parser("disagreements", help="where complete double reads of an exam differ")
     p.add_argument("--checklist", help="checklist id (default: the site's measure checklist)")
-    p.add_argument("--from", dest="date_from", type=_date, metavar="DATE", help="procedure date")
-    p.add_argument("--to", dest="date_to", type=_date, metavar="DATE", help="procedure date")
+    p.add_argument("--from", dest="date_from", type=iso_date, metavar="DATE", help="procedure date")
+    p.add_argument("--to", dest="date_to", type=iso_date, metavar="DATE", help="procedure date")
     p.add_argument("--reviewers", metavar="NAME,NAME", help="only reads by these reviewers")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_disagreements)

@@ -77,7 +77,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``auditdesk agreement``."""
-    from auditdesk.cli_export import _date
+    from auditdesk.cli_common import iso_date
 
     p = sub.add_parser(
         "agreement",
@@ -87,10 +87,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, help="csv or pdf (default: from FILE's suffix)")
     p.add_argument("--checklist", metavar="ID", help="checklist id (default: the site's measure)")
     p.add_argument(
-        "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first procedure date"
+        "--from", dest="date_from", type=iso_date, metavar="YYYY-MM-DD", help="first procedure date"
     )
     p.add_argument(
-        "--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last procedure date"
+        "--to", dest="date_to", type=iso_date, metavar="YYYY-MM-DD", help="last procedure date"
     )
     p.add_argument(
         "--reviewers", metavar="NAMES", help='only these reviewers, e.g. "Ann Lead,Bo Coach"'

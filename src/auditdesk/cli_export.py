@@ -12,6 +12,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from auditdesk.cli_common import iso_date
 from auditdesk.exchange.weekly import WEEKLY_FORMATS
 
 
@@ -22,13 +23,6 @@ class _UsageError(ValueError):
 def _fail(message: str) -> int:
     print(f"auditdesk export: {message}", file=sys.stderr)
     return 2
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _period(args: argparse.Namespace) -> tuple[dt.date | None, dt.date | None]:
@@ -121,15 +115,15 @@ def cmd_export_exams(args: argparse.Namespace) -> int:
 def _period_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--week",
-        type=_date,
+        type=iso_date,
         metavar="YYYY-MM-DD",
         help="only the Sunday–Saturday week containing this date",
     )
     p.add_argument(
-        "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first procedure date"
+        "--from", dest="date_from", type=iso_date, metavar="YYYY-MM-DD", help="first procedure date"
     )
     p.add_argument(
-        "--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last procedure date"
+        "--to", dest="date_to", type=iso_date, metavar="YYYY-MM-DD", help="last procedure date"
     )
 
 

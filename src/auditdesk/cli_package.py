@@ -13,23 +13,17 @@ foreign package, refused key).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from auditdesk.cli_common import iso_date
+
 
 def _fail(message: str) -> int:
     print(f"auditdesk package: {message}", file=sys.stderr)
     return 2
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -153,10 +147,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--reviewer", action="append", metavar="NAME", help="only this reviewer's audits (repeat)"
     )
     q.add_argument(
-        "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="first procedure date"
+        "--from", dest="date_from", type=iso_date, metavar="YYYY-MM-DD", help="first procedure date"
     )
     q.add_argument(
-        "--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="last procedure date"
+        "--to", dest="date_to", type=iso_date, metavar="YYYY-MM-DD", help="last procedure date"
     )
     q.set_defaults(func=cmd_export)
 
