@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -46,6 +45,7 @@ from auditdesk.checklists.schema import Checklist, ChoiceItem, OrdinalItem, Pass
 from auditdesk.store import audits as store
 from auditdesk.store.db import Database
 from auditdesk.store.models import Audit, ChecklistVersion, Reviewer
+from auditdesk.ui.common import table_item
 
 MEETS = adjudication.MEETS_KEY
 PASS_FAIL_TEXT = {"pass": "pass", "fail": "fail", "na": "not applicable"}
@@ -60,14 +60,6 @@ def answer_text(value: object) -> str:
     if isinstance(value, bool):
         return "meets" if value else "does not meet"
     return PASS_FAIL_TEXT.get(str(value), str(value))
-
-
-def _item(value: object, *, data: object = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(str(value))
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    if data is not None:
-        item.setData(Qt.ItemDataRole.UserRole, data)
-    return item
 
 
 def _effective(state: store.AuditState) -> dict[str, Any]:
@@ -307,7 +299,7 @@ class AdjudicationWindow(QMainWindow):
             ]
             cells.append("yes" if d.adjudicated else "no")
             for c, value in enumerate(cells):
-                item = _item(value, data=(d.study_pk, d.key))
+                item = table_item(value, data=(d.study_pk, d.key))
                 if c == 2:
                     item.setToolTip(d.key)
                 table.setItem(r, c, item)
@@ -409,12 +401,12 @@ class AdjudicationWindow(QMainWindow):
         header.setMinimumSectionSize(60)
         order: list[QWidget] = []
         for r, key in enumerate(shown):
-            title = _item(self._key_label(key), data=key)
+            title = table_item(self._key_label(key), data=key)
             title.setToolTip(key)
             table.setItem(r, 0, title)
             values = meets if key == MEETS else [a.get(key) for a in answers]
             for c, value in enumerate(values, start=1):
-                table.setItem(r, c, _item(answer_text(value)))
+                table.setItem(r, c, table_item(answer_text(value)))
             current = None
             if self.consensus is not None:
                 current = self.consensus.meets_criteria if key == MEETS else consensus.get(key)
@@ -446,8 +438,8 @@ class AdjudicationWindow(QMainWindow):
             else:
                 agreed = values[0] if values else None
                 text = answer_text(current if current is not None else agreed)
-                table.setItem(r, col_consensus, _item(text))
-                table.setItem(r, col_consensus + 1, _item(reasons.get(key, "")))
+                table.setItem(r, col_consensus, table_item(text))
+                table.setItem(r, col_consensus + 1, table_item(reasons.get(key, "")))
         order += [self.record_button, self.complete_button]
         for a, b in itertools.pairwise(order):
             QWidget.setTabOrder(a, b)

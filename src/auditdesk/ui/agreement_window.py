@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -45,8 +45,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -58,6 +56,7 @@ from auditdesk.store.db import Database
 from auditdesk.store.models import ChecklistVersion, Reviewer
 from auditdesk.ui import agreement_report as fmt
 from auditdesk.ui.charts import _ChartBase, _pen, _prepare, week_x
+from auditdesk.ui.common import make_table, pydate, qdate, table_item
 
 ITEM_HEADERS = [
     "Item",
@@ -84,38 +83,6 @@ KAPPA_COLOURS = (
     (0.0, "#f3a99b"),
     (-1.01, "#e58a8a"),
 )
-
-
-def _qdate(day: dt.date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def _pydate(value: QDate) -> dt.date:
-    return dt.date(value.year(), value.month(), value.day())
-
-
-def _item(value: object, *, number: bool = False, data: object = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(str(value))
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    if number:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    if data is not None:
-        item.setData(Qt.ItemDataRole.UserRole, data)
-    return item
-
-
-def _table(headers: Sequence[str], name: str) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
-    table.setObjectName(name)
-    table.setHorizontalHeaderLabels(list(headers))
-    table.verticalHeader().setVisible(False)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setAlternatingRowColors(True)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
-    return table
 
 
 def kappa_colour(value: float | None) -> str | None:
@@ -305,8 +272,8 @@ class AgreementWindow(QMainWindow):
         self.all_dates = QCheckBox("&All dates")
         self.all_dates.setChecked(True)
         today = dt.date.today()
-        self.from_edit = QDateEdit(_qdate(today - dt.timedelta(weeks=12)))
-        self.to_edit = QDateEdit(_qdate(today))
+        self.from_edit = QDateEdit(qdate(today - dt.timedelta(weeks=12)))
+        self.to_edit = QDateEdit(qdate(today))
         for edit in (self.from_edit, self.to_edit):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
@@ -401,7 +368,7 @@ class AgreementWindow(QMainWindow):
         page = QWidget()
         layout = QVBoxLayout(page)
         split = QSplitter(Qt.Orientation.Horizontal)
-        self.items_table = _table(ITEM_HEADERS, "agreement_items")
+        self.items_table = make_table(ITEM_HEADERS, "agreement_items")
         self.items_table.itemSelectionChanged.connect(self._item_selected)
         header = self.items_table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
@@ -415,7 +382,7 @@ class AgreementWindow(QMainWindow):
         self.detail_label.setObjectName("agreement_detail")
         self.detail_label.setWordWrap(True)
         side_layout.addWidget(self.detail_label)
-        self.confusion_table = _table([], "agreement_confusion")
+        self.confusion_table = make_table([], "agreement_confusion")
         self.confusion_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.confusion_table.verticalHeader().setVisible(True)
         self.confusion_table.setMaximumHeight(180)
@@ -445,7 +412,7 @@ class AgreementWindow(QMainWindow):
         row.addWidget(self.matrix_combo)
         row.addStretch(1)
         layout.addLayout(row)
-        self.matrix_table = _table([], "agreement_matrix")
+        self.matrix_table = make_table([], "agreement_matrix")
         self.matrix_table.verticalHeader().setVisible(True)
         self.matrix_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.matrix_table.horizontalHeader().setStretchLastSection(False)
@@ -505,7 +472,7 @@ class AgreementWindow(QMainWindow):
         self.calibration_label.setObjectName("agreement_calibration")
         self.calibration_label.setWordWrap(True)
         layout.addWidget(self.calibration_label)
-        self.calibration_table = _table(
+        self.calibration_table = make_table(
             ["Item", "Exam", "Your answer", "Reference", "Same?"], "agreement_calibration_items"
         )
         layout.addWidget(self.calibration_table, 1)
@@ -553,7 +520,7 @@ class AgreementWindow(QMainWindow):
         """The filter the widgets describe."""
         start = end = None
         if not self.all_dates.isChecked():
-            start, end = _pydate(self.from_edit.date()), _pydate(self.to_edit.date())
+            start, end = pydate(self.from_edit.date()), pydate(self.to_edit.date())
         return agreement.AgreementFilter(
             checklist_id=self.checklist_combo.currentData() or self.settings.checklist_id,
             start=start,
@@ -574,9 +541,9 @@ class AgreementWindow(QMainWindow):
         """Show another selection (and reload); no dates: all dates."""
         self.all_dates.setChecked(start is None and end is None)
         if start is not None:
-            self.from_edit.setDate(_qdate(start))
+            self.from_edit.setDate(qdate(start))
         if end is not None:
-            self.to_edit.setDate(_qdate(end))
+            self.to_edit.setDate(qdate(end))
         wanted = set(reviewer_pks)
         for i in range(self.reviewer_list.count()):
             item = self.reviewer_list.item(i)
@@ -663,7 +630,7 @@ class AgreementWindow(QMainWindow):
                 ("–" if measured else fmt.prevalence_text(row.prevalence), False),
             ]
             for c, (value, number) in enumerate(cells):
-                item = _item(value, number=number, data=row.target)
+                item = table_item(value, number=number, data=row.target)
                 if c == 0:
                     item.setToolTip(row.target)
                 if c == COL_KAPPA and kappa is not None and kappa.value is not None:
@@ -723,7 +690,7 @@ class AgreementWindow(QMainWindow):
             self.confusion_table.setVerticalHeaderLabels([f"{names[0]}: {t}" for t in labels])
             for i, line in enumerate(counts):
                 for j, n in enumerate(line):
-                    item = _item(n, number=True)
+                    item = table_item(n, number=True)
                     if i == j:
                         font = item.font()
                         font.setBold(True)
@@ -776,12 +743,12 @@ class AgreementWindow(QMainWindow):
         for i, a in enumerate(pks):
             for j, b in enumerate(pks):
                 if a == b:
-                    table.setItem(i, j, _item("—"))
+                    table.setItem(i, j, table_item("—"))
                     continue
                 est = fmt.matrix_estimate(self.matrix, a, b)
                 value = None if est is None else est.value
                 text = "–" if est is None else f"{fmt.num(value)}  (n {est.n_subjects})"
-                item = _item(text, number=True, data=value)
+                item = table_item(text, number=True, data=value)
                 if est is not None:
                     item.setToolTip(
                         f"{names[i]} vs {names[j]}: κ {fmt.with_ci(est)} on {est.n_subjects} "
@@ -917,7 +884,7 @@ class AgreementWindow(QMainWindow):
                 same,
             ]
             for c, value in enumerate(cells):
-                item = _item(value)
+                item = table_item(value)
                 if c == 4 and row.agrees is False:
                     item.setForeground(QBrush(QColor("#d35400")))
                 table.setItem(r, c, item)

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -53,7 +53,6 @@ from auditdesk.dicom.loader import DisplayLoader, LoadedImage, result_of
 from auditdesk.dicom.sources import Location
 from auditdesk.hanging import MAMMO_SLOTS, hang_mammo
 from auditdesk.measure import Measurement
-from auditdesk.paths import data_dir
 from auditdesk.store.audits import AuditState, audit_state
 from auditdesk.store.catalog import (
     OVERRIDABLE,
@@ -68,6 +67,7 @@ from auditdesk.store.db import Database
 from auditdesk.ui.audit_panel import AuditPanel, drawable_measurements
 from auditdesk.ui.checklist_form import key_help
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
+from auditdesk.ui.common import setting_bool, settings
 from auditdesk.ui.hanging_view import MammoHangingView
 from auditdesk.ui.mr_view import MRStudyView
 from auditdesk.ui.reviewers import (
@@ -90,16 +90,6 @@ EMPTY_HINT = (
 WINDOW_STATE_VERSION = 2
 ROLE_KIND = Qt.ItemDataRole.UserRole + 1
 ROLE_ID = Qt.ItemDataRole.UserRole + 2
-
-
-def _as_bool(value: object) -> bool:
-    """QSettings' INI backend gives booleans back as the strings 'true' / 'false'."""
-    return value is True or str(value).lower() in ("true", "1")
-
-
-def settings() -> QSettings:
-    """Window state lives beside the database, so AUDITDESK_HOME moves it too."""
-    return QSettings(str(data_dir() / "auditdesk.ini"), QSettings.Format.IniFormat)
 
 
 class ImportWorker(QThread):
@@ -191,7 +181,7 @@ class MainWindow(QMainWindow):
         self._reference_set: int | None = None  # calibration set whose reference is recorded
         self._prompt_at_show = False
         # Blinded audits hide the technologist (and, later, patient and previous answers).
-        self.blinded = _as_bool(settings().value("blinded", False))
+        self.blinded = setting_bool(settings().value("blinded", False))
         self._extras_study: StudySummary | None = None
 
         self.setWindowTitle("AuditDesk")
@@ -319,7 +309,7 @@ class MainWindow(QMainWindow):
             "Zoom and pan RMLO with LMLO and RCC with LCC, mirrored about the centre line"
         )
         self.sync_zoom_action.toggled.connect(self._set_sync_zoom)
-        self.sync_zoom_action.setChecked(_as_bool(settings().value("sync_zoom", True)))
+        self.sync_zoom_action.setChecked(setting_bool(settings().value("sync_zoom", True)))
         self.hanging_view.set_sync_zoom(self.sync_zoom_action.isChecked())
         tools.addAction(self.sync_zoom_action)
         tools.addSeparator()

@@ -13,17 +13,15 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -32,7 +30,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -42,49 +39,18 @@ from auditdesk import measures, site
 from auditdesk.store.db import Database
 from auditdesk.ui import reports
 from auditdesk.ui.charts import RULE_SETS, PChartWidget, RunChartWidget, SmallMultiples
+from auditdesk.ui.common import make_table, pydate, qdate, table_item
 from auditdesk.ui.reports import QIData, ci_text, criterion_cells, pct
 from auditdesk.worklist import week_start
 
 WEEKLY_FORMATS = {"csv": "CSV (*.csv)", "xlsx": "Excel workbook (*.xlsx)", "json": "JSON (*.json)"}
 
 
-def _qdate(day: dt.date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def _pydate(value: QDate) -> dt.date:
-    return dt.date(value.year(), value.month(), value.day())
-
-
-def _item(value: object, *, number: bool = False, data: object = None) -> QTableWidgetItem:
-    item = QTableWidgetItem(str(value))
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    if number:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    if data is not None:
-        item.setData(Qt.ItemDataRole.UserRole, data)
-    return item
-
-
-def _table(headers: Sequence[str], name: str) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
-    table.setObjectName(name)
-    table.setHorizontalHeaderLabels(list(headers))
-    table.verticalHeader().setVisible(False)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setAlternatingRowColors(True)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
-    return table
-
-
 def _fill(table: QTableWidget, rows: Sequence[Sequence[object]], first_text: int = 1) -> None:
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            table.setItem(r, c, _item(value, number=c >= first_text))
+            table.setItem(r, c, table_item(value, number=c >= first_text))
 
 
 class QIWindow(QMainWindow):
@@ -109,8 +75,8 @@ class QIWindow(QMainWindow):
         self.demo_label = QLabel("DEMO DATA")
         self.demo_label.setObjectName("qi_demo")
         self.demo_label.hide()
-        self.from_edit = QDateEdit(_qdate(start))
-        self.to_edit = QDateEdit(_qdate(end))
+        self.from_edit = QDateEdit(qdate(start))
+        self.to_edit = QDateEdit(qdate(end))
         for edit in (self.from_edit, self.to_edit):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
@@ -137,7 +103,7 @@ class QIWindow(QMainWindow):
         outer.addWidget(self.tabs, 1)
         self._build_weekly_tab()
         self._build_run_tab()
-        self.criterion_table = _table(
+        self.criterion_table = make_table(
             ["Criterion", "Pass", "Fail", "N/A", "Pass rate", "95 % CI"], "qi_criteria"
         )
         self.tabs.addTab(self.criterion_table, "By criterion")
@@ -147,7 +113,9 @@ class QIWindow(QMainWindow):
             ("evaluator", "Evaluator"),
             ("location", "Location"),
         ):
-            table = _table([title, "Meeting criteria", "Audited", "Rate", "95 % CI"], f"qi_{key}")
+            table = make_table(
+                [title, "Meeting criteria", "Audited", "Rate", "95 % CI"], f"qi_{key}"
+            )
             self.group_tables[key] = table
             self.tabs.addTab(table, f"By {key}")
         self._build_multiples_tab()
@@ -199,7 +167,7 @@ class QIWindow(QMainWindow):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        self.weekly_table = _table(
+        self.weekly_table = make_table(
             ["Week (Sunday)", "Meeting criteria", "Audited", "Rate", "95 % CI"], "qi_weekly"
         )
         left_layout.addWidget(self.weekly_table, 1)
@@ -257,12 +225,12 @@ class QIWindow(QMainWindow):
     def _build_annotations_tab(self) -> None:
         page = QWidget()
         layout = QVBoxLayout(page)
-        self.annotation_table = _table(
+        self.annotation_table = make_table(
             ["Date", "Label", "PDSA cycle", "New phase", "Description"], "qi_annotations"
         )
         layout.addWidget(self.annotation_table, 1)
         form = QFormLayout()
-        self.note_date = QDateEdit(_qdate(dt.date.today()))
+        self.note_date = QDateEdit(qdate(dt.date.today()))
         self.note_date.setCalendarPopup(True)
         self.note_date.setDisplayFormat("yyyy-MM-dd")
         self.note_label = QLineEdit()
@@ -318,16 +286,16 @@ class QIWindow(QMainWindow):
 
     @property
     def start(self) -> dt.date:
-        return _pydate(self.from_edit.date())
+        return pydate(self.from_edit.date())
 
     @property
     def end(self) -> dt.date:
-        return _pydate(self.to_edit.date())
+        return pydate(self.to_edit.date())
 
     def set_range(self, start: dt.date, end: dt.date) -> None:
         """Show another period (and reload)."""
-        self.from_edit.setDate(_qdate(start))
-        self.to_edit.setDate(_qdate(end))
+        self.from_edit.setDate(qdate(start))
+        self.to_edit.setDate(qdate(end))
         self.refresh()
 
     def _dark(self) -> bool:
@@ -375,7 +343,7 @@ class QIWindow(QMainWindow):
             cells = [f"{w.week_start:%Y-%m-%d}", w.rate.numerator, w.rate.denominator]
             cells += [pct(w.rate.rate), ci_text(w.rate)]
             for c, value in enumerate(cells):
-                self.weekly_table.setItem(r, c, _item(value, number=c > 0, data=w.week_start))
+                self.weekly_table.setItem(r, c, table_item(value, number=c > 0, data=w.week_start))
         self.pchart.set_weeks(
             weeks,
             title=self._chart_title(),
@@ -442,7 +410,7 @@ class QIWindow(QMainWindow):
             cells = [f"{a.date:%Y-%m-%d}", a.label, a.pdsa_cycle, "yes" if a.starts_phase else ""]
             cells.append(a.description)
             for c, value in enumerate(cells):
-                self.annotation_table.setItem(r, c, _item(value, data=a.id))
+                self.annotation_table.setItem(r, c, table_item(value, data=a.id))
 
     # ---------------------------------------------------------------------------------------
     # Annotations and phases
@@ -506,7 +474,7 @@ class QIWindow(QMainWindow):
             self.note_label.setFocus()
             return
         self.add_annotation(
-            _pydate(self.note_date.date()),
+            pydate(self.note_date.date()),
             label,
             self.note_description.text().strip(),
             self.note_pdsa.text().strip(),

@@ -24,7 +24,6 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSettings,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -44,8 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditdesk.paths import data_dir
 from auditdesk.store.db import Database
+from auditdesk.ui.common import setting_bool, settings
 from auditdesk.worklist import (
     STATUS_COMPLETE,
     STATUS_IN_PROGRESS,
@@ -96,18 +95,6 @@ _FONT = int(Qt.ItemDataRole.FontRole.value)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _PK = int(PK_ROLE.value)
 _SORT = int(SORT_ROLE)
-
-
-def _settings() -> QSettings:
-    """The app's ini file (as ``main_window.settings``), built here to avoid an import cycle."""
-    return QSettings(str(data_dir() / "auditdesk.ini"), QSettings.Format.IniFormat)
-
-
-def _as_bool(value: Any) -> bool:
-    """QSettings' ini backend hands booleans back as text."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
 
 
 class WorklistModel(QAbstractTableModel):
@@ -647,7 +634,7 @@ class WorklistPanel(QWidget):
 
     # ------------------------------------------------------------------ settings
     def _save_settings(self) -> None:
-        s = _settings()
+        s = settings()
         s.beginGroup(SETTINGS_GROUP)
         s.setValue("status", self.filter.status)
         s.setValue("mine", "true" if self.filter.mine_only else "false")
@@ -659,7 +646,7 @@ class WorklistPanel(QWidget):
         s.endGroup()
 
     def _save_sort(self, column: int, order: Qt.SortOrder) -> None:
-        s = _settings()
+        s = settings()
         s.setValue(f"{SETTINGS_GROUP}/sort_column", column)
         s.setValue(
             f"{SETTINGS_GROUP}/sort_order",
@@ -667,11 +654,11 @@ class WorklistPanel(QWidget):
         )
 
     def _restore_settings(self) -> None:
-        s = _settings()
+        s = settings()
         s.beginGroup(SETTINGS_GROUP)
         status = str(s.value("status", "todo") or "todo")
-        mine = _as_bool(s.value("mine", "false"))
-        sample = _as_bool(s.value("sample", "false"))
+        mine = setting_bool(s.value("mine", "false"))
+        sample = setting_bool(s.value("sample", "false"))
         week = str(s.value("week", "") or "")
         tech = str(s.value("technologist", "") or "") or None
         checklist = str(s.value("checklist", "") or "") or None
