@@ -18,8 +18,6 @@ carries no IDs, accession numbers or UIDs.
 from __future__ import annotations
 
 import datetime as dt
-import html
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,15 @@ from sqlalchemy.orm import Session
 from auditdesk import agreement, site
 from auditdesk.store.db import Database
 from auditdesk.store.models import Reviewer
-from auditdesk.ui.reports import STYLE, _demo_banner, _session, _site_title, print_html
+from auditdesk.ui.reports import (
+    STYLE,
+    _demo_banner,
+    _e,
+    _session,
+    _site_title,
+    html_table,
+    print_html,
+)
 
 #: percent agreement at or above this, with κ below KAPPA_LOW, gets the "kappa paradox" sentence
 HIGH_AGREEMENT = 0.80
@@ -229,10 +235,6 @@ def matrix_estimate(
 # --------------------------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _cell_html(est: agreement.Estimate | None, *, percent: bool = False, lk: bool = False) -> str:
     if est is None or est.value is None:
         return "–"
@@ -244,38 +246,6 @@ def _cell_html(est: agreement.Estimate | None, *, percent: bool = False, lk: boo
     if interval != "–":
         out += f"<br><span class='ci'>{_e(interval)}</span>"
     return out
-
-
-def _raw_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    numeric_from: int = 1,
-    widths: Sequence[int] | None = None,
-) -> str:
-    """A table whose cells are already HTML (escaped by the caller); widths in %."""
-
-    def width(i: int) -> str:
-        return f" width='{widths[i]}%'" if widths and i < len(widths) else ""
-
-    head = "".join(
-        f"<th align='{'right' if i >= numeric_from else 'left'}'{width(i)}>{_e(h)}</th>"
-        for i, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td align='{'right' if i >= numeric_from else 'left'}' valign='top'>{v}</td>"
-            for i, v in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    if not rows:
-        body = f"<tr><td colspan='{len(headers)}'><i>none</i></td></tr>"
-    return (
-        "<table class='grid' cellspacing='0' cellpadding='3' width='100%'>"
-        f"<tr class='head'>{head}</tr>{body}</table>"
-    )
 
 
 def section_of(row: agreement.ItemAgreement) -> str:
@@ -344,7 +314,7 @@ def _matrix_html(data: AgreementData) -> str:
                     f"<br><span class='ci'>{_e(ci(est))} · n {est.n_subjects}</span>"
                 )
         rows.append(cells)
-    return _raw_table(headers, rows)
+    return html_table(headers, rows)
 
 
 def build_agreement_html(data: AgreementData) -> str:
@@ -402,9 +372,9 @@ def build_agreement_html(data: AgreementData) -> str:
         rows = [r for r in categorical if section_of(r) == section]
         if rows:
             parts.append(f"<h2>{_e(title)}</h2>")
-            parts.append(_raw_table(headers, [_categorical_row(r) for r in rows], 1, widths))
+            parts.append(html_table(headers, [_categorical_row(r) for r in rows], 1, widths))
     if not categorical:
-        parts.append(_raw_table(headers, [], 1, widths))
+        parts.append(html_table(headers, [], 1, widths))
     sentences = [(r, paradox_sentence(r)) for r in categorical]
     sentences = [(r, text) for r, text in sentences if text]
     if sentences:
@@ -418,7 +388,7 @@ def build_agreement_html(data: AgreementData) -> str:
     measured = [r for r in measured if r.n_subjects > 0]
     if measured:
         parts.append(
-            _raw_table(
+            html_table(
                 ["Measurement", "Exams", "Raters", "ICC(2,1) (95 % CI)", "Krippendorff α"],
                 [_measurement_row(r) for r in measured],
                 1,

@@ -177,14 +177,30 @@ def _period(start: dt.date | None, end: dt.date | None) -> str:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric_from: int = 1) -> str:
+    """A report table of plain values (escaped here)."""
+    return html_table(headers, [[_e(v) for v in row] for row in rows], numeric_from)
+
+
+def html_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric_from: int = 1,
+    widths: Sequence[int] | None = None,
+) -> str:
+    """A report table whose cells are already HTML (escaped by the caller); widths in %;
+    columns from ``numeric_from`` on are right-aligned."""
+
+    def width(i: int) -> str:
+        return f" width='{widths[i]}%'" if widths and i < len(widths) else ""
+
     head = "".join(
-        f"<th align='{'right' if i >= numeric_from else 'left'}'>{_e(h)}</th>"
+        f"<th align='{'right' if i >= numeric_from else 'left'}'{width(i)}>{_e(h)}</th>"
         for i, h in enumerate(headers)
     )
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td align='{'right' if i >= numeric_from else 'left'}'>{_e(v)}</td>"
+            f"<td align='{'right' if i >= numeric_from else 'left'}' valign='top'>{v}</td>"
             for i, v in enumerate(row)
         )
         + "</tr>"
