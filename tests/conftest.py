@@ -54,3 +54,40 @@ def loader():
     pool = DisplayLoader(workers=2)
     yield pool
     pool.shutdown()
+
+
+@pytest.fixture(scope="session")
+def phi_values(test_set) -> frozenset[str]:
+    """Every patient identifier, name, birth date and UID in the test set's headers and
+    manifest: outputs that must stay de-identified are scanned for each of them."""
+    import pydicom
+
+    values: set[str] = set()
+    for study in test_set.studies:
+        values |= {study.study_uid, study.patient_id, study.accession_number, study.patient_name}
+        for f in study.files:
+            values |= {f.study_uid, f.series_uid, f.sop_uid}
+            ds = pydicom.dcmread(f.path, stop_before_pixels=True, force=True)
+            for keyword in (
+                "PatientID",
+                "AccessionNumber",
+                "StudyInstanceUID",
+                "SeriesInstanceUID",
+                "SOPInstanceUID",
+                "FrameOfReferenceUID",
+                "OtherPatientIDs",
+            ):
+                value = ds.get(keyword)
+                if value:
+                    values.add(str(value))
+            name = ds.get("PatientName")
+            if name:
+                text = str(name)
+                values |= {text, text.replace("^", " "), text.replace("^", ", ")}
+                values |= {part for part in text.split("^") if len(part) > 5}
+            born = ds.get("PatientBirthDate")
+            if born:
+                values.add(str(born))
+                values.add(f"{born[:4]}-{born[4:6]}-{born[6:8]}")
+    values.discard("")
+    return frozenset(values)

@@ -10,7 +10,6 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import pydicom
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -93,39 +92,6 @@ def audited(tmp_path: Path, audited_template: Path):
     db.dispose()
 
 
-def _phi_values(test_set) -> set[str]:
-    """Every patient identifier and UID in the source headers (and the manifest)."""
-    values: set[str] = set()
-    for study in test_set.studies:
-        values |= {study.study_uid, study.patient_id, study.accession_number, study.patient_name}
-        for f in study.files:
-            values |= {f.study_uid, f.series_uid, f.sop_uid}
-            ds = pydicom.dcmread(f.path, stop_before_pixels=True, force=True)
-            for keyword in (
-                "PatientID",
-                "AccessionNumber",
-                "StudyInstanceUID",
-                "SeriesInstanceUID",
-                "SOPInstanceUID",
-                "FrameOfReferenceUID",
-                "OtherPatientIDs",
-            ):
-                value = ds.get(keyword)
-                if value:
-                    values.add(str(value))
-            name = ds.get("PatientName")
-            if name:
-                text = str(name)
-                values |= {text, text.replace("^", " "), text.replace("^", ", ")}
-                values |= {part for part in text.split("^") if len(part) > 5}
-            born = ds.get("PatientBirthDate")
-            if born:
-                values.add(str(born))
-                values.add(f"{born[:4]}-{born[4:6]}-{born[6:8]}")
-    values.discard("")
-    return values
-
-
 def _parts(path: Path) -> dict[str, bytes]:
     """The bytes to scan: every XML part of an XLSX, or the whole file."""
     if path.suffix == ".xlsx":
@@ -134,7 +100,7 @@ def _parts(path: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes()}
 
 
-def _assert_no_phi(path: Path, phi: set[str]) -> None:
+def _assert_no_phi(path: Path, phi: frozenset[str]) -> None:
     parts = _parts(path)
     assert parts
     for name, data in parts.items():
@@ -147,8 +113,8 @@ def _csv_rows(path: Path) -> list[list[str]]:
         return list(csv.reader(fp))
 
 
-def test_phi_scan_would_catch_a_leak(tmp_path: Path, test_set) -> None:
-    phi = _phi_values(test_set)
+def test_phi_scan_would_catch_a_leak(tmp_path: Path, test_set, phi_values) -> None:
+    phi = phi_values
     study = test_set.studies[0]
     assert {study.study_uid, study.patient_id, study.accession_number, study.patient_name} <= phi
     assert any(len(v) == 8 and v.isdigit() for v in phi)  # birth dates, DICOM form
@@ -243,7 +209,9 @@ def test_breakdowns_are_aggregate_failure_counts(audited) -> None:
 
 
 @pytest.mark.parametrize("demo", [False, True])
-def test_weekly_files_in_three_formats(audited, tmp_path: Path, test_set, demo: bool) -> None:
+def test_weekly_files_in_three_formats(
+    audited, tmp_path: Path, test_set, demo: bool, phi_values
+) -> None:
     db, _url, _studies = audited
     with db.transaction() as session:
         site.save_site(
@@ -284,7 +252,7 @@ def test_weekly_files_in_three_formats(audited, tmp_path: Path, test_set, demo: 
     assert (data["weeks"][0]["numerator"], data["weeks"][0]["denominator"]) == (1, 2)
     assert data["weeks"][0]["failed:imf_open"] == 1
 
-    phi = _phi_values(test_set)
+    phi = phi_values
     for path in out.values():
         _assert_no_phi(path, phi)
 
@@ -301,7 +269,7 @@ def test_unknown_format_is_refused(audited, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_exams_sheet_layout_and_pseudonyms(audited, tmp_path: Path, test_set) -> None:
+def test_exams_sheet_layout_and_pseudonyms(audited, tmp_path: Path, test_set, phi_values) -> None:
     db, _url, _studies = audited
     path = tmp_path / "exams.xlsx"
     with db.transaction() as session:
@@ -329,7 +297,7 @@ def test_exams_sheet_layout_and_pseudonyms(audited, tmp_path: Path, test_set) ->
     assert by_date[SAT]["Meets criteria"] == "No"
     assert by_date[SAT]["Inframammary fold open and shown"] == "Fail"
     assert by_date[SUN]["Inframammary fold open and shown"] == "Pass"
-    _assert_no_phi(path, _phi_values(test_set))
+    _assert_no_phi(path, phi_values)
 
 
 def test_exams_sheet_marks_demo_data(audited, tmp_path: Path) -> None:
@@ -350,7 +318,9 @@ def test_exams_sheet_marks_demo_data(audited, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_formula_like_names_are_written_as_text(audited, tmp_path: Path, test_set) -> None:
+def test_formula_like_names_are_written_as_text(
+    audited, tmp_path: Path, test_set, phi_values
+) -> None:
     db, _url, studies = audited
     with db.transaction() as session:
         # An unmapped raw Operators' Name comes through as itself ...
@@ -390,7 +360,7 @@ def test_formula_like_names_are_written_as_text(audited, tmp_path: Path, test_se
     assert "'@x SUM(1)" in exam_texts and "'-2 West" in exam_texts
     weekly_texts = [c.value for row in load_workbook(xlsx_path).active.iter_rows() for c in row]
     assert "'+1 Clinic" in weekly_texts and "'-RBC" in weekly_texts
-    _assert_no_phi(exams_path, _phi_values(test_set))
+    _assert_no_phi(exams_path, phi_values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,10 +375,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_cli_export_weekly(
-    audited, tmp_path: Path, capsys: pytest.CaptureFixture[str], test_set
+    audited, tmp_path: Path, capsys: pytest.CaptureFixture[str], test_set, phi_values
 ) -> None:
     _db, url, _studies = audited
-    phi = _phi_values(test_set)
+    phi = phi_values
     for fmt in ("csv", "xlsx", "json"):
         path = tmp_path / f"w.{fmt}"
         code, out, err = run(capsys, "--db", url, "export", "weekly", "-o", str(path))

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pydicom
 import pytest
 from sqlalchemy import select
 
@@ -105,23 +104,6 @@ def _vectors(keys: list[str]) -> tuple[list[str], list[str]]:
             a.append("fail" if key in FAILS[(exam, "Ann Reader")] else "pass")
             b.append("fail" if key in FAILS[(exam, "Bob Reader")] else "pass")
     return a, b
-
-
-def _phi(test_set) -> set[str]:
-    values: set[str] = set()
-    for study in test_set.studies:
-        values |= {study.study_uid, study.patient_id, study.accession_number, study.patient_name}
-        for f in study.files:
-            values |= {f.study_uid, f.series_uid, f.sop_uid}
-            ds = pydicom.dcmread(f.path, stop_before_pixels=True, force=True)
-            for keyword in ("PatientID", "AccessionNumber", "StudyInstanceUID"):
-                if ds.get(keyword):
-                    values.add(str(ds.get(keyword)))
-            if ds.get("PatientName"):
-                text = str(ds.get("PatientName"))
-                values |= {text, text.replace("^", " ")}
-                values |= {part for part in text.split("^") if len(part) > 5}
-    return {v for v in values if v and len(v) >= 4}
 
 
 def _pdf_text(path: Path) -> str:
@@ -269,7 +251,7 @@ def test_agreement_window_shows_kappa_of_the_reads(qtbot, data, tmp_path):
     win.grab().save("/tmp/agreement_items.png")
 
 
-def test_agreement_exports_csv_and_pdf_without_phi(qtbot, data, tmp_path, test_set):
+def test_agreement_exports_csv_and_pdf_without_phi(qtbot, data, tmp_path, test_set, phi_values):
     from auditdesk.ui.agreement_window import AgreementWindow
 
     db, pks, _studies = data
@@ -291,7 +273,7 @@ def test_agreement_exports_csv_and_pdf_without_phi(qtbot, data, tmp_path, test_s
     assert "Ann Reader" in text and "Bob Reader" in text
     assert "moderate" in text  # the Landis–Koch word beside κ 0.50
     raw = (tmp_path / "agreement.csv").read_text(encoding="utf-8") + text
-    leaked = [v for v in _phi(test_set) if v in raw]
+    leaked = [v for v in phi_values if v in raw]
     assert not leaked
 
 
