@@ -10,6 +10,7 @@ themselves live in their own modules (``hanging_view``, ``mr_view``, ``audit_pan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -375,30 +376,38 @@ class MainWindow(QMainWindow):
             self.viewport.show_message(EMPTY_HINT)
 
     # ---------------------------------------------------------------- menus and actions
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        act = QAction("Import &folder or DICOMDIR…", self)
-        act.setShortcut(QKeySequence("Ctrl+I"))
-        act.triggered.connect(self._import_folder_dialog)
-        file_menu.addAction(act)
-        act = QAction("Import &zip file…", self)
-        act.triggered.connect(self._import_zip_dialog)
-        file_menu.addAction(act)
-        act = QAction("&Export image as PNG…", self)
-        act.setShortcut(QKeySequence("Ctrl+E"))
-        act.triggered.connect(self._export_png_dialog)
-        file_menu.addAction(act)
-        file_menu.addSeparator()
-        act = QAction("&Quit", self)
-        act.setShortcut(QKeySequence.StandardKey.Quit)
-        act.triggered.connect(self.close)
-        file_menu.addAction(act)
+    def _menu_action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[..., object],
+        *,
+        shortcut: QKeySequence | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        """A menu entry calling ``slot``, with an optional shortcut and tooltip."""
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
 
-        view_menu = self.menuBar().addMenu("&View")
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        add = self._menu_action
+        add(file_menu, "Import &folder or DICOMDIR…", self._import_folder_dialog, shortcut="Ctrl+I")
+        add(file_menu, "Import &zip file…", self._import_zip_dialog)
+        add(file_menu, "&Export image as PNG…", self._export_png_dialog, shortcut="Ctrl+E")
+        file_menu.addSeparator()
+        add(file_menu, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
+
+        view_menu = bar.addMenu("&View")
         for name in ("dark", "light"):
-            act = QAction(f"{name.title()} theme", self)
-            act.triggered.connect(lambda _=False, n=name: self._set_theme(n))
-            view_menu.addAction(act)
+            add(view_menu, f"{name.title()} theme", lambda _=False, n=name: self._set_theme(n))
         view_menu.addSeparator()
         self.blind_action = QAction("&Blinded audit", self)
         self.blind_action.setCheckable(True)
@@ -410,57 +419,48 @@ class MainWindow(QMainWindow):
         self.blind_action.toggled.connect(self.set_blinded)
         view_menu.addAction(self.blind_action)
 
-        reviewer_menu = self.menuBar().addMenu("&Reviewer")
-        self.switch_reviewer_action = QAction("&Switch reviewer…", self)
-        self.switch_reviewer_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.switch_reviewer_action.triggered.connect(lambda: self.choose_reviewer())
-        reviewer_menu.addAction(self.switch_reviewer_action)
-        self.manage_reviewers_action = QAction("&Manage reviewers…", self)
-        self.manage_reviewers_action.triggered.connect(self.manage_reviewers)
-        reviewer_menu.addAction(self.manage_reviewers_action)
-
-        checklist_menu = self.menuBar().addMenu("&Checklists")
-        self.show_checklists_action = QAction("&Show checklists…", self)
-        self.show_checklists_action.triggered.connect(self.show_checklists)
-        checklist_menu.addAction(self.show_checklists_action)
-
-        site_menu = self.menuBar().addMenu("&Site")
-        self.site_setup_action = QAction("Site &setup…", self)
-        self.site_setup_action.setToolTip(
-            "Site, collaborative, goal, technologists (Operators' Name mapping), locations"
+        reviewer_menu = bar.addMenu("&Reviewer")
+        self.switch_reviewer_action = add(
+            reviewer_menu, "&Switch reviewer…", lambda: self.choose_reviewer(), shortcut="Ctrl+R"
         )
-        self.site_setup_action.triggered.connect(self.show_site_setup)
-        site_menu.addAction(self.site_setup_action)
-        self.sampling_action = QAction("&Draw a week's sample…", self)
-        self.sampling_action.triggered.connect(self.show_sampling)
-        site_menu.addAction(self.sampling_action)
-
-        reports_menu = self.menuBar().addMenu("Re&ports")
-        self.qi_action = QAction("&Team leader dashboard…", self)
-        self.qi_action.setShortcut(QKeySequence("Ctrl+Shift+D"))
-        self.qi_action.setToolTip(
-            "Weekly measure, p-chart and run chart, roll-ups, exports and PDF reports"
+        self.manage_reviewers_action = add(
+            reviewer_menu, "&Manage reviewers…", self.manage_reviewers
         )
-        self.qi_action.triggered.connect(self.show_qi_window)
-        reports_menu.addAction(self.qi_action)
-        self.agreement_action = QAction("Reviewer &agreement…", self)
-        self.agreement_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
-        self.agreement_action.setToolTip(
-            "Kappa, AC1, alpha, ICC per item; reviewer matrix; trend; calibration; packages"
-        )
-        self.agreement_action.triggered.connect(self.show_agreement)
-        reports_menu.addAction(self.agreement_action)
-        self.adjudication_action = QAction("&Disagreements and consensus…", self)
-        self.adjudication_action.triggered.connect(self.show_adjudication)
-        reports_menu.addAction(self.adjudication_action)
-        self.calibration_action = QAction("&Calibration sets…", self)
-        self.calibration_action.triggered.connect(self.show_calibration)
-        reports_menu.addAction(self.calibration_action)
 
-        help_menu = self.menuBar().addMenu("&Help")
-        self.keys_action = QAction("&Keyboard keys…", self)
-        self.keys_action.triggered.connect(self.show_keys)
-        help_menu.addAction(self.keys_action)
+        checklist_menu = bar.addMenu("&Checklists")
+        self.show_checklists_action = add(checklist_menu, "&Show checklists…", self.show_checklists)
+
+        site_menu = bar.addMenu("&Site")
+        self.site_setup_action = add(
+            site_menu,
+            "Site &setup…",
+            self.show_site_setup,
+            tip="Site, collaborative, goal, technologists (Operators' Name mapping), locations",
+        )
+        self.sampling_action = add(site_menu, "&Draw a week's sample…", self.show_sampling)
+
+        reports_menu = bar.addMenu("Re&ports")
+        self.qi_action = add(
+            reports_menu,
+            "&Team leader dashboard…",
+            self.show_qi_window,
+            shortcut="Ctrl+Shift+D",
+            tip="Weekly measure, p-chart and run chart, roll-ups, exports and PDF reports",
+        )
+        self.agreement_action = add(
+            reports_menu,
+            "Reviewer &agreement…",
+            self.show_agreement,
+            shortcut="Ctrl+Shift+A",
+            tip="Kappa, AC1, alpha, ICC per item; reviewer matrix; trend; calibration; packages",
+        )
+        self.adjudication_action = add(
+            reports_menu, "&Disagreements and consensus…", self.show_adjudication
+        )
+        self.calibration_action = add(reports_menu, "&Calibration sets…", self.show_calibration)
+
+        help_menu = bar.addMenu("&Help")
+        self.keys_action = add(help_menu, "&Keyboard keys…", self.show_keys)
 
     def _set_theme(self, name: str) -> None:
         from auditdesk.ui.app import apply_theme
