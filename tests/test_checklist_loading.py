@@ -318,15 +318,16 @@ def test_site_folder_defaults_to_the_data_dir(tmp_path: Path) -> None:
 
 def test_site_version_is_an_additional_version(tmp_path: Path) -> None:
     shipped = load_checklist_file(shipped_dir() / "ear.toml")
-    edited = shipped.source_text.replace('version = "1.0"', 'version = "1.1"').replace(
+    old, new = shipped.version, shipped.version + ".1"  # e.g. 1.1 -> 1.1.1
+    edited = shipped.source_text.replace(f'version = "{old}"', f'version = "{new}"').replace(
         'order = ["E", "A", "R"]', 'order = ["E", "A", "R"]  # site edit'
     )
     (tmp_path / "ear-site.toml").write_text(edited, encoding="utf-8")
     result = load_all(site=tmp_path)
-    assert [c.version for c in result.checklists if c.id == "ear"] == ["1.0", "1.1"]
-    assert result.get("ear").version == "1.1"
-    assert result.get("ear", "1.0") == shipped
-    assert [c.version for c in result.latest() if c.id == "ear"] == ["1.1"]
+    assert [c.version for c in result.checklists if c.id == "ear"] == [old, new]
+    assert result.get("ear").version == new
+    assert result.get("ear", old) == shipped
+    assert [c.version for c in result.latest() if c.id == "ear"] == [new]
 
 
 def test_same_version_with_different_content_is_refused(tmp_path: Path) -> None:
@@ -336,11 +337,12 @@ def test_same_version_with_different_content_is_refused(tmp_path: Path) -> None:
         shipped.source_text.replace("EAR grade", "EAR grade (edited)"), encoding="utf-8"
     )
     result = load_all(site=tmp_path)
-    assert [c.version for c in result.checklists if c.id == "ear"] == ["1.0"]
+    assert [c.version for c in result.checklists if c.id == "ear"] == [shipped.version]
     (err,) = result.errors
     assert Path(err.file).name == "ear-edit.toml"
-    assert 'version = "1.1"' in err.message
-    assert err.line == _line(shipped.source_text, 'version = "1.0"')
+    head, last = shipped.version.rsplit(".", 1)
+    assert f'version = "{head}.{int(last) + 1}"' in err.message  # the next version is suggested
+    assert err.line == _line(shipped.source_text, f'version = "{shipped.version}"')
 
 
 def test_checklist_is_hashable_and_usable_as_a_key() -> None:

@@ -490,7 +490,7 @@ def test_snapshot_rescoring_gives_the_same_result(shipped: dict[str, Checklist])
     assert score(snapshot, answers, facts=GOOD_FACTS).to_dict() == before
     # a site edit (stricter DWI rule) is a different version and does not touch the old result
     edited = parse_checklist_text(
-        v2.source_text.replace('version = "1.1"', 'version = "1.2"').replace(
+        v2.source_text.replace(f'version = "{v2.version}"', f'version = "{v2.version}.1"').replace(
             'when = ["t2w_3", "dwi_3"]', 'when = ["t2w_3", "dwi_4"]'
         )
     )

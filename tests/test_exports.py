@@ -162,6 +162,8 @@ def test_weekly_rows_count_by_sunday_week(audited) -> None:
             "numerator": 1,
             "denominator": 2,
             "rate": 0.5,
+            "not_evaluable": 0,
+            "not_evaluable_reasons": "",
             "demo": "",
         }
     ]

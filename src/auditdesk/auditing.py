@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from auditdesk.checklists.loader import load_all, parse_checklist_text
 from auditdesk.checklists.rules import ScoreResult, score
-from auditdesk.checklists.schema import Checklist
+from auditdesk.checklists.schema import MG_MEMBERS, MR_MEMBERS, Checklist
 from auditdesk.store import audits as store
+from auditdesk.store.catalog import get_study
 from auditdesk.store.db import Database
 from auditdesk.store.models import Audit, ChecklistVersion, Image, Series
 
@@ -165,6 +166,28 @@ def header_facts(session: Session, study_pk: int) -> dict[str, Any]:
     return facts
 
 
+def acquired_facts(session: Session, study_pk: int, modality: str) -> dict[str, bool]:
+    """``"RCC:acquired"`` / ``"DCE:acquired"`` for each view or MR role of the checklist's
+    modality: whether the exam has an image for it (after reviewers' corrections).
+
+    A member that is not there cannot be assessed: the audit may be completed without it and
+    the exam is not evaluable, said as "not in the exam" rather than "not assessed".
+    """
+    study = get_study(session, study_pk)
+    if study is None:
+        return {}
+    if modality == "MG":
+        found = set(study.views)  # screening views: a spot or FOR PROCESSING image is not one
+        wanted = MG_MEMBERS
+    else:
+        found = {series.role or "" for series in study.series}
+        wanted = MR_MEMBERS
+    facts = {f"{member}:acquired": member in found for member in wanted if member != "EXAM"}
+    # No view or role recognised at all (views unreadable, nothing indexed): say nothing rather
+    # than "none of them is there".
+    return facts if any(facts.values()) else {}
+
+
 # --------------------------------------------------------------------------------------------
 # Scoring
 # --------------------------------------------------------------------------------------------
@@ -184,12 +207,10 @@ def compute_score(
     measurements = {
         key: m.value_mm for key, m in state.measurements.items() if m.value_mm is not None
     }
-    return score(
-        stored_checklist(version),
-        state.answers,
-        measurements,
-        header_facts(session, audit.study_pk),
-    )
+    checklist = stored_checklist(version)
+    facts: dict[str, Any] = acquired_facts(session, audit.study_pk, checklist.modality)
+    facts.update(header_facts(session, audit.study_pk))
+    return score(checklist, state.answers, measurements, facts)
 
 
 def save_computed_score(

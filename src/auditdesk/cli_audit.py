@@ -167,6 +167,7 @@ def _state_dict(state: AuditState) -> dict[str, Any]:
         "grade": state.grade,
         "complete": score.complete if score else False,
         "missing_required": (score.result or {}).get("missing_required", []) if score else [],
+        "not_evaluable": (score.result or {}).get("not_evaluable", []) if score else [],
         "overridden": state.overridden,
     }
 
@@ -221,6 +222,11 @@ def cmd_audit_record(args: argparse.Namespace) -> int:
             + (
                 f"; {len(data['missing_required'])} required answers missing"
                 if not data["complete"]
+                else ""
+            )
+            + (
+                "; not evaluable (left out of the measure): " + "; ".join(data["not_evaluable"])
+                if data["not_evaluable"] and data["meets_criteria"] is None
                 else ""
             )
         )

@@ -11,6 +11,11 @@ What counts (domain notes §1.2, and the rule :func:`counted_audit_rule` states 
   earliest completed audit (then the lowest audit id).
 * **Reads and consensus only.** Only audits with purpose "review" or "consensus" count; a
   coach's "reference" audits (answers for a calibration set) never do.
+* **Not evaluable apart.** An exam whose counted audit is not evaluable (a view or sequence
+  not assessed: every required item N/A or unanswered, or not in the exam; the checklist's N/A
+  rule, :mod:`auditdesk.checklists.evaluability`) is in no numerator or denominator; every rate
+  carries the count of such exams, and weeks carry their reasons. A meets-criteria override is
+  an explicit decision and makes the exam count again.
 * **Weeks by procedure date.** An exam belongs to the Sunday-Saturday week of the day it was
   performed, never the day it was audited; an exam with no procedure date has no week and is
   left out.
@@ -24,13 +29,14 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditdesk.auditing import stored_checklist
+from auditdesk.checklists.evaluability import not_evaluable_reasons
 from auditdesk.checklists.schema import Checklist, PassFailItem
 from auditdesk.checklists.validate import parse_key
 from auditdesk.store.models import (
@@ -57,6 +63,7 @@ __all__ = [
     "counted_audit_rule",
     "exam_results",
     "make_rate",
+    "overall",
     "pass_fail_items",
     "weekly",
     "wilson",
@@ -82,23 +89,35 @@ class ExamResult:
     evaluator: str
     audit_pk: int
     checklist_id: str
-    meets: bool
+    # None when the exam is not evaluable (see ``not_evaluable_reasons``).
+    meets: bool | None
     double_read: bool
     criteria: dict[str, str]
     learning_opportunity: bool
     # True when the counted audit is a coach's consensus audit (the reads disagreed).
     consensus: bool = False
+    not_evaluable_reasons: tuple[str, ...] = ()
+
+    @property
+    def evaluable(self) -> bool:
+        """False when the counted audit could not judge the exam: out of every rate."""
+        return self.meets is not None
 
 
 @dataclass(frozen=True)
 class Rate:
-    """x of n with its Wilson 95 % interval; rate and interval are None when n is 0."""
+    """x of n with its Wilson 95 % interval; rate and interval are None when n is 0.
+
+    ``not_evaluable`` exams of the same group are in neither x nor n; they are counted apart so
+    that every table shows them.
+    """
 
     numerator: int
     denominator: int
     rate: float | None
     ci_low: float | None
     ci_high: float | None
+    not_evaluable: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,8 @@ class WeekRow:
 
     week_start: dt.date
     rate: Rate
+    # Why exams of the week were not evaluable: reason -> number of exams.
+    not_evaluable_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,9 @@ def counted_audit_rule() -> str:
         "reviewer's complete audit when the sample named a primary reviewer who completed one, "
         "otherwise the earliest completed audit; in-progress audits, audits without a decided "
         "result, calibration reference audits and exams without a procedure date are not "
-        "counted."
+        "counted. An exam whose counted audit is not evaluable (a view or sequence not "
+        "assessed: all its required items N/A or unanswered, or not in the exam) is left out "
+        "of the numerator and the denominator and counted apart."
     )
 
 
@@ -148,12 +171,18 @@ def wilson(x: int, n: int, z: float = Z95) -> tuple[float, float]:
     return low, high
 
 
-def make_rate(x: int, n: int) -> Rate:
+def make_rate(x: int, n: int, not_evaluable: int = 0) -> Rate:
     """A :class:`Rate`; n = 0 gives rate and interval None (nothing was audited)."""
     if n == 0:
-        return Rate(0, 0, None, None, None)
+        return Rate(0, 0, None, None, None, not_evaluable)
     low, high = wilson(x, n)
-    return Rate(x, n, x / n, low, high)
+    return Rate(x, n, x / n, low, high, not_evaluable)
+
+
+def overall(results: list[ExamResult]) -> Rate:
+    """The rate over these exams: evaluable ones in x/n, the others counted apart."""
+    decided = [r.meets for r in results if r.meets is not None]
+    return make_rate(sum(decided), len(decided), len(results) - len(decided))
 
 
 def exam_results(
@@ -238,16 +267,34 @@ def exam_results(
         )
     }
 
-    def effective_meets(audit_pk: int) -> bool | None:
-        meets = scores.get(audit_pk, (None, {}))[0]
-        override = overrides.get(audit_pk)
-        if override is not None:
-            meets = bool(override)
-        return meets
+    def reasons_of(row: Any) -> list[str]:
+        result = scores.get(row.id, (None, {}))[1]
+        if "evaluable" in result:
+            return list(result.get("not_evaluable") or ())
+        # A score stored before the N/A rule existed: apply the rule to its stored answers.
+        return not_evaluable_reasons(
+            checklists[row.checklist_version_pk],
+            result.get("effective_answers") or {},
+            result.get("not_applicable") or (),
+        )
 
+    def outcome(row: Any) -> tuple[bool | None, list[str]] | None:
+        """(meets, []) or (None, reasons) for a not-evaluable audit; None when undecided."""
+        override = overrides.get(row.id)
+        if override is not None:
+            return bool(override), []
+        if not scores.get(row.id, (None, {}))[1].get("complete", True):
+            return None
+        reasons = reasons_of(row)
+        if reasons:
+            return None, reasons
+        meets = scores.get(row.id, (None, {}))[0]
+        return None if meets is None else (meets, [])
+
+    outcomes = {row.id: outcome(row) for row in audits}
     by_study: dict[int, list[Any]] = defaultdict(list)
     for row in audits:
-        if effective_meets(row.id) is not None:
+        if outcomes[row.id] is not None:
             by_study[row.study_pk].append(row)
 
     results: list[ExamResult] = []
@@ -262,8 +309,9 @@ def exam_results(
             if len(reads) > 1:
                 primary = primary_of(study_pk)
                 chosen = next((r for r in reads if r.reviewer_pk == primary), chosen)
-        meets = effective_meets(chosen.id)
-        assert meets is not None
+        chosen_outcome = outcomes[chosen.id]
+        assert chosen_outcome is not None
+        meets, reasons = chosen_outcome
         result = scores.get(chosen.id, (None, {}))[1]
         technologist = technologist_of(chosen.technologist)
         results.append(
@@ -282,6 +330,7 @@ def exam_results(
                 criteria=_criteria(checklists[chosen.checklist_version_pk], result),
                 learning_opportunity=bool(chosen.learning_opportunity),
                 consensus=chosen.purpose == "consensus",
+                not_evaluable_reasons=tuple(reasons),
             )
         )
     results.sort(key=lambda r: (r.procedure_date, r.study_pk))
@@ -320,21 +369,31 @@ def pass_fail_items(checklist: Checklist) -> dict[str, str]:
 
 
 def weekly(results: list[ExamResult]) -> list[WeekRow]:
-    """The weekly measure (what ACR takes), oldest week first; weeks with no exams are omitted."""
-    weeks: dict[dt.date, list[bool]] = defaultdict(list)
+    """The weekly measure (what ACR takes), oldest week first; weeks with no exams are omitted.
+
+    A week whose exams were all not evaluable is kept, with n = 0 and its reasons.
+    """
+    weeks: dict[dt.date, list[ExamResult]] = defaultdict(list)
     for r in results:
-        weeks[r.week_start].append(r.meets)
-    return [WeekRow(w, make_rate(sum(v), len(v))) for w, v in sorted(weeks.items())]
+        weeks[r.week_start].append(r)
+    rows: list[WeekRow] = []
+    for week, exams in sorted(weeks.items()):
+        reasons: dict[str, int] = defaultdict(int)
+        for r in exams:
+            for reason in r.not_evaluable_reasons:
+                reasons[reason] += 1
+        rows.append(WeekRow(week, overall(exams), dict(sorted(reasons.items()))))
+    return rows
 
 
 def by_group(results: list[ExamResult], key: Callable[[ExamResult], str | None]) -> dict[str, Rate]:
     """Rates per group, sorted by group name; exams whose key is None are left out."""
-    groups: dict[str, list[bool]] = defaultdict(list)
+    groups: dict[str, list[ExamResult]] = defaultdict(list)
     for r in results:
         k = key(r)
         if k is not None:
-            groups[k].append(r.meets)
-    return {k: make_rate(sum(v), len(v)) for k, v in sorted(groups.items())}
+            groups[k].append(r)
+    return {k: overall(v) for k, v in sorted(groups.items())}
 
 
 def by_technologist(results: list[ExamResult]) -> dict[str, Rate]:
@@ -353,10 +412,14 @@ def by_location(results: list[ExamResult]) -> dict[str, Rate]:
 
 
 def by_criterion(results: list[ExamResult], checklist: Checklist) -> list[CriterionRow]:
-    """Pass/fail counts per criterion, in checklist order with the checklist's labels."""
+    """Pass/fail counts per criterion, in checklist order with the checklist's labels.
+
+    Only evaluable exams count, like the measure itself.
+    """
     rows: list[CriterionRow] = []
+    evaluable = [r for r in results if r.evaluable]
     for item_id, label in pass_fail_items(checklist).items():
-        values = [r.criteria.get(item_id) for r in results]
+        values = [r.criteria.get(item_id) for r in evaluable]
         passed, failed = values.count("pass"), values.count("fail")
         rows.append(
             CriterionRow(

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditdesk.checklists.evaluability import not_evaluable_reasons
 from auditdesk.checklists.schema import (
     NOT_DETERMINABLE,
     PASS_FAIL_VALUES,
@@ -31,7 +32,7 @@ from auditdesk.checklists.schema import (
     ThresholdRule,
     WorstRule,
 )
-from auditdesk.checklists.validate import ChecklistIndex, build_index, members, parse_key
+from auditdesk.checklists.validate import ChecklistIndex, index_of, members, parse_key
 
 __all__ = ["ScoreResult", "answer_keys", "normalise_answer", "parse_key", "score"]
 
@@ -58,6 +59,14 @@ class ScoreResult:
     meets_criteria: bool | None
     grade: str | None
     explanation: list[str] = field(default_factory=list)
+    # The checklist's N/A rule (auditdesk.checklists.evaluability): one reason per view,
+    # sequence or exam that was not assessed. A not-evaluable exam never "meets criteria".
+    not_evaluable: list[str] = field(default_factory=list)
+
+    @property
+    def evaluable(self) -> bool:
+        """False when a view, sequence or the exam was not assessed (see ``not_evaluable``)."""
+        return not self.not_evaluable
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,13 +84,13 @@ class ScoreResult:
             "meets_criteria": self.meets_criteria,
             "grade": self.grade,
             "explanation": list(self.explanation),
+            "evaluable": self.evaluable,
+            "not_evaluable": list(self.not_evaluable),
         }
 
 
 def _index(checklist: Checklist) -> ChecklistIndex:
-    if checklist._index is None:
-        checklist._index = build_index(checklist)[0]
-    return checklist._index
+    return index_of(checklist)
 
 
 def answer_keys(checklist: Checklist) -> list[str]:
@@ -499,14 +508,22 @@ def score(
     for inst in index.instances:
         if not evaluator.applicable(inst.key):
             not_applicable.append(inst.key)
-        elif inst.item.required and evaluator.answer(inst.key) is None:
+        elif (
+            inst.item.required
+            and evaluator.answer(inst.key) is None
+            # A view or sequence the header says is not in the exam cannot be answered; the
+            # exam is then not evaluable (below) and the audit may still be completed.
+            and facts.get(f"{inst.member}:acquired") is not False
+        ):
             missing.append(inst.key)
     complete = not missing
+    not_evaluable = not_evaluable_reasons(checklist, effective, not_applicable, facts)
+    decided = complete and not not_evaluable
 
     meets_value = rule_values.get(checklist.meets_criteria)
-    meets = meets_value if complete and isinstance(meets_value, bool) else None
+    meets = meets_value if decided and isinstance(meets_value, bool) else None
     grade_value = rule_values.get(checklist.grade) if checklist.grade else None
-    grade = str(grade_value) if complete and grade_value is not None else None
+    grade = str(grade_value) if decided and grade_value is not None else None
 
     # -- explanation: short sentences, most useful first ---------------------------------------
     if missing:
@@ -547,6 +564,10 @@ def score(
             + (_fmt(grade_value) if grade_value is not None else "undecided")
             + (f", {note}." if note else ".")
         )
+    if not_evaluable:
+        explanation.append(
+            "Not evaluable (left out of the measure): " + "; ".join(not_evaluable) + "."
+        )
     note = evaluator.notes.get(checklist.meets_criteria, "")
     verdict = {True: "met", False: "not met", None: "undecided"}[meets_value]
     explanation.append(
@@ -568,4 +589,5 @@ def score(
         meets_criteria=meets,
         grade=grade,
         explanation=explanation,
+        not_evaluable=not_evaluable,
     )

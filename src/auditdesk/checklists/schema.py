@@ -364,6 +364,22 @@ def is_boolean_rule(rule: Any) -> bool:
     return isinstance(rule, BOOLEAN_RULES)
 
 
+class Evaluability(_Strict):
+    """When an exam can be judged at all: the N/A rule of the checklist.
+
+    An item answered "na" is left out of that item's pass test. A member of the ``assessed``
+    scopes (a view, a sequence, the exam) whose required items are all "na" or unanswered was not
+    assessed: the exam is **not evaluable**. It never "meets criteria"; the weekly measure leaves
+    it out of the numerator and the denominator and counts it apart, with the reason. A section
+    switched off by its ``applies_if`` rule (e.g. DCE on a bpMRI) is not required, so it never
+    makes an exam not evaluable. ``None`` (the default) means every member that has a required
+    item.
+    """
+
+    assessed: list[str] | None = None
+    note: str = ""
+
+
 # ---------------------------------------------------------------------------------------------
 # the checklist
 # ---------------------------------------------------------------------------------------------
@@ -390,6 +406,7 @@ class Checklist(_Strict):
     sections: list[Section] = Field(min_length=1)
     computed: list[Computed] = []
     rules: list[Rule] = Field(min_length=1)
+    evaluability: Evaluability = Evaluability()
     content_hash: str = ""
     source_text: str = ""
     origin: str = ""

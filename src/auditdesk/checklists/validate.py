@@ -71,6 +71,13 @@ def members(checklist: Checklist, scope: str) -> tuple[str, ...]:
     return SCOPES[checklist.modality].get(scope, ())
 
 
+def index_of(checklist: Checklist) -> ChecklistIndex:
+    """The checklist's index, built once per checklist object (scoring runs on every key)."""
+    if checklist._index is None:
+        checklist._index = build_index(checklist)[0]
+    return checklist._index
+
+
 def build_index(checklist: Checklist) -> tuple[ChecklistIndex, list[tuple[Loc, str]]]:
     """Index the checklist and list every cross-reference problem found."""
     index = ChecklistIndex()
@@ -153,6 +160,15 @@ def build_index(checklist: Checklist) -> tuple[ChecklistIndex, list[tuple[Loc, s
         _check_computed(checklist, index, c_i, comp, problems)
 
     # --- exam-level references -----------------------------------------------------------
+    for a_i, scope in enumerate(checklist.evaluability.assessed or ()):
+        if not members(checklist, scope):
+            problems.append(
+                (
+                    ("evaluability", "assessed", a_i),
+                    f"scope '{scope}' does not exist for modality {checklist.modality}; "
+                    f"use one of: {scope_names}",
+                )
+            )
     _need_bool(index, checklist.meets_criteria, ("meets_criteria",), problems)
     if checklist.grade is not None:
         rule = index.rules.get(checklist.grade)

@@ -45,6 +45,8 @@ WEEKLY_COLUMNS = (
     "numerator",
     "denominator",
     "rate",
+    "not_evaluable",
+    "not_evaluable_reasons",
     "demo",
 )
 #: Row-level site fields; JSON carries them once at the top instead.
@@ -135,7 +137,9 @@ def weekly_rows(
     inclusive.
 
     Keys: :data:`WEEKLY_COLUMNS` (``week_start`` an ISO date, a Sunday; ``rate`` rounded to 3
-    decimals; ``demo`` "DEMO" or ""). With ``breakdowns``: ``failed:<criterion id>`` (exams in
+    decimals; ``not_evaluable`` the exams of the week left out of both numbers because a view or
+    sequence was not assessed, ``not_evaluable_reasons`` why, with counts; ``demo`` "DEMO" or
+    ""). With ``breakdowns``: ``failed:<criterion id>`` (exams in
     the week failing that criterion on any view) for every criterion of the measure checklist,
     and ``location:<name>:numerator`` / ``location:<name>:denominator`` for every location seen
     in the period.
@@ -163,6 +167,10 @@ def weekly_rows(
             "numerator": rate.numerator,
             "denominator": rate.denominator,
             "rate": None if rate.rate is None else round(rate.rate, 3),
+            "not_evaluable": rate.not_evaluable,
+            "not_evaluable_reasons": "; ".join(
+                f"{reason} ({count})" for reason, count in week.not_evaluable_reasons.items()
+            ),
             "demo": demo,
         }
         if breakdowns:

@@ -33,6 +33,12 @@ Y_TOP = 122
 RULE_SETS = {"anhoej": "Anhøj", "ihi": "IHI", "both": "Anhøj + IHI"}
 
 
+def measured(rows: Sequence[Any]) -> list[Any]:
+    """Weeks with at least one evaluable exam: a week whose exams were all not evaluable has
+    no proportion to plot (its count is in the tables and exports, not on the chart)."""
+    return [r for r in rows if r.rate.denominator > 0]
+
+
 @dataclass(frozen=True)
 class ChartStyle:
     """Colours of one rendering: the screen theme, or white paper for exports and reports."""
@@ -639,6 +645,7 @@ class PChartWidget(_ChartBase):
         laney: bool = False,
     ) -> spc.PChart | None:
         """Compute (``spc.p_chart``; phases start at annotations marked as new phase) and show."""
+        rows = measured(rows)
         if not rows:
             self.clear()
             return None
@@ -816,6 +823,7 @@ class SmallMultiples(_ChartBase):
                     compact=True,
                 )
             else:
+                rows = measured(rows)
                 chart = spc.p_chart(
                     [r.rate.numerator for r in rows],
                     [r.rate.denominator for r in rows],

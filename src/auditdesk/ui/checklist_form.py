@@ -732,8 +732,11 @@ class ChecklistForm(QWidget):
             verdict, text = "yes", "YES"
         elif state.meets_criteria is False:
             verdict, text = "no", "NO"
+        elif result.get("not_evaluable"):  # out of the measure; the reasons are the tooltip
+            verdict, text = "incomplete", "NOT EVALUABLE"
         else:
             verdict, text = "incomplete", "undecided"
+        self._meets.setToolTip("\n".join(result.get("not_evaluable") or ()))
         if "meets_criteria" in state.overridden:
             text += " (overridden)"
         self._meets.setText(f"Meets criteria: {text}")

@@ -40,7 +40,7 @@ from auditdesk.store.db import Database
 from auditdesk.ui import reports
 from auditdesk.ui.charts import RULE_SETS, PChartWidget, RunChartWidget, SmallMultiples
 from auditdesk.ui.common import make_table, pydate, qdate, table_item
-from auditdesk.ui.reports import QIData, ci_text, criterion_cells, pct
+from auditdesk.ui.reports import QIData, criterion_cells
 from auditdesk.worklist import week_start
 
 WEEKLY_FORMATS = {"csv": "CSV (*.csv)", "xlsx": "Excel workbook (*.xlsx)", "json": "JSON (*.json)"}
@@ -113,9 +113,7 @@ class QIWindow(QMainWindow):
             ("evaluator", "Evaluator"),
             ("location", "Location"),
         ):
-            table = make_table(
-                [title, "Meeting criteria", "Audited", "Rate", "95 % CI"], f"qi_{key}"
-            )
+            table = make_table([title, *reports.RATE_HEADERS], f"qi_{key}")
             self.group_tables[key] = table
             self.tabs.addTab(table, f"By {key}")
         self._build_multiples_tab()
@@ -168,7 +166,7 @@ class QIWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.weekly_table = make_table(
-            ["Week (Sunday)", "Meeting criteria", "Audited", "Rate", "95 % CI"], "qi_weekly"
+            ["Week (Sunday)", *reports.RATE_HEADERS, "Why not evaluable"], "qi_weekly"
         )
         left_layout.addWidget(self.weekly_table, 1)
         self.rebaseline_button = QPushButton("Re-&baseline from this week…")
@@ -317,9 +315,10 @@ class QIWindow(QMainWindow):
             f"Measure: exams meeting every criterion of checklist “{s.checklist_id}” ({title})"
             + (f" · goal {s.goal_pct:g} %" if s.goal_pct is not None else "")
         )
-        total = reports.make_rate(sum(r.meets for r in data.results), len(data.results))
+        total = measures.overall(data.results)
         self.summary_label.setText(
             f"{len(data.weeks)} week(s) with audits · period total {reports.rate_text(total)}"
+            + (f" · {total.not_evaluable} not evaluable" if total.not_evaluable else "")
         )
         theme = "dark" if self._dark() else "light"
         for chart in (self.pchart, self.run_chart, self.multiples):
@@ -340,10 +339,12 @@ class QIWindow(QMainWindow):
         weeks = self.data.weeks
         self.weekly_table.setRowCount(len(weeks))
         for r, w in enumerate(weeks):
-            cells = [f"{w.week_start:%Y-%m-%d}", w.rate.numerator, w.rate.denominator]
-            cells += [pct(w.rate.rate), ci_text(w.rate)]
+            cells = reports.rate_cells(f"{w.week_start:%Y-%m-%d}", w.rate)
+            cells.append(reports.reasons_text(w.not_evaluable_reasons))
+            last = len(cells) - 1
             for c, value in enumerate(cells):
-                self.weekly_table.setItem(r, c, table_item(value, number=c > 0, data=w.week_start))
+                item = table_item(value, number=0 < c < last, data=w.week_start)
+                self.weekly_table.setItem(r, c, item)
         self.pchart.set_weeks(
             weeks,
             title=self._chart_title(),
@@ -380,13 +381,7 @@ class QIWindow(QMainWindow):
             ("evaluator", measures.by_evaluator(results)),
             ("location", measures.by_location(results)),
         ):
-            _fill(
-                self.group_tables[key],
-                [
-                    [n, r.numerator, r.denominator, pct(r.rate), ci_text(r)]
-                    for n, r in groups.items()
-                ],
-            )
+            _fill(self.group_tables[key], [reports.rate_cells(n, r) for n, r in groups.items()])
 
     def _fill_multiples(self) -> None:
         if self.data is None:

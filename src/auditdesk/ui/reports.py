@@ -216,7 +216,13 @@ def html_table(
 
 def _week_cells(w: WeekRow) -> list[object]:
     r = w.rate
-    return [f"{w.week_start:%Y-%m-%d}", r.numerator, r.denominator, pct(r.rate), ci_text(r)]
+    cells: list[object] = [f"{w.week_start:%Y-%m-%d}", r.numerator, r.denominator, pct(r.rate)]
+    return [*cells, ci_text(r), r.not_evaluable]
+
+
+def reasons_text(reasons: dict[str, int]) -> str:
+    """ "RCC: every required item answered N/A (2); ..." for a week's not-evaluable exams."""
+    return "; ".join(f"{reason} ({count})" for reason, count in reasons.items())
 
 
 def criterion_cells(c: measures.CriterionRow) -> list[object]:
@@ -228,10 +234,17 @@ def _annotation_cells(a: site.Annotation) -> list[object]:
     return [f"{a.date:%Y-%m-%d}", a.label, a.pdsa_cycle, phase, a.description]
 
 
+def rate_cells(name: str, r: Rate) -> list[object]:
+    """A roll-up row: name, x, n, rate, CI and the not-evaluable exams counted apart."""
+    return [name, r.numerator, r.denominator, pct(r.rate), ci_text(r), r.not_evaluable]
+
+
+#: Column titles of :func:`rate_cells` after the first.
+RATE_HEADERS = ["Meeting criteria", "Audited", "Rate", "95 % CI", "Not evaluable"]
+
+
 def _rate_rows(groups: dict[str, Rate]) -> list[list[object]]:
-    return [
-        [name, r.numerator, r.denominator, pct(r.rate), ci_text(r)] for name, r in groups.items()
-    ]
+    return [rate_cells(name, r) for name, r in groups.items()]
 
 
 STYLE = """
@@ -293,7 +306,7 @@ def build_weekly_html(data: QIData, week: dt.date | None, chart_src: str | None 
     """The weekly report for ``week`` (a Sunday) from gathered data; the chart is an <img>."""
     s = data.settings
     week_results = [r for r in data.results if r.week_start == week] if week else []
-    rate = make_rate(sum(r.meets for r in week_results), len(week_results))
+    rate = measures.overall(week_results)
     parts = [f"<html><head>{STYLE}</head><body>"]
     parts.append(f"<h1>Weekly image-quality report — {_e(_site_title(s))}</h1>")
     sub = []
@@ -319,13 +332,20 @@ def build_weekly_html(data: QIData, week: dt.date | None, chart_src: str | None 
         if s.goal_pct is not None:
             parts.append(f" · goal {s.goal_pct:g} %")
         parts.append("</p>")
+        if rate.not_evaluable:
+            this = [w.not_evaluable_reasons for w in data.weeks if w.week_start == week]
+            reasons = this[0] if this else {}
+            parts.append(
+                f"<p>Not evaluable, left out of both numbers: {rate.not_evaluable} exam(s) — "
+                f"{_e(reasons_text(reasons))}.</p>"
+            )
     if chart_src:
         parts.append(f"<p><img src='{_e(chart_src)}' width='{IMAGE_WIDTH}'></p>")
 
     parts.append(f"<h2>Weekly results, {_e(_period(data.start, data.end))}</h2>")
     parts.append(
         _table(
-            ["Week (Sunday)", "Meeting criteria", "Audited", "Rate", "95 % CI"],
+            ["Week (Sunday)", *RATE_HEADERS],
             [_week_cells(w) for w in data.weeks],
         )
     )
@@ -340,7 +360,7 @@ def build_weekly_html(data: QIData, week: dt.date | None, chart_src: str | None 
                 [criterion_cells(c) for c in measures.by_criterion(scope, data.checklist)],
             )
         )
-    headers = ["", "Meeting criteria", "Audited", "Rate", "95 % CI"]
+    headers = ["", *RATE_HEADERS]
     for title, groups in (
         ("technologist", measures.by_technologist(scope)),
         ("evaluator", measures.by_evaluator(scope)),
@@ -478,7 +498,7 @@ def build_feedback_html(data: QIData, technologist: str, chart_src: str | None =
     """One technologist's own results, in a learning tone; names nobody else."""
     mine = [r for r in data.results if r.technologist == technologist]
     s = data.settings
-    rate = make_rate(sum(r.meets for r in mine), len(mine))
+    rate = measures.overall(mine)
     parts = [f"<html><head>{STYLE}</head><body>"]
     parts.append(f"<h1>Positioning feedback for {_e(technologist)}</h1>")
     parts.append(
@@ -556,7 +576,7 @@ def build_feedback_html(data: QIData, technologist: str, chart_src: str | None =
             )
 
         examples = sorted(
-            (r for r in mine if r.learning_opportunity or not r.meets),
+            (r for r in mine if r.learning_opportunity or r.meets is False),
             key=lambda r: (not r.learning_opportunity, r.procedure_date),
         )[:FEEDBACK_EXAMPLES]
         parts.append("<h2>Learning opportunities</h2>")
