@@ -272,6 +272,22 @@ def test_my_result_comes_from_my_newest_score_and_override(world) -> None:
     assert {r.study_pk: r for r in _rows(db, me)}[pks["mon"]].my_meets_criteria is None
 
 
+def test_my_not_evaluable_audit_is_shown_as_such_until_overridden(world) -> None:
+    db, pks = world
+    me = pks["me"]
+    with db.transaction() as s:
+        audit = store.list_audits(s, study_pk=pks["sat"], reviewer_pk=me)[0]
+        result = {"evaluable": False, "not_evaluable": ["RCC: every required item answered N/A"]}
+        store.save_score(s, audit.id, audit.checklist_version_pk, result, None, None, True)
+    rows = {r.study_pk: r for r in _rows(db, me)}
+    assert (rows[pks["sat"]].my_meets_criteria, rows[pks["sat"]].my_not_evaluable) == (None, True)
+    assert not rows[pks["old"]].my_not_evaluable  # a score without the flag: not flagged
+    with db.transaction() as s:
+        store.set_override(s, audit.id, "meets_criteria", False, me, "Judged on the other views.")
+    row = {r.study_pk: r for r in _rows(db, me)}[pks["sat"]]
+    assert (row.my_meets_criteria, row.my_not_evaluable) == (False, False)
+
+
 def test_rows_carry_no_phi(world) -> None:
     db, pks = world
     rows = _rows(db, pks["me"])

@@ -69,6 +69,7 @@ class WorklistRow:
     n_reviews: int
     reviewers: int
     has_audit_by_others: bool
+    my_not_evaluable: bool = False  # my audit could not judge the exam (N/A rule)
     sampled: bool = False  # in the current audit sample of its week
     second_reader: bool = False  # the sample names this reviewer as its second reader
     assigned_to_me: bool = False  # the sample names this reviewer (primary or second)
@@ -173,14 +174,22 @@ def _exam_label(kind: str, views: str, description: str | None, modalities: str 
     return (description or modalities or "Other").strip()
 
 
-def _my_meets_criteria(session: Session, audit_pks: list[int]) -> dict[int, bool | None]:
+def _my_meets_criteria(
+    session: Session, audit_pks: list[int]
+) -> tuple[dict[int, bool | None], set[int]]:
     """Effective meets_criteria of each audit: its newest current score under its own checklist
-    version, replaced by the newest override (as ``audits.audit_state`` reports it)."""
+    version, replaced by the newest override (as ``audits.audit_state`` reports it); and the
+    audits whose score says the exam is not evaluable (without an override)."""
     if not audit_pks:
-        return {}
+        return {}, set()
     result: dict[int, bool | None] = {}
+    not_evaluable: set[int] = set()
     scores = session.execute(
-        select(AuditScore.audit_pk, AuditScore.meets_criteria)
+        select(
+            AuditScore.audit_pk,
+            AuditScore.meets_criteria,
+            AuditScore.result["evaluable"].as_boolean(),
+        )
         .join(Audit, Audit.id == AuditScore.audit_pk)
         .where(
             AuditScore.audit_pk.in_(audit_pks),
@@ -189,8 +198,12 @@ def _my_meets_criteria(session: Session, audit_pks: list[int]) -> dict[int, bool
         )
         .order_by(AuditScore.id)
     )
-    for audit_pk, meets in scores:
+    for audit_pk, meets, evaluable in scores:
         result[audit_pk] = meets
+        if evaluable is False:
+            not_evaluable.add(audit_pk)
+        else:
+            not_evaluable.discard(audit_pk)
     overrides = session.execute(
         select(AuditOverride.audit_pk, AuditOverride.value)
         .where(AuditOverride.audit_pk.in_(audit_pks), AuditOverride.field == "meets_criteria")
@@ -202,7 +215,8 @@ def _my_meets_criteria(session: Session, audit_pks: list[int]) -> dict[int, bool
     for audit_pk, value in newest.items():
         if isinstance(value, bool):  # None: withdrawn, back to the computed result
             result[audit_pk] = value
-    return result
+            not_evaluable.discard(audit_pk)
+    return result, not_evaluable
 
 
 def list_worklist(
@@ -271,7 +285,7 @@ def list_worklist(
     for study_pk, audits in mine.items():
         unfinished = [a for a in audits if a[2] != "complete"]
         chosen[study_pk] = (unfinished or audits)[-1]  # newest of the deciding kind
-    meets = _my_meets_criteria(session, [a[0] for a in chosen.values()])
+    meets, not_evaluable = _my_meets_criteria(session, [a[0] for a in chosen.values()])
 
     assignments = sample_assignments(session)
     rows: list[WorklistRow] = []
@@ -296,6 +310,7 @@ def list_worklist(
                 my_status=status,
                 my_checklist_id=mine_audit[1] if mine_audit else None,
                 my_meets_criteria=meets.get(mine_audit[0]) if mine_audit else None,
+                my_not_evaluable=bool(mine_audit) and mine_audit[0] in not_evaluable,
                 n_reviews=complete_counts.get(pk, 0),
                 reviewers=len(others.get(pk, ())),
                 has_audit_by_others=bool(others.get(pk)),

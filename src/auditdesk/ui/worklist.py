@@ -194,6 +194,8 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_STATUS:
             return row.my_status
         if col == COL_RESULT:
+            if row.my_not_evaluable:
+                return "not evaluable"
             return {True: "meets", False: "does not meet"}.get(row.my_meets_criteria, "")  # type: ignore[arg-type]
         if col == COL_REVIEWS:
             return str(row.n_reviews) if row.n_reviews else ""
