@@ -59,8 +59,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CALIBRATION_TEXT",
-    "EXAM_SHEET_FORMATS",
     "EXAMS_SHEET",
+    "EXAM_SHEET_FORMATS",
     "ExamDetail",
     "FailedItem",
     "Length",
@@ -134,7 +134,7 @@ class FailedItem:
         return f"{self.member}: {self.item_id}" + (f" ({reason})" if reason else "")
 
     def label_text(self) -> str:
-        """``RMLO: Pectoral muscle reaches the PNL (or within 10 mm) — Pectoral muscle too short``."""
+        """``LCC: Medial tissue included — <reason label>``: the item's label, for reading."""
         reason = self.reason_label or self.reason_code
         return f"{self.member}: {self.label}" + (f" — {reason}" if reason else "")
 

@@ -304,4 +304,3 @@ def write_weekly(
     else:
         _write_weekly_json(path, rows, settings)
     return len(rows)
-
