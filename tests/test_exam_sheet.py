@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from auditdesk import site
 from auditdesk.adjudication import start_consensus
@@ -29,10 +29,11 @@ from auditdesk.dicom.index import import_paths
 from auditdesk.exchange.exam_sheet import (
     COLUMNS_AFTER,
     COLUMNS_BEFORE,
+    exam_details,
     exam_sheet_format,
     write_exam_sheet,
 )
-from auditdesk.exchange.weekly import DEMO_BANNER
+from auditdesk.exchange.weekly import DEMO_BANNER, site_exam_results
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.db import open_database
 from auditdesk.store.models import Audit, AuditScore, Study
@@ -326,6 +327,27 @@ def test_demo_banner_and_column(audited, tmp_path: Path) -> None:
     _header, rows = _xlsx_rows(xlsx, first=2)
     assert [r["Demo"] for r in rows] == ["DEMO"]
     assert [r["Demo"] for r in _csv_rows(path)[1]] == ["DEMO"]
+
+
+def test_details_take_four_queries_whatever_the_number_of_exams(audited) -> None:
+    """One query each for versions, scores, answers and measurements (per 500 exams): one query
+    per exam would make 8 here, for the two exams."""
+    db, _url, _studies, _version = audited
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with db.session() as session:
+        _settings, results = site_exam_results(session)
+        assert len(results) == 2
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            details = exam_details(session, results)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert len(details) == 2
+    assert len(statements) == 4, statements
 
 
 def test_format_from_suffix_or_refused(tmp_path: Path) -> None:
