@@ -45,11 +45,15 @@ TECH = '=HYPERLINK("http://evil.example","x")'  # a formula-like raw Operators' 
 EDITED_VERSION = "9.9"  # the Sunday exam is audited with an edited copy of the checklist
 
 
-def _answer_all(audit: AuditSession, checklist, fails: dict[str, str | None]) -> None:
+def _answer_all(
+    audit: AuditSession, checklist, fails: dict[str, str | None], computed: tuple[str, ...] = ()
+) -> None:
     """Every required pass/fail item: fail (with the reason code given) for keys in ``fails``,
-    pass otherwise."""
+    unanswered for keys in ``computed`` (a measurement rule decides), pass otherwise."""
     for key in answer_keys(checklist):
         item = item_for_key(checklist, key)
+        if key in computed:
+            continue
         if item.required and getattr(item, "type", None) == "pass_fail":
             if key in fails:
                 audit.answer(key, "fail", reason_code=fails[key])
@@ -64,7 +68,8 @@ def sheet_template(tmp_path_factory: pytest.TempPathFactory, test_set) -> tuple[
     Sunday exam: one read by Rita Reader with checklist version 9.9 (an edited copy): fails
     RMLO:pectoral_to_pnl (reason "short") and LCC:medial_tissue (no reason); PNLs RCC 84.2 mm
     (Imager Pixel Spacing), LCC 80.0 mm (Pixel Spacing), RMLO 812 px (uncalibrated), LMLO 88 mm
-    typed in; pectoral gaps RMLO 14.5 mm (IPS / ERMF), LMLO 4.0 mm (reported); learning flag.
+    typed in; pectoral gaps RMLO 14.5 mm (IPS / ERMF), LMLO 12.5 mm (reported) with
+    LMLO:pectoral_to_pnl left to the measurement rule (12.5 > 10 mm: fail); learning flag.
     Saturday exam: read by Rita (all pass) and Sam (fails RCC:nipple_profile), settled by
     Coach Carter's consensus, which fails RCC:no_skin_folds (reason "axillary").
     """
@@ -98,7 +103,12 @@ def sheet_template(tmp_path_factory: pytest.TempPathFactory, test_set) -> tuple[
             session.get(Study, studies[SUN]).technologist = TECH
 
         audit = AuditSession.start(db, study_pk=studies[SUN], reviewer_pk=rita, checklist=edited)
-        _answer_all(audit, edited, {"RMLO:pectoral_to_pnl": "short", "LCC:medial_tissue": None})
+        _answer_all(
+            audit,
+            edited,
+            {"RMLO:pectoral_to_pnl": "short", "LCC:medial_tissue": None},
+            computed=("LMLO:pectoral_to_pnl",),
+        )
         audit.measure(
             "RCC:pnl_mm",
             value_px=842.0,
@@ -122,7 +132,7 @@ def sheet_template(tmp_path_factory: pytest.TempPathFactory, test_set) -> tuple[
             sop_uid=None,
         )
         audit.measure(
-            "LMLO:pectoral_to_pnl_mm", value_px=4.0, value_mm=4.0, calibration_source="reported",
+            "LMLO:pectoral_to_pnl_mm", value_px=12.5, value_mm=12.5, calibration_source="reported",
             sop_uid=None,
         )  # fmt: skip
         audit.learning_opportunity(True)
@@ -196,10 +206,15 @@ SUNDAY_CELLS = {
     "Checklist": CHECKLIST,
     "Checklist version": EDITED_VERSION,
     "Result": "Does not meet criteria",
-    "Failed items": "LCC: medial_tissue; RMLO: pectoral_to_pnl (Pectoral muscle too short)",
+    "Failed items": (
+        "LCC: medial_tissue; RMLO: pectoral_to_pnl (Pectoral muscle too short); "
+        "LMLO: pectoral_to_pnl (LMLO:pectoral_to_pnl_mm = 12.5 mm, needs <= 10 mm)"
+    ),
     "Failed items (labels)": (
         "LCC: Medial tissue included; "
-        "RMLO: Pectoral muscle reaches the PNL (or within 10 mm) — Pectoral muscle too short"
+        "RMLO: Pectoral muscle reaches the PNL (or within 10 mm) — Pectoral muscle too short; "
+        "LMLO: Pectoral muscle reaches the PNL (or within 10 mm) — "
+        "LMLO:pectoral_to_pnl_mm = 12.5 mm, needs <= 10 mm"
     ),
     "Not evaluable reasons": None,
     "PNL": (
@@ -208,7 +223,7 @@ SUNDAY_CELLS = {
     ),
     "Pectoral to PNL": (
         "RMLO 14.5 mm (Imager Pixel Spacing / ERMF); "
-        "LMLO 4.0 mm (reported by import, calibration unknown)"
+        "LMLO 12.5 mm (reported by import, calibration unknown)"
     ),
     "Medial tissue included": "Fail",
     "Inframammary fold open and shown": "Pass",

@@ -127,15 +127,22 @@ class FailedItem:
     label: str
     reason_code: str | None = None
     reason_label: str | None = None
+    #: For a fail the checklist computed from measurements and no reason was given: what was
+    #: measured and what was needed, e.g. ``LMLO:pectoral_to_pnl_mm = 14.5 mm, needs <= 10 mm``.
+    computed: str | None = None
+
+    @property
+    def reason(self) -> str | None:
+        return self.reason_label or self.reason_code or self.computed
 
     def short_text(self) -> str:
         """``RMLO: pectoral_to_pnl (Pectoral muscle too short)``."""
-        reason = self.reason_label or self.reason_code
+        reason = self.reason
         return f"{self.member}: {self.item_id}" + (f" ({reason})" if reason else "")
 
     def label_text(self) -> str:
         """``LCC: Medial tissue included — <reason label>``: the item's label, for reading."""
-        reason = self.reason_label or self.reason_code
+        reason = self.reason
         return f"{self.member}: {self.label}" + (f" — {reason}" if reason else "")
 
 
@@ -209,11 +216,20 @@ def _evaluability(exam: ExamResult, result: dict[str, Any]) -> tuple[bool, tuple
     return all(flag is not False for flag in flags), tuple(reasons)
 
 
+def _computed_detail(record: object) -> str | None:
+    """What a measurement rule saw when it failed the item (None unless it computed "fail")."""
+    if not isinstance(record, dict) or record.get("value") != "fail" or not record.get("detail"):
+        return None
+    needs = record.get("requirement")
+    return f"{record['detail']}, needs {needs}" if needs else str(record["detail"])
+
+
 def _failed(
     checklist: Checklist, result: dict[str, Any], reason_codes: dict[str, str]
 ) -> tuple[FailedItem, ...]:
     """Failed pass/fail items as scoring saw them (typed or computed), views in reading order."""
     effective = result.get("effective_answers") or {}
+    computed = result.get("computed") or {}
     skipped = set(result.get("not_applicable") or ())
     order = _member_order(checklist)
     form = {key: i for i, key in enumerate(answer_keys(checklist))}
@@ -234,7 +250,14 @@ def _failed(
             (
                 order.get(member, len(order)),
                 form.get(key, len(form)),
-                FailedItem(member, item_id, item.label, code, labels.get(code) if code else None),
+                FailedItem(
+                    member,
+                    item_id,
+                    item.label,
+                    code,
+                    labels.get(code) if code else None,
+                    None if code else _computed_detail(computed.get(key)),
+                ),
             )
         )
     failed.sort(key=lambda t: (t[0], t[1]))
