@@ -1,5 +1,5 @@
-"""Weekly submission and per-exam sheet: contents, week selection, demo marking, formula
-injection, the CLI, and no patient data in any byte of any output."""
+"""Weekly submission (the per-exam sheet is in test_exam_sheet.py): contents, week selection,
+demo marking, formula injection, the CLI, and no patient data in any byte of any output."""
 
 from __future__ import annotations
 
@@ -19,14 +19,12 @@ from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.cli import main
 from auditdesk.dicom.index import import_paths
+from auditdesk.exchange.exam_sheet import write_exam_sheet
 from auditdesk.exchange.weekly import (
     DEMO_BANNER,
-    EXAM_COLUMNS_AFTER,
-    EXAM_COLUMNS_BEFORE,
     WEEKLY_COLUMNS,
     safe_cell,
     weekly_rows,
-    write_exams_xlsx,
     write_weekly,
 )
 from auditdesk.store.audits import create_reviewer
@@ -267,55 +265,6 @@ def test_unknown_format_is_refused(audited, tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# per-exam sheet
-# --------------------------------------------------------------------------------------------
-
-
-def test_exams_sheet_layout_and_pseudonyms(audited, tmp_path: Path, test_set, phi_values) -> None:
-    db, _url, _studies = audited
-    path = tmp_path / "exams.xlsx"
-    with db.transaction() as session:
-        assert write_exams_xlsx(session, path) == 2
-        secret = site.site_secret(session)
-    ws = load_workbook(path)["Exam Entry"]
-    assert ws.freeze_panes == "A2"
-    header = [c.value for c in ws[1]]
-    assert tuple(header[: len(EXAM_COLUMNS_BEFORE)]) == EXAM_COLUMNS_BEFORE
-    assert tuple(header[-len(EXAM_COLUMNS_AFTER) :]) == EXAM_COLUMNS_AFTER
-    assert "Inframammary fold open and shown" in header
-    assert all(c.font.b for c in ws[1])
-    rows = [dict(zip(header, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)]
-    assert len(rows) == 2
-    by_date = {r["Procedure date"].date(): r for r in rows}
-    assert set(by_date) == {SUN, SAT}
-    mammo = {s.procedure_date: s.study_uid for s in test_set.studies if s.kind == "mammo"}
-    for day, row in by_date.items():
-        assert row["Exam key"] == site.exam_key(secret, mammo[day])
-        assert row["Exam key"].startswith("EX-")
-        assert row["Week (Sunday)"].date() == SUN
-        assert row["Evaluator"] == "Coach Carter"
-        assert row["Double read"] == "No" and row["Learning opportunity"] == "No"
-    assert by_date[SUN]["Meets criteria"] == "Yes"
-    assert by_date[SAT]["Meets criteria"] == "No"
-    assert by_date[SAT]["Inframammary fold open and shown"] == "Fail"
-    assert by_date[SUN]["Inframammary fold open and shown"] == "Pass"
-    _assert_no_phi(path, phi_values)
-
-
-def test_exams_sheet_marks_demo_data(audited, tmp_path: Path) -> None:
-    db, _url, _studies = audited
-    path = tmp_path / "exams.xlsx"
-    with db.transaction() as session:
-        site.save_site(session, site.SiteSettings(is_demo=True))
-        write_exams_xlsx(session, path, start=SUN, end=SUN)
-    ws = load_workbook(path)["Exam Entry"]
-    assert ws.cell(1, 1).value == DEMO_BANNER
-    assert ws.cell(2, 1).value == "Exam key"
-    assert ws.freeze_panes == "A3"
-    assert ws.max_row == 3  # banner, header, the Sunday exam
-
-
-# --------------------------------------------------------------------------------------------
 # formula injection
 # --------------------------------------------------------------------------------------------
 
@@ -338,7 +287,7 @@ def test_formula_like_names_are_written_as_text(
     with db.transaction() as session:
         write_weekly(session, csv_path, "csv", breakdowns=True)
         write_weekly(session, xlsx_path, "xlsx", breakdowns=True)
-        write_exams_xlsx(session, exams_path)
+        write_exam_sheet(session, exams_path)
 
     cells = [cell for row in _csv_rows(csv_path) for cell in row]
     assert "'+1 Clinic" in cells and "'-RBC" in cells
@@ -431,22 +380,3 @@ def test_cli_export_weekly_errors(
     blocker.write_text("x")
     code, _, err = run(capsys, "--db", url, "export", "weekly", "-o", str(blocker / "w.csv"))
     assert code == 2 and "cannot write" in err
-
-
-def test_cli_export_exams(audited, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _db, url, _studies = audited
-    path = tmp_path / "exams.xlsx"
-    code, out, err = run(capsys, "--db", url, "export", "exams", "-o", str(path))
-    assert code == 0, err
-    assert "2 exam" in out
-    assert load_workbook(path)["Exam Entry"].max_row == 3
-    code, out, _ = run(
-        capsys, "--db", url, "export", "exams", "-o", str(path), "--from", "2026-03-07"
-    )
-    assert code == 0 and "1 exam" in out
-    code, _, err = run(capsys, "--db", url, "export", "exams", "-o", str(tmp_path / "e.csv"))
-    assert code == 2 and ".xlsx" in err
-    code, _, err = run(
-        capsys, "--db", url, "export", "exams", "-o", str(path), "--to", "2026-01-01"
-    )
-    assert code == 1 and "no complete audits" in err

@@ -184,5 +184,11 @@ def test_dashboard_file_dialogs_are_injectable(dashboard, tmp_path: Path, monkey
     monkeypatch.setattr(win, "ask_save_path", lambda *a: str(target))
     win.csv_button.click()
     assert target.is_file()
+    sheet = tmp_path / "via-dialog-exams.csv"  # the per-exam button writes CSV by the suffix
+    monkeypatch.setattr(win, "ask_save_path", lambda *a: str(sheet))
+    win.exams_button.click()
+    header = sheet.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("Exam key,") and "Failed items" in header
+    assert len(sheet.read_text(encoding="utf-8-sig").splitlines()) == 145  # header + 144 exams
     monkeypatch.setattr(win, "ask_save_path", lambda *a: None)  # cancelled: nothing happens
     win.pdf_button.click()

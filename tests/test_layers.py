@@ -31,6 +31,7 @@ CORE_MODULES = [
     "auditdesk.cli_audit",
     "auditdesk.exchange.audit_csv",
     "auditdesk.exchange.weekly",
+    "auditdesk.exchange.exam_sheet",
     "auditdesk.cli_export",
     "auditdesk.exchange.package",
     "auditdesk.cli_package",

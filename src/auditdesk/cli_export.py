@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from auditdesk.cli_common import iso_date
+from auditdesk.exchange.exam_sheet import EXAM_SHEET_FORMATS
 from auditdesk.exchange.weekly import WEEKLY_FORMATS
 
 
@@ -84,17 +85,23 @@ def cmd_export_weekly(args: argparse.Namespace) -> int:
 
 def cmd_export_exams(args: argparse.Namespace) -> int:
     from auditdesk.cli import _db
-    from auditdesk.exchange.weekly import write_exams_xlsx
+    from auditdesk.exchange.exam_sheet import exam_sheet_format, write_exam_sheet
 
     path = Path(args.output)
-    if path.suffix.lower() != ".xlsx":
-        return _fail(f"{path.name!r}: the per-exam sheet is written as .xlsx.")
+    try:
+        fmt = exam_sheet_format(path, args.format)
+    except ValueError:
+        return _fail(
+            f"cannot tell the format from {path.name!r}; give --format "
+            + "|".join(EXAM_SHEET_FORMATS)
+            + "."
+        )
     try:
         start, end = _period(args)
         db = _db(args)
         try:
             with db.session() as session:
-                n = write_exams_xlsx(session, path, start=start, end=end)
+                n = write_exam_sheet(session, path, fmt, start=start, end=end)
         finally:
             db.dispose()
     except _UsageError as exc:
@@ -146,8 +153,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     q.set_defaults(func=cmd_export_weekly)
     q = esub.add_parser(
-        "exams", help="one row per audited exam (pseudonymous keys), for the Exam Entry sheet"
+        "exams",
+        help="one row per audited exam (pseudonymous keys): failed items, PNL, checklist version",
     )
-    q.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
+    q.add_argument("-o", "--output", required=True, metavar="FILE")
+    q.add_argument(
+        "--format", choices=EXAM_SHEET_FORMATS, help="xlsx or csv (default: from FILE's suffix)"
+    )
     _period_options(q)
     q.set_defaults(func=cmd_export_exams)

@@ -134,7 +134,7 @@ class QIWindow(QMainWindow):
         self.xlsx_button.clicked.connect(lambda: self._ask_export("xlsx"))
         self.json_button = QPushButton("Export weekly &JSON…")
         self.json_button.clicked.connect(lambda: self._ask_export("json"))
-        self.exams_button = QPushButton("Per-exa&m XLSX…")
+        self.exams_button = QPushButton("Per-exa&m sheet XLSX/CSV…")
         self.exams_button.clicked.connect(self._ask_exams)
         self.chart_button = QPushButton("Save c&hart PNG/SVG…")
         self.chart_button.clicked.connect(self._ask_chart)
@@ -260,7 +260,7 @@ class QIWindow(QMainWindow):
             ("Weekly submission as &CSV…", lambda: self._ask_export("csv")),
             ("Weekly submission as &XLSX…", lambda: self._ask_export("xlsx")),
             ("Weekly submission as &JSON…", lambda: self._ask_export("json")),
-            ("Per-&exam XLSX…", self._ask_exams),
+            ("Per-&exam sheet (XLSX or CSV)…", self._ask_exams),
             ("Weekly &PDF report…", self._ask_weekly_report),
             ("Technologist &feedback PDF…", self._ask_feedback),
             ("Save c&hart as PNG or SVG…", self._ask_chart),
@@ -509,11 +509,11 @@ class QIWindow(QMainWindow):
         return count
 
     def export_exams(self, path: str | Path) -> int:
-        """Write the per-exam XLSX (pseudonymous exam keys) for the period; rows written."""
-        from auditdesk.exchange.weekly import write_exams_xlsx
+        """Write the per-exam sheet (XLSX or CSV by suffix, pseudonymous keys); rows written."""
+        from auditdesk.exchange.exam_sheet import write_exam_sheet
 
         with self.db.session() as session:
-            count = write_exams_xlsx(session, path, start=self.start, end=self.end)
+            count = write_exam_sheet(session, path, start=self.start, end=self.end)
         self._status(f"Saved {count} exam(s) to {path}")
         return count
 
@@ -572,7 +572,9 @@ class QIWindow(QMainWindow):
 
     def _ask_exams(self) -> None:
         path = self.ask_save_path(
-            "Export per-exam XLSX", f"exams-{self._stamp()}.xlsx", WEEKLY_FORMATS["xlsx"]
+            "Export per-exam sheet",
+            f"exams-{self._stamp()}.xlsx",
+            f"{WEEKLY_FORMATS['xlsx']};;{WEEKLY_FORMATS['csv']}",
         )
         if path:
             self._guard(lambda: self.export_exams(path))
