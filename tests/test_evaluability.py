@@ -306,3 +306,22 @@ def test_three_view_exam_completes_as_not_evaluable(db, test_set) -> None:
     with db.session() as s:
         (exam,) = measures.exam_results(s, ACR)
     assert (exam.meets, exam.not_evaluable_reasons) == (None, (f"LCC: {NOT_ACQUIRED}",))
+
+
+def test_per_exam_sheet_says_not_evaluable_with_the_reasons(week_of_four, tmp_path: Path) -> None:
+    from auditdesk.exchange.exam_sheet import write_exam_sheet
+
+    db, _pks = week_of_four
+    out = tmp_path / "exams.csv"
+    with db.session() as s:
+        write_exam_sheet(s, out, "csv")
+    with open(out, newline="", encoding="utf-8-sig") as fp:
+        rows = list(csv.DictReader(fp))
+    assert [r["Result"] for r in rows] == [
+        "Meets criteria",
+        "Does not meet criteria",
+        "Not evaluable",
+        "Not evaluable",
+    ]
+    assert rows[3]["Not evaluable reasons"] == f"RCC: {ALL_NA}"
+    assert rows[1]["Failed items"] == "RMLO: imf_open"

@@ -14,9 +14,9 @@ through :func:`auditdesk.exchange.weekly.safe_cell`, so a technologist typed as 
 is never run as a formula. XLSX and CSV have the same columns; CSV is UTF-8 with a byte-order mark
 like the weekly CSV, so Excel on Windows reads accents right.
 
-Not-evaluable exams (issue 12, N/A semantics) are read defensively: the counted audit's stored
-score may carry ``"evaluable"`` and ``"not_evaluable"`` (reasons), and ``ExamResult`` may carry
-``evaluable`` / ``not_evaluable_reasons``; scores made before that change count as evaluable.
+Whether an exam is evaluable, and why not, comes from :func:`auditdesk.measures.exam_results`
+(the checklist's N/A rule, with a reviewer's meets-criteria override respected), so the sheet
+and the weekly submission always agree.
 """
 
 from __future__ import annotations
@@ -169,8 +169,6 @@ class ExamDetail:
     failed: tuple[FailedItem, ...]
     pnl: tuple[Length, ...]
     pectoral_gap: tuple[Length, ...]
-    evaluable: bool
-    not_evaluable_reasons: tuple[str, ...]
 
 
 def _chunks(values: Sequence[int]) -> Iterable[list[int]]:
@@ -198,22 +196,6 @@ def _number(value: object) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def _evaluability(exam: ExamResult, result: dict[str, Any]) -> tuple[bool, tuple[str, ...]]:
-    """(evaluable, reasons): not evaluable when the ExamResult or the stored score says so.
-
-    Both are read defensively: before N/A semantics neither carries anything and every counted
-    exam is evaluable. A score with reasons but no flag is taken as not evaluable.
-    """
-    reasons: list[str] = [str(r) for r in getattr(exam, "not_evaluable_reasons", ()) or () if r]
-    stored = result.get("not_evaluable", [])
-    if isinstance(stored, list | tuple):
-        reasons += [str(r) for r in stored if r and str(r) not in reasons]
-    flags = [getattr(exam, "evaluable", None), result.get("evaluable")]
-    if all(flag is None for flag in flags):
-        return not reasons, tuple(reasons)
-    return all(flag is not False for flag in flags), tuple(reasons)
 
 
 def _computed_detail(record: object) -> str | None:
@@ -357,14 +339,11 @@ def exam_details(session: Session, results: Sequence[ExamResult]) -> dict[int, E
         order = _member_order(checklist)
         mine_typed = typed.get(exam.audit_pk, {})
         mine_measured = measured.get(exam.audit_pk, {})
-        evaluable, why = _evaluability(exam, result)
         details[exam.audit_pk] = ExamDetail(
             checklist_version=version.version,
             failed=_failed(checklist, result, reasons.get(exam.audit_pk, {})),
             pnl=_lengths(PNL_ITEM, order, effective, mine_typed, mine_measured),
             pectoral_gap=_lengths(PECTORAL_GAP_ITEM, order, effective, mine_typed, mine_measured),
-            evaluable=evaluable,
-            not_evaluable_reasons=why,
         )
     return details
 
@@ -398,7 +377,7 @@ def exam_sheet_rows(
     rows: list[list[object]] = []
     for exam in results:
         d = details[exam.audit_pk]
-        if not d.evaluable:
+        if not exam.evaluable:
             verdict = RESULT_NOT_EVALUABLE
         else:
             verdict = RESULT_MEETS if exam.meets else RESULT_FAILS
@@ -415,7 +394,7 @@ def exam_sheet_rows(
                 verdict,
                 "; ".join(f.short_text() for f in d.failed),
                 "; ".join(f.label_text() for f in d.failed),
-                "; ".join(d.not_evaluable_reasons),
+                "; ".join(exam.not_evaluable_reasons),
                 "; ".join(x.text() for x in d.pnl),
                 "; ".join(x.text() for x in d.pectoral_gap),
                 *(ANSWER_TEXT.get(exam.criteria.get(cid, ""), "") for cid, _ in criteria),
