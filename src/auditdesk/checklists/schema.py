@@ -249,7 +249,7 @@ class Computed(_Strict):
     def _targets(self) -> Computed:
         if (self.target is None) == (not self.targets):
             raise ValueError(
-                "give either target = \"<key>\" or targets = [one key per input], not both"
+                'give exactly one of target = "<answer key>" or targets = [one key per input]'
             )
         if self.targets and len(self.targets) != len(self.inputs):
             raise ValueError(
@@ -259,7 +259,7 @@ class Computed(_Strict):
         if self.fails != "all" and (not self.targets or self.kind == "compare"):
             raise ValueError(
                 f'fails = "{self.fails}" needs kind "difference" or "ratio" and targets = '
-                "[one key per input]; use fails = \"all\" otherwise"
+                '[one key per input]; use fails = "all" otherwise'
             )
         return self
 
