@@ -2,7 +2,8 @@
 
 Formula (DICOM PS3.3 C.8.3.1 definitions, see ``auditdesk.dicom.acquired``):
 FOV_freq = reconstructed extent along the frequency axis,
-FOV_phase = FOV_freq x PercentPhaseFOV / 100, acquired pixel = FOV / acquired matrix along each direction. Pixel Spacing alone is never used.
+FOV_phase = FOV_freq x PercentPhaseFOV / 100,
+acquired pixel = FOV / acquired matrix along each direction. Pixel Spacing alone is never used.
 """
 
 from __future__ import annotations
