@@ -455,6 +455,13 @@ class Checklist(_Strict):
         """Numeric sort key, so that "1.10" sorts after "1.9"."""
         return tuple(int(part) for part in self.version.split("."))
 
+    def unconfirmed_note(self, rule_id: str) -> str:
+        """Why a rule is unconfirmed ("" when it is confirmed or unknown), for on-screen tags."""
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        if rule is None or not rule.unconfirmed:
+            return ""
+        return rule.note.strip() or "marked unconfirmed in the checklist file"
+
     def _content(self) -> dict[str, Any]:
         return self.model_dump(exclude={"origin"})
 
