@@ -120,6 +120,7 @@ def test_encoding_tags_classic_and_enhanced() -> None:
         "percent_phase_fov": 80.0,
         "percent_sampling": 90.0,
         "acquisition_steps": None,
+        "encoding_tags_read": True,
     }
     geometry = Dataset()
     geometry.InPlanePhaseEncodingDirection = "COL"
@@ -137,6 +138,7 @@ def test_encoding_tags_classic_and_enhanced() -> None:
         "percent_phase_fov": 75.0,
         "percent_sampling": 100.0,
         "acquisition_steps": [384, 192],
+        "encoding_tags_read": True,
     }
     # Enhanced MR has no Acquisition Matrix: the step counts stand in for it.
     info = {**{k: v for k, v in COL_75.items() if k != "acquisition_matrix"}, **tags}
@@ -144,3 +146,40 @@ def test_encoding_tags_classic_and_enhanced() -> None:
     assert isinstance(found, AcquiredResolution)
     assert found.phase_mm == pytest.approx(0.703125)
     assert encoding_tags(Dataset())["phase_direction"] is None
+
+
+def test_mr_images_indexed_without_the_tags_are_read_again(db, test_set) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm.attributes import flag_modified
+
+    from auditdesk.dicom.index import import_paths
+    from auditdesk.store.models import Image, Series
+
+    first = import_paths(db, [test_set.root])
+    assert first.added > 0
+    # Make every T2W image look as an older AuditDesk indexed it: no phase-encoding tags.
+    with db.transaction() as session:
+        images = session.scalars(
+            select(Image).join(Series, Image.series_pk == Series.id).where(Series.mr_role == "T2W")
+        ).all()
+        assert images
+        for image in images:
+            image.mr_info = {
+                k: v
+                for k, v in image.mr_info.items()
+                if k not in ("phase_direction", "percent_phase_fov", "encoding_tags_read")
+            }
+            flag_modified(image, "mr_info")
+        stripped = len(images)
+    again = import_paths(db, [test_set.root])
+    assert again.updated == stripped  # exactly the stripped images were read again
+    assert again.added == 0
+    with db.session() as session:
+        infos = session.scalars(
+            select(Image.mr_info)
+            .join(Series, Image.series_pk == Series.id)
+            .where(Series.mr_role == "T2W")
+        ).all()
+    assert all(info["phase_direction"] in ("ROW", "COL") for info in infos)
+    third = import_paths(db, [test_set.root])
+    assert third.updated == 0 and third.added == 0  # nothing stale is left

@@ -43,7 +43,11 @@ from pydicom.dataset import Dataset
 
 from auditdesk.dicom.bvalues import as_float, as_int, as_text, first_item, get_value
 
-__all__ = ["AcquiredResolution", "acquired_resolution", "encoding_tags"]
+__all__ = ["ENCODING_MARKER", "AcquiredResolution", "acquired_resolution", "encoding_tags"]
+
+#: Key set in every ``mr_info`` written since these tags are read: an MR image indexed without it
+#: is read again on the next import (``dicom.index``), even when the file is unchanged.
+ENCODING_MARKER = "encoding_tags_read"
 
 
 def _geometry(ds: Dataset) -> Dataset | None:
@@ -73,6 +77,7 @@ def encoding_tags(ds: Dataset) -> dict[str, Any]:
         "percent_phase_fov": as_float(pick("PercentPhaseFieldOfView")),
         "percent_sampling": as_float(pick("PercentSampling")),
         "acquisition_steps": None,
+        ENCODING_MARKER: True,
     }
     freq = as_int(get_value(geometry, "MRAcquisitionFrequencyEncodingSteps"))
     phase = as_int(get_value(geometry, "MRAcquisitionPhaseEncodingStepsInPlane"))
