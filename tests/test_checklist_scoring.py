@@ -40,24 +40,25 @@ def all_pass(checklist: Checklist) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("cc", "mlo", "expected"),
+    ("cc", "mlo", "expected_cc", "expected_mlo"),
     [
-        (100.0, 109.9, "pass"),  # 9.9 mm
-        (100.0, 110.1, "fail"),  # 10.1 mm
-        (109.9, 100.0, "pass"),  # the rule is two-sided
-        (110.1, 100.0, "fail"),
-        (60.3, 50.3, "pass"),  # exactly 10 mm despite floating-point noise
+        (100.0, 109.9, "pass", "pass"),  # 9.9 mm
+        (100.0, 110.1, "fail", "pass"),  # 10.1 mm, the CC is the short view
+        (109.9, 100.0, "pass", "pass"),  # the rule is two-sided
+        (110.1, 100.0, "pass", "fail"),  # 10.1 mm, the MLO is the short view
+        (60.3, 50.3, "pass", "pass"),  # exactly 10 mm despite floating-point noise
     ],
 )
 def test_pnl_difference_rule(
-    shipped: dict[str, Checklist], cc: float, mlo: float, expected: str
+    shipped: dict[str, Checklist], cc: float, mlo: float, expected_cc: str, expected_mlo: str
 ) -> None:
     acr = shipped["acr-mammo-positioning"]
     result = score(acr, {}, measurements={"RCC:pnl_mm": cc, "RMLO:pnl_mm": mlo})
     record = result.computed["RCC:pnl_match"]
-    assert record["value"] == expected
+    assert record["value"] == expected_cc
     assert record["inputs"] == {"RCC:pnl_mm": cc, "RMLO:pnl_mm": mlo}
-    assert result.effective_answers["RCC:pnl_match"] == expected
+    assert result.effective_answers["RCC:pnl_match"] == expected_cc
+    assert result.effective_answers["RMLO:pnl_match"] == expected_mlo
     assert "LCC:pnl_match" not in result.computed  # left breast not measured yet
 
 

@@ -164,11 +164,13 @@ def test_editing_a_checklist_does_not_change_old_scores(
     first = json.loads(run(capsys, *args)[1])
     assert first["meets_criteria"] is True
 
-    # The site tightens the PNL tolerance to 5 mm in its own copy, one version up.
-    acr = load_all().get("acr-mammo-positioning")
-    old, new = acr.version, acr.version + ".1"
-    shipped = Path(acr.origin).read_text()
-    edited = shipped.replace(f'version = "{old}"', f'version = "{new}"', 1).replace("10.0", "5.0")
+    # The site tightens the PNL tolerance to 5 mm in the next version of its own copy.
+    shipped_checklist = load_all().get("acr-mammo-positioning")
+    old_version = shipped_checklist.version
+    new_version = f"{old_version}.1"
+    shipped = Path(shipped_checklist.origin).read_text()
+    edited = shipped.replace(f'version = "{old_version}"', f'version = "{new_version}"', 1)
+    edited = edited.replace("10.0", "5.0")
     assert edited != shipped
     site_dir().mkdir(parents=True, exist_ok=True)
     (site_dir() / "acr-tight.toml").write_text(edited)
@@ -179,13 +181,13 @@ def test_editing_a_checklist_does_not_change_old_scores(
 
     code, out, err = run(capsys, "--db", url, "audit", "rescore", str(first["audit_id"]))
     assert code == 0, err
-    assert new in out
+    assert new_version in out
     db = open_database(url)
     with db.session() as session:
         scores = list(session.scalars(select(AuditScore).where(AuditScore.is_current)))
     db.dispose()
     by_version = {s.result["checklist_version"]: s.meets_criteria for s in scores}
-    assert by_version == {old: True, new: False}
+    assert by_version == {old_version: True, new_version: False}
     shown = json.loads(run(capsys, "--db", url, "audit", "show", str(first["audit_id"]),
                            "--json")[1])  # fmt: skip
     assert shown["meets_criteria"] is True  # reported under the version the audit used

@@ -9,6 +9,7 @@ CORE_MODULES = [
     "auditdesk.cli",
     "auditdesk.paths",
     "auditdesk.dicom.headers",
+    "auditdesk.dicom.acquired",
     "auditdesk.dicom.sources",
     "auditdesk.dicom.index",
     "auditdesk.dicom.scan",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from auditdesk.checklists.loader import load_all, parse_checklist_text
 from auditdesk.checklists.rules import ScoreResult, score
 from auditdesk.checklists.schema import MG_MEMBERS, MR_MEMBERS, Checklist
+from auditdesk.dicom.acquired import acquired_resolution
 from auditdesk.store import audits as store
 from auditdesk.store.catalog import get_study
 from auditdesk.store.db import Database
@@ -86,39 +87,20 @@ def _is_calculated(series: Series, first: dict[str, Any]) -> bool:
 def _fov_facts(role: str, info: dict[str, Any]) -> dict[str, float]:
     """Acquired matrix and field of view along the frequency and phase directions.
 
-    Acquisition Matrix (0018,1310) is frequency rows \\ frequency columns \\ phase rows \\
-    phase columns with one of each pair zero; the non-zero position tells the direction, so
-    the FOV in that direction is the matching image extent (rows x row spacing, or columns x
-    column spacing). Any missing piece leaves the fact out: the rule then says "not
-    determinable", never "pass".
+    From Acquisition Matrix, In-plane Phase Encoding Direction and Percent Phase FOV with the
+    reconstructed extent (formula and sources: ``dicom.acquired``), never from Pixel Spacing
+    alone. Any missing piece leaves the facts out: the rule then says "not determinable",
+    never "pass".
     """
-    matrix = info.get("acquisition_matrix") or ()
-    spacing = info.get("pixel_spacing") or ()
-    rows, cols = info.get("rows"), info.get("columns")
-    if len(matrix) != 4 or len(spacing) < 2 or not rows or not cols:
+    found = acquired_resolution(info)
+    if isinstance(found, str):
         return {}
-    freq_rows, freq_cols, phase_rows, phase_cols = (int(v or 0) for v in matrix)
-    height, width = rows * float(spacing[0]), cols * float(spacing[1])
-    facts: dict[str, float] = {}
-    if freq_cols and phase_rows:  # frequency across the columns (horizontal)
-        facts.update(
-            {
-                f"{role}:acquisition_matrix_freq": freq_cols,
-                f"{role}:acquisition_matrix_phase": phase_rows,
-                f"{role}:fov_freq_mm": width,
-                f"{role}:fov_phase_mm": height,
-            }
-        )
-    elif freq_rows and phase_cols:  # frequency down the rows (vertical)
-        facts.update(
-            {
-                f"{role}:acquisition_matrix_freq": freq_rows,
-                f"{role}:acquisition_matrix_phase": phase_cols,
-                f"{role}:fov_freq_mm": height,
-                f"{role}:fov_phase_mm": width,
-            }
-        )
-    return facts
+    return {
+        f"{role}:acquisition_matrix_freq": found.matrix_freq,
+        f"{role}:acquisition_matrix_phase": found.matrix_phase,
+        f"{role}:fov_freq_mm": found.fov_freq_mm,
+        f"{role}:fov_phase_mm": found.fov_phase_mm,
+    }
 
 
 def header_facts(session: Session, study_pk: int) -> dict[str, Any]:

@@ -212,8 +212,50 @@ def _evaluate_computed(
     comp: Computed,
     inputs: dict[str, Any],
     unit: str,
+) -> dict[str, dict[str, Any]] | None:
+    """Result record per target of one computed rule, or None while measurements are missing.
+
+    With ``fails = "lower"`` (or ``"higher"``) a failed comparison fails only the target paired
+    with the lower (higher) input and passes the others, and every record names the failed
+    target: e.g. a CC-vs-MLO PNL mismatch fails the view with the shorter PNL, which is the one
+    that missed posterior tissue (domain notes 1.5). Equal inputs cannot be told apart, so a
+    failed test with equal inputs fails every target.
+    """
+    record = _evaluate_one(comp, inputs, unit)
+    if record is None:
+        return None
+    keys = comp.target_keys
+    blamed = _blamed_position(comp, inputs) if record["value"] == "fail" else None
+    if blamed is None:
+        return {key: dict(record) for key in keys}
+    out: dict[str, dict[str, Any]] = {}
+    which = "lower" if comp.fails == "lower" else "higher"
+    note = f"; {comp.inputs[blamed]} is the {which}, so {keys[blamed]} fails"
+    for pos, key in enumerate(keys):
+        own = dict(record, failed_target=keys[blamed], detail=record["detail"] + note)
+        own["value"] = "fail" if pos == blamed else "pass"
+        out[key] = own
+    return out
+
+
+def _blamed_position(comp: Computed, inputs: dict[str, Any]) -> int | None:
+    """Index of the input whose target alone fails (None: every target fails)."""
+    if comp.fails == "all":
+        return None
+    numbers = [_number(inputs.get(key)) for key in comp.inputs]
+    clean = [n for n in numbers if n is not None]
+    if len(clean) != len(numbers) or len(set(clean)) != len(clean):
+        return None
+    pick = min if comp.fails == "lower" else max
+    return clean.index(pick(clean))
+
+
+def _evaluate_one(
+    comp: Computed,
+    inputs: dict[str, Any],
+    unit: str,
 ) -> dict[str, Any] | None:
-    """Result record for one computed item, or None when measurements are not all there yet."""
+    """Result record of the rule's test, or None when measurements are not all there yet."""
     from_facts = comp.source == "facts"
     present = {k: v for k, v in inputs.items() if v is not None}
     record: dict[str, Any] = {
@@ -469,7 +511,7 @@ def score(
             explicit[key] = value
 
     computed: dict[str, dict[str, Any]] = {}
-    for key, comp in index.computed.items():
+    for comp in checklist.computed:
         if comp.source == "measurements":
             inputs = {}
             for ref in comp.inputs:
@@ -481,9 +523,7 @@ def score(
         else:
             inputs = {ref: facts.get(ref) for ref in comp.inputs}
             unit = f" {comp.unit}" if comp.unit else ""
-        record = _evaluate_computed(comp, inputs, unit)
-        if record is not None:
-            computed[key] = record
+        computed.update(_evaluate_computed(comp, inputs, unit) or {})
 
     effective: dict[str, Any] = {}
     overrides: dict[str, dict[str, Any]] = {}

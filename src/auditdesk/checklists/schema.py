@@ -222,9 +222,17 @@ class Computed(_Strict):
     ``compare``: each input (reduced with ``reduce`` when it is a list) is compared with the
     threshold; the item passes if any input passes. ``difference``: input 1 minus input 2
     (absolute by default). ``ratio``: input 1 divided by input 2 (e.g. FOV / matrix).
+
+    ``target`` names the one item filled. ``targets`` instead names one item per input (the item
+    of that input's view), so a comparison of two views can say *which* view failed: with
+    ``fails = "lower"`` a failed test fails only the target whose input is lower and passes the
+    others (the shorter PNL is the view that missed posterior tissue); ``"higher"`` is the
+    mirror image; ``"all"`` (default) gives every target the same result.
     """
 
-    target: str
+    target: str | None = None
+    targets: list[str] = []
+    fails: Literal["all", "lower", "higher"] = "all"
     kind: Literal["compare", "difference", "ratio"]
     source: Literal["measurements", "facts"]
     inputs: list[str] = Field(min_length=1)
@@ -236,6 +244,29 @@ class Computed(_Strict):
     label: str = ""
     unconfirmed: bool = False
     note: str = ""
+
+    @model_validator(mode="after")
+    def _targets(self) -> Computed:
+        if (self.target is None) == (not self.targets):
+            raise ValueError(
+                'give exactly one of target = "<answer key>" or targets = [one key per input]'
+            )
+        if self.targets and len(self.targets) != len(self.inputs):
+            raise ValueError(
+                f"targets needs one answer key per input ({len(self.inputs)}), "
+                f"got {len(self.targets)}"
+            )
+        if self.fails != "all" and (not self.targets or self.kind == "compare"):
+            raise ValueError(
+                f'fails = "{self.fails}" needs kind "difference" or "ratio" and targets = '
+                '[one key per input]; use fails = "all" otherwise'
+            )
+        return self
+
+    @property
+    def target_keys(self) -> list[str]:
+        """Every answer key this rule fills, in input order when ``targets`` is used."""
+        return list(self.targets) if self.targets else [str(self.target)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,6 +471,13 @@ class Checklist(_Strict):
     def version_key(self) -> tuple[int, ...]:
         """Numeric sort key, so that "1.10" sorts after "1.9"."""
         return tuple(int(part) for part in self.version.split("."))
+
+    def unconfirmed_note(self, rule_id: str) -> str:
+        """Why a rule is unconfirmed ("" when it is confirmed or unknown), for on-screen tags."""
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        if rule is None or not rule.unconfirmed:
+            return ""
+        return rule.note.strip() or "marked unconfirmed in the checklist file"
 
     def _content(self) -> dict[str, Any]:
         return self.model_dump(exclude={"origin"})

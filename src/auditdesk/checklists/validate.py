@@ -425,22 +425,19 @@ def _check_computed(
     problems: list[tuple[Loc, str]],
 ) -> None:
     loc: Loc = ("computed", c_i)
-    inst = index.by_key.get(comp.target)
-    if inst is None:
-        problems.append(
-            ((*loc, "target"), f"target '{comp.target}' is not an answer any section asks for")
-        )
-    elif not isinstance(inst.item, PassFailItem):
-        problems.append(
-            (
-                (*loc, "target"),
-                f"target '{comp.target}' must be a pass_fail item, not {inst.item.type}",
+    for pos, key in enumerate(comp.target_keys):
+        where: Loc = (*loc, "targets", pos) if comp.targets else (*loc, "target")
+        inst = index.by_key.get(key)
+        if inst is None:
+            problems.append((where, f"target '{key}' is not an answer any section asks for"))
+        elif not isinstance(inst.item, PassFailItem):
+            problems.append(
+                (where, f"target '{key}' must be a pass_fail item, not {inst.item.type}")
             )
-        )
-    elif comp.target in index.computed:
-        problems.append(((*loc, "target"), f"'{comp.target}' is already computed by another rule"))
-    else:
-        index.computed[comp.target] = comp
+        elif key in index.computed:
+            problems.append((where, f"'{key}' is already computed by another rule"))
+        else:
+            index.computed[key] = comp
     arity = {"difference": 2, "ratio": 2}.get(comp.kind)
     if arity is not None and len(comp.inputs) != arity:
         problems.append(((*loc, "inputs"), f"a {comp.kind} needs exactly {arity} inputs"))

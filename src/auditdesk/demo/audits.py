@@ -91,9 +91,10 @@ EACH_VIEW_ITEMS = (
     "exposure",
     "no_artefacts",
     "labelling",
+    "symmetry",
 )
 MLO_ITEMS = ("pectoral_shape", "imf_open", "posterior_tissue")
-CC_ITEMS = ("medial_tissue", "lateral_tissue", "retroglandular_fat")
+CC_ITEMS = ("medial_tissue", "lateral_tissue", "retroglandular_fat", "nipple_midline")
 #: Items two careful reviewers may judge differently (flipped in a second read).
 SUBJECTIVE = {
     "pectoral_shape",
@@ -124,6 +125,8 @@ COMMENTS = {
     "LMLO:imf_open": "Left IMF not shown — lift the breast and open the fold.",
     "RCC:pnl_match": "RCC PNL much shorter than on the MLO: posterior tissue missed.",
     "LCC:pnl_match": "LCC PNL much shorter than on the MLO: posterior tissue missed.",
+    "RMLO:pnl_match": "RMLO PNL much shorter than on the CC: posterior tissue missed.",
+    "LMLO:pnl_match": "LMLO PNL much shorter than on the CC: posterior tissue missed.",
     "nipple": "Nipple not in profile; re-check the rotation before exposing.",
     "slip": "Small positioning slip; otherwise a well positioned exam.",
 }
@@ -502,8 +505,8 @@ def _comment(answers: Answers, measured: dict[str, tuple[float, str | None]]) ->
             return COMMENTS[key]
     for side in ("R", "L"):
         cc, mlo = measured.get(f"{side}CC:pnl_mm"), measured.get(f"{side}MLO:pnl_mm")
-        if cc and mlo and abs(cc[0] - mlo[0]) > 10.0:
-            return COMMENTS[f"{side}CC:pnl_match"]
+        if cc and mlo and abs(cc[0] - mlo[0]) > 10.0:  # the shorter view missed tissue
+            return COMMENTS[f"{side}{'CC' if cc[0] < mlo[0] else 'MLO'}:pnl_match"]
     if any(k.endswith("nipple_profile") and v == "fail" for k, (v, _r) in answers.items()):
         return COMMENTS["nipple"]
     if "_slip" in answers:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditdesk.dicom import classify
+from auditdesk.dicom.acquired import ENCODING_MARKER
 from auditdesk.dicom.scan import (
     CancelCallback,
     ScanResult,
@@ -304,6 +305,18 @@ def import_paths(
                 .join(Study, Series.study_pk == Study.id)
             )
         }
+        # MR images indexed before the phase-encoding tags were read are read once more, so
+        # their acquired in-plane resolution becomes determinable (dicom.acquired).
+        stale = {
+            (path, member)
+            for path, member in session.execute(
+                select(Image.path, Image.archive_member)
+                .join(Series, Image.series_pk == Series.id)
+                .where(
+                    Series.modality == "MR", Image.mr_info[ENCODING_MARKER].as_boolean().is_(None)
+                )
+            )
+        }
         to_scan: list[Location] = []
         for loc in locations:
             hit = known.get((loc.path, loc.member))
@@ -312,7 +325,7 @@ def import_paths(
                     size, stamp = stat_location(loc)
                 except OSError:
                     size, stamp = -1, -1
-                if (size, stamp) == hit[:2]:
+                if (size, stamp) == hit[:2] and (loc.path, loc.member) not in stale:
                     summary.unchanged += 1
                     summary.series_uids.add(hit[2])
                     summary.study_uids.add(hit[3])

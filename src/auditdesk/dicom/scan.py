@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from pydicom.dataset import Dataset
 
 from auditdesk.dicom import classify
+from auditdesk.dicom.acquired import encoding_tags
 from auditdesk.dicom.bvalues import as_int, as_text, get_value
 from auditdesk.dicom.headers import HeaderError, pixel_layout, read_header
 from auditdesk.dicom.pixels import (
@@ -111,7 +112,9 @@ def _record(ds: Dataset, layout_encapsulated: bool) -> dict[str, Any]:
         )
     elif modality == "MR":
         info_mr = classify.mr_image_info(ds)
-        record.update(mr_info=info_mr.to_dict(), slice_position_mm=info_mr.slice_position_mm)
+        # Phase-encoding tags ride along in the same JSON, for the acquired resolution.
+        mr_info = {**info_mr.to_dict(), **encoding_tags(ds)}
+        record.update(mr_info=mr_info, slice_position_mm=info_mr.slice_position_mm)
     return record
 
 

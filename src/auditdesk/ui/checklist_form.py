@@ -743,13 +743,13 @@ class ChecklistForm(QWidget):
         if self._meets.property("verdict") != verdict:
             self._meets.setProperty("verdict", verdict)
             _restyle(self._meets)
-        has_grade = self.checklist is not None and self.checklist.grade is not None
-        self._grade.setVisible(has_grade)
-        if has_grade:
-            grade = state.grade or "—"
-            if "grade" in state.overridden:
-                grade += " (overridden)"
-            self._grade.setText(f"Grade: {grade}")
+        grade_rule = self.checklist.grade if self.checklist is not None else None
+        self._grade.setVisible(grade_rule is not None)
+        if self.checklist is not None and grade_rule is not None:
+            grade = (state.grade or "—") + (" (overridden)" if "grade" in state.overridden else "")
+            note = self.checklist.unconfirmed_note(grade_rule)  # e.g. PI-QUAL v1 scores 2 and 4
+            self._grade.setText(f"Grade: {grade}" + (" · unconfirmed rule" if note else ""))
+            self._grade.setToolTip(f"Unconfirmed: {note}" if note else "")
         self._missing.setText(
             f"{n_missing} required missing" if n_missing else "all required answered"
         )

@@ -74,7 +74,7 @@ def flagged_parts(checklist: Checklist) -> list[tuple[str, str]]:
                 out.append((f"Item {item.id} ({item.label})", item.note))
     for computed in checklist.computed:
         if computed.unconfirmed:
-            out.append((f"Computed {computed.target}", computed.note))
+            out.append((f"Computed {', '.join(computed.target_keys)}", computed.note))
     for rule in checklist.rules:
         if rule.unconfirmed:
             out.append((f"Rule {rule.id}", rule.note))
