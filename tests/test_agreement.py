@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from auditdesk import agreement as ag
+from auditdesk import agreement_stats as st
 from auditdesk.agreement import (
     AgreementFilter,
     agreement_report,
@@ -168,13 +168,13 @@ def test_krippendorff_example_with_missing_data(level, expected) -> None:
     assert again == est  # seeded: a report is reproducible
 
 
-@pytest.mark.parametrize("level", ag.LEVELS)
+@pytest.mark.parametrize("level", st.LEVELS)
 def test_bootstrap_alpha_engine_equals_the_package(level) -> None:
     """The vectorised coincidence-matrix alpha used for the bootstrap equals the package."""
-    rows = [r for r in ag._rows(KRIPPENDORFF_C) if sum(v is not None for v in r) >= 2]
-    data, domain = ag._coded(rows, level, None)
-    units = ag._unit_coincidences(data, domain)
-    mine = ag._alpha_from_coincidences(units.sum(axis=0)[None], domain, level)[0]
+    rows = [r for r in st._rows(KRIPPENDORFF_C) if sum(v is not None for v in r) >= 2]
+    data, domain = st._coded(rows, level, None)
+    units = st._unit_coincidences(data, domain)
+    mine = st._alpha_from_coincidences(units.sum(axis=0)[None], domain, level)[0]
     assert mine == pytest.approx(krippendorff_alpha(rows, level=level, bootstrap=0).value)
 
 
