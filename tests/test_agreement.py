@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import math
+import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -122,12 +126,6 @@ def test_t_quantile_matches_tables() -> None:
     assert t_quantile(0.975, 1e6) == pytest.approx(1.95996, abs=1e-4)
 
 
-def test_f_quantile_against_scipy_when_present() -> None:
-    stats = pytest.importorskip("scipy.stats")
-    for p, d1, d2 in [(0.975, 2.7, 13.3), (0.9, 7, 3), (0.999, 1, 2), (0.05, 4, 9)]:
-        assert f_quantile(p, d1, d2) == pytest.approx(stats.f.ppf(p, d1, d2), rel=1e-9)
-
-
 # --- published test vectors (domain notes §6, anchors A5) ------------------------------------
 
 
@@ -215,76 +213,200 @@ def test_small_helpers() -> None:
     assert percent_agreement([[1, None], [None, 2]]).value is None
 
 
-# --- reference libraries on random data (skipped when not installed) -------------------------
+# --- the checklist's full scale: PI-QUAL v1 T2W quality, category 1 unused (issue 12) ----------
+
+# Reviewer A and B on four exams, PI-QUAL v1 "T2W quality" (scale 0, 1, 2, 3; nobody chose 1).
+T2W_A = [0, 2, 3, 3]
+T2W_B = [0, 3, 3, 2]
+PIQUAL_SCALE = [0, 1, 2, 3]
+
+# Worked by hand on the full 0-3 scale (q = 4), subjects (0,0) (2,3) (3,3) (3,2):
+#
+# Quadratic agreement weights w_ij = 1 - (i-j)^2 / (q-1)^2 = 1 - (i-j)^2 / 9:
+#          0     1     2     3
+#     0 [  1    8/9   5/9    0  ]
+#     1 [ 8/9    1    8/9   5/9 ]
+#     2 [ 5/9   8/9    1    8/9 ]
+#     3 [  0    5/9   8/9    1  ]
+# p_o = (w00 + w23 + w33 + w32) / 4 = (1 + 8/9 + 1 + 8/9) / 4 = 17/18 = 0.9444
+# Marginals (both readers alike): p = (1/4, 0, 1/4, 1/2) for 0, 1, 2, 3.
+# p_e = sum_ij w_ij p_i p_j
+#     = 1/4 (1/4·1 + 1/4·5/9 + 1/2·0) + 1/4 (1/4·5/9 + 1/4·1 + 1/2·8/9)
+#       + 1/2 (1/4·0 + 1/4·8/9 + 1/2·1)
+#     = 1/4·14/36 + 1/4·30/36 + 1/2·26/36 = (14 + 30 + 52)/144 = 96/144 = 2/3
+# quadratic-weighted kappa = (17/18 - 2/3) / (1 - 2/3) = (5/18) / (1/3) = 5/6 = 0.8333
+#
+# Gwet's AC2, quadratic: p_a (two readers) = p_o = 17/18; pi_k = (1/4, 0, 1/4, 1/2);
+# sum of all weights T_w = 4·1 + 6·8/9 + 4·5/9 + 2·0 = 104/9;
+# p_e = T_w / (q(q-1)) · sum_k pi_k (1 - pi_k) = (104/9)/12 · (3/16 + 0 + 3/16 + 4/16)
+#     = 26/27 · 5/8 = 65/108;  AC2 = (17/18 - 65/108) / (1 - 65/108) = (37/108)/(43/108)
+#     = 37/43 = 0.8605
+#
+# Linear weights 1 - |i-j|/3: p_o = (1 + 2/3 + 1 + 2/3)/4 = 5/6; p_e = 1/4·4/12 + 1/4·8/12
+# + 1/2·8/12 = 7/12; kappa = (5/6 - 7/12)/(5/12) = 3/5; T_w = 4 + 6·2/3 + 4·1/3 = 28/3,
+# p_e(AC2) = (28/3)/12 · 5/8 = 35/72, AC2 = (60/72 - 35/72)/(37/72) = 25/37 = 0.6757.
+# AC1 (no weights): p_a = 2/4, p_e = (5/8)/(q-1) = 5/24, AC1 = (12/24 - 5/24)/(19/24) = 7/19.
+#
+# Dropping the unused category 1 (the old report) gives ranks 0,1,2 for 0,2,3, weights
+# 1, 3/4, 0: kappa 7/11 = 0.6364 and AC2 2/3 = 0.6667 — the wrong numbers of issue 12.
 
 
-def _random_pairs(seed: int, n: int = 80, q: int = 4) -> tuple[list[int], list[int]]:
+def test_full_scale_worked_example_by_hand() -> None:
+    pairs = list(zip(T2W_A, T2W_B, strict=True))
+    quad = cohen_kappa(T2W_A, T2W_B, weights="quadratic", categories=PIQUAL_SCALE)
+    assert quad.value == pytest.approx(5 / 6, abs=1e-12)
+    assert round(quad.value, 4) == 0.8333
+    ac2 = gwet_ac(pairs, weights="quadratic", categories=PIQUAL_SCALE)
+    assert ac2.value == pytest.approx(37 / 43, abs=1e-12)
+    assert round(ac2.value, 4) == 0.8605
+    lin = cohen_kappa(T2W_A, T2W_B, weights="linear", categories=PIQUAL_SCALE)
+    assert lin.value == pytest.approx(3 / 5, abs=1e-12)
+    assert gwet_ac(pairs, weights="linear", categories=PIQUAL_SCALE).value == pytest.approx(
+        25 / 37, abs=1e-12
+    )
+    assert gwet_ac(pairs, categories=PIQUAL_SCALE).value == pytest.approx(7 / 19, abs=1e-12)
+    # The observed categories alone give the old, wrong numbers (why the scale must be passed).
+    assert cohen_kappa(T2W_A, T2W_B, weights="quadratic").value == pytest.approx(7 / 11)
+    assert gwet_ac(pairs, weights="quadratic").value == pytest.approx(2 / 3)
+    # Unweighted kappa and percent agreement do not depend on the unused category.
+    assert cohen_kappa(T2W_A, T2W_B, categories=PIQUAL_SCALE).value == pytest.approx(
+        cohen_kappa(T2W_A, T2W_B).value
+    )
+
+
+def test_full_scale_worked_example_matches_the_references() -> None:
+    ir = _oracle("statsmodels.stats.inter_rater")
+    raw = _oracle("irrCAC.raw")
+    pd = _oracle("pandas")
+    _cats, table = confusion(T2W_A, T2W_B, categories=PIQUAL_SCALE)
+    assert table[1] == [0, 0, 0, 0] and [r[1] for r in table] == [0, 0, 0, 0]
+    assert ir.cohens_kappa(np.array(table), wt="quadratic").kappa == pytest.approx(5 / 6)
+    frame = pd.DataFrame({"a": T2W_A, "b": T2W_B})
+    ref = raw.CAC(frame, weights="quadratic", categories=PIQUAL_SCALE, digits=10).gwet()["est"]
+    assert ref["coefficient_value"] == pytest.approx(37 / 43, abs=1e-9)
+
+
+# --- reference libraries (test dependencies: a missing one FAILS, it never skips) --------------
+
+
+def _oracle(module: str) -> Any:
+    """Import a reference library. They are test dependencies (the dev extra, irrCAC through
+    scripts/setup), so a missing one fails the test: skipped oracles let a wrong AC2 formula
+    and a wrong report weight pass unnoticed (issue 12)."""
+    if module.startswith("pingouin"):
+        os.environ.setdefault("MPLBACKEND", "Agg")  # pingouin imports matplotlib: no GUI
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pytest.fail(f"reference library {module!r} is missing ({exc}); run bash scripts/setup")
+
+
+def test_f_quantile_matches_scipy() -> None:
+    stats = _oracle("scipy.stats")
+    for p, d1, d2 in [(0.975, 2.7, 13.3), (0.9, 7, 3), (0.999, 1, 2), (0.05, 4, 9)]:
+        assert f_quantile(p, d1, d2) == pytest.approx(stats.f.ppf(p, d1, d2), rel=1e-9)
+
+
+# Scales with categories nobody used: inside the scale and at its end.
+SCALE = [0, 1, 2, 3, 4]
+USED = [0, 1, 3]
+
+
+def _random_pairs(seed: int, n: int = 80, used: Sequence[int] = USED) -> tuple[list, list]:
     rng = np.random.default_rng(seed)
-    a = rng.integers(0, q, n)
-    b = np.where(rng.random(n) < 0.6, a, rng.integers(0, q, n))
+    a = rng.choice(used, n)
+    b = np.where(rng.random(n) < 0.6, a, rng.choice(used, n))
     return a.tolist(), b.tolist()
 
 
 @pytest.mark.parametrize("wt", [None, "linear", "quadratic"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_cohen_matches_statsmodels(wt, seed) -> None:
-    ir = pytest.importorskip("statsmodels.stats.inter_rater")
+def test_cohen_matches_statsmodels_with_unused_categories(wt, seed) -> None:
+    ir = _oracle("statsmodels.stats.inter_rater")
     a, b = _random_pairs(seed)
-    cats, table = confusion(a, b, categories=[0, 1, 2, 3])
+    cats, table = confusion(a, b, categories=SCALE)
+    assert cats == SCALE and not np.array(table)[[2, 4]].any()  # 2 and 4 unused
     ref = ir.cohens_kappa(np.array(table), wt=wt) if wt else ir.cohens_kappa(np.array(table))
-    est = cohen_kappa(a, b, weights=wt, categories=cats)
+    est = cohen_kappa(a, b, weights=wt, categories=SCALE)
     assert est.value == pytest.approx(ref.kappa, abs=1e-12)
     assert est.se == pytest.approx(math.sqrt(ref.var_kappa), rel=1e-9)
+    if wt:  # the data really exercise the unused categories
+        assert cohen_kappa(a, b, weights=wt).value != pytest.approx(ref.kappa, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_fleiss_matches_statsmodels(seed) -> None:
-    ir = pytest.importorskip("statsmodels.stats.inter_rater")
+def test_fleiss_matches_statsmodels_with_unused_categories(seed) -> None:
+    ir = _oracle("statsmodels.stats.inter_rater")
     rng = np.random.default_rng(seed)
-    truth = rng.integers(0, 3, 40)
+    truth = rng.choice(USED, 40)
     ratings = [
-        [int(t) if rng.random() < 0.7 else int(rng.integers(0, 3)) for _ in range(5)] for t in truth
+        [int(t) if rng.random() < 0.7 else int(rng.choice(USED)) for _ in range(5)] for t in truth
     ]
-    counts, _ = ir.aggregate_raters(np.array(ratings), n_cat=3)
-    assert fleiss_kappa(ratings).value == pytest.approx(ir.fleiss_kappa(counts), abs=1e-12)
+    counts, _ = ir.aggregate_raters(np.array(ratings), n_cat=len(SCALE))
+    assert not counts[:, [2, 4]].any()
+    ref = ir.fleiss_kappa(counts)
+    assert fleiss_kappa(ratings, categories=SCALE).value == pytest.approx(ref, abs=1e-12)
 
 
-def _random_with_gaps(seed: int, n: int = 30, raters: int = 4) -> list[list[int | None]]:
+def _random_with_gaps(
+    seed: int, n: int = 30, raters: int = 4, used: Sequence[int] = (1, 2, 3, 4, 5)
+) -> list[list[int | None]]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        truth = int(rng.integers(1, 6))
-        row = [truth if rng.random() < 0.6 else int(rng.integers(1, 6)) for _ in range(raters)]
+        truth = int(rng.choice(used))
+        row = [truth if rng.random() < 0.6 else int(rng.choice(used)) for _ in range(raters)]
         out.append([None if rng.random() < 0.2 else v for v in row])
     return out
 
 
+@pytest.mark.parametrize(
+    "used",
+    [(1, 2, 3, 4, 5), (1, 2, 4), (2, 3, 4)],  # all used; 3 and 5 unused; both ends unused
+)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_gwet_and_fleiss_match_irrcac(seed) -> None:
-    raw = pytest.importorskip("irrCAC.raw")
-    pd = pytest.importorskip("pandas")
-    ratings = _random_with_gaps(seed)
+def test_gwet_and_fleiss_match_irrcac(seed, used) -> None:
+    """irrCAC weights the category *values*; on the equally spaced 1..5 scale that equals our
+    rank weights, so the whole scale (used or not) must enter both the same way."""
+    raw = _oracle("irrCAC.raw")
+    pd = _oracle("pandas")
+    ratings = _random_with_gaps(seed, used=used)
     frame = pd.DataFrame([[np.nan if v is None else v for v in r] for r in ratings])
     cats = [1, 2, 3, 4, 5]
-    for weights, ours in [
-        ("identity", gwet_ac(ratings, categories=cats)),
-        ("linear", gwet_ac(ratings, weights="linear", categories=cats)),
-        ("quadratic", gwet_ac(ratings, weights="quadratic", categories=cats)),
-    ]:
+    for weights in ("identity", "linear", "quadratic"):
+        ours = gwet_ac(ratings, weights=None if weights == "identity" else weights, categories=cats)
         ref = raw.CAC(frame, weights=weights, categories=cats, digits=10).gwet()["est"]
         assert ours.value == pytest.approx(ref["coefficient_value"], abs=1e-8)
         assert ours.se == pytest.approx(ref["se"], abs=1e-8)
-        assert ours.ci_low == pytest.approx(ref["confidence_interval"][0], abs=1e-6)
+        assert (ours.ci_low, ours.ci_high) == pytest.approx(ref["confidence_interval"], abs=1e-6)
     ref = raw.CAC(frame, categories=cats, digits=10).fleiss()["est"]
     ours = fleiss_kappa(ratings, categories=cats)
     assert ours.value == pytest.approx(ref["coefficient_value"], abs=1e-8)
     assert ours.se == pytest.approx(ref["se"], abs=1e-8)
 
 
+@pytest.mark.parametrize("level", ["nominal", "ordinal"])
+def test_krippendorff_unused_categories_change_nothing(level) -> None:
+    """Published values of the "C" data hold with unused categories added (6, 7) and with
+    the 5s moved to 6 so that 5 is an unused category inside the scale."""
+    expected = {"nominal": 0.743, "ordinal": 0.815}[level]
+    wide = krippendorff_alpha(KRIPPENDORFF_C, level=level, bootstrap=0, categories=range(1, 8))
+    assert wide.value == pytest.approx(expected, abs=5e-4)
+    moved = [tuple(6 if v == 5 else v for v in row) for row in KRIPPENDORFF_C]
+    gap = krippendorff_alpha(moved, level=level, bootstrap=0, categories=[1, 2, 3, 4, 5, 6])
+    assert gap.value == pytest.approx(expected, abs=5e-4)
+    rows = [r for r in st._rows(moved) if sum(v is not None for v in r) >= 2]
+    data, domain = st._coded(rows, level, [1, 2, 3, 4, 5, 6])
+    engine = st._alpha_from_coincidences(
+        st._unit_coincidences(data, domain).sum(axis=0)[None], domain, level
+    )[0]
+    assert engine == pytest.approx(gap.value)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_icc_matches_pingouin(seed) -> None:
-    pg = pytest.importorskip("pingouin")
-    pd = pytest.importorskip("pandas")
+    pg = _oracle("pingouin")
+    pd = _oracle("pandas")
     rng = np.random.default_rng(seed)
     truth = rng.normal(50, 8, 20)
     ratings = [[t + rng.normal(bias, 2) for bias in (0, 1.5, -1)] for t in truth]

@@ -65,6 +65,7 @@ __all__ = [
     "rating_table",
     "ratings_from_counts",
     "t_quantile",
+    "target_scale",
     "write_agreement_csv",
 ]
 
@@ -321,11 +322,43 @@ def _targets(data: _Data) -> list[_Target]:
 
 
 def _item_categories(item: Any) -> list[Any] | None:
+    """The item's full scale in scale order: every answer it allows, used or not (weighted
+    kappa and AC1/AC2 depend on it; see :mod:`auditdesk.agreement_stats`)."""
+    from auditdesk.checklists.schema import PASS_FAIL_VALUES
+
     if item.type == "pass_fail":
-        return ["pass", "fail", "na"]  # "na" is an answer like any other (documented)
+        return list(PASS_FAIL_VALUES)  # "na" is an answer like any other (documented)
     if item.type in ("choice", "ordinal"):
         return [o.value for o in item.options]
     return None
+
+
+def _target(data: _Data, target: str) -> _Target:
+    """The target's kind and full scale (an unknown target: nominal, observed values only)."""
+    found = next((t for t in _targets(data) if t.target == target), None)
+    return found or _Target(target, target, "nominal", None)
+
+
+def _scale(t: _Target, matrix: list[list[Any]]) -> tuple[list[list[Any]], list[Any]]:
+    """(matrix with values on the target's scale, the full category list).
+
+    A value equal to an option only as text (``"2"`` for 2) is read as that option; a value
+    the scale lacks (an answer from an older checklist version) is kept as an extra category
+    after the scale, so it still counts as a disagreement instead of failing the report.
+    """
+    if not t.categories:
+        return matrix, _categories([v for r in matrix for v in r], None)
+    cats = list(t.categories)
+    by_text = {str(c): c for c in cats}
+
+    def on_scale(v: Any) -> Any:
+        if v is None or v in cats:
+            return v
+        return by_text.get(str(v), v)
+
+    scaled = [[on_scale(v) for v in r] for r in matrix]
+    extra = _categories([v for r in scaled for v in r if v is not None and v not in cats], None)
+    return scaled, cats + extra
 
 
 def _keys_for(data: _Data, target: str) -> list[str] | None:
@@ -386,14 +419,25 @@ def rating_table(
 
     Values are the effective answers of each audit's current score (computed answers filled in,
     not-applicable keys left out), the effective meets-criteria/grade (overrides applied) or the
-    measured mm. For item ids pooled across views one study appears once per view.
+    measured mm. For item ids pooled across views one study appears once per view. Values are
+    on the item's scale (see :func:`target_scale`, the categories to compute coefficients with).
     """
     data = _load(session, flt, measurements=target.startswith("measure:"))
     if data is None:
         return [], [], []
     subjects, reviewers, matrix = _table(data, target)
     studies = [s[0] if isinstance(s, tuple) else s for s in subjects]
-    return studies, reviewers, matrix
+    return studies, reviewers, _scale(_target(data, target), matrix)[0]
+
+
+def target_scale(session: Session, flt: AgreementFilter, target: str) -> list[Any]:
+    """The categories of a target in scale order: every option the item defines (used or not)
+    plus any off-scale value found, the list to give weighted kappa and AC1/AC2 for the
+    matrix of :func:`rating_table`; observed values for targets without a scale."""
+    data = _load(session, flt, measurements=target.startswith("measure:"))
+    if data is None:
+        return []
+    return _scale(_target(data, target), _table(data, target)[2])[1]
 
 
 def _pair(matrix: list[list[Any]]) -> tuple[list, list] | None:
@@ -429,9 +473,7 @@ def _agreement(t: _Target, matrix: list[list[Any]], bootstrap: int, seed: int) -
             krippendorff_alpha(doubled, level="interval", bootstrap=bootstrap, seed=seed),
             icc(doubled, form="ICC2,1"),
         )
-    seen = _categories([v for r in doubled for v in r], None)
-    cats = [c for c in t.categories or [] if c in seen]  # unused categories add nothing
-    cats += [c for c in seen if c not in cats]
+    doubled, cats = _scale(t, doubled)  # the full scale: unused categories change AC2, wκ
     ordinal = t.kind == "ordinal"
     kappa = weighted = conf = None
     if pair is not None:
@@ -487,12 +529,14 @@ def pairwise_matrix(
     if data is None:
         return {}
     _, reviewers, matrix = _table(data, target)
+    matrix, cats = _scale(_target(data, target), matrix)
     out: dict[tuple[int, int], Estimate] = {}
     for i, a in enumerate(reviewers):
         for j in range(i + 1, len(reviewers)):
             both = [(r[i], r[j]) for r in matrix if r[i] is not None and r[j] is not None]
             if both:
-                out[(a, reviewers[j])] = cohen_kappa([x for x, _ in both], [y for _, y in both])
+                x, y = [x for x, _ in both], [y for _, y in both]
+                out[(a, reviewers[j])] = cohen_kappa(x, y, categories=cats)
     return out
 
 
@@ -515,11 +559,13 @@ def agreement_trend(
         if pk in dates:
             index = (week_start(dates[pk]) - first).days // (7 * weeks_per_point)
             blocks[first + dt.timedelta(weeks=index * weeks_per_point)].append(pk)
+    t = _target(data, target)
     out = []
     for start, studies in sorted(blocks.items()):
-        _, _, matrix = _table(data, target, studies)
+        matrix, cats = _scale(t, _table(data, target, studies)[2])
         pair = _pair(matrix)
-        out.append((start, cohen_kappa(*pair) if pair else fleiss_kappa(matrix)))
+        kappa = cohen_kappa(*pair, categories=cats) if pair else fleiss_kappa(matrix, cats)
+        out.append((start, kappa))
     return out
 
 
