@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from auditdesk import agreement as ag
 from auditdesk import agreement_stats as st
 from auditdesk.agreement import (
     AgreementFilter,
@@ -32,6 +33,7 @@ from auditdesk.agreement import (
     rating_table,
     ratings_from_counts,
     t_quantile,
+    target_scale,
     write_agreement_csv,
 )
 from auditdesk.auditing import (
@@ -268,10 +270,10 @@ def test_full_scale_worked_example_by_hand() -> None:
     # The observed categories alone give the old, wrong numbers (why the scale must be passed).
     assert cohen_kappa(T2W_A, T2W_B, weights="quadratic").value == pytest.approx(7 / 11)
     assert gwet_ac(pairs, weights="quadratic").value == pytest.approx(2 / 3)
-    # Unweighted kappa and percent agreement do not depend on the unused category.
-    assert cohen_kappa(T2W_A, T2W_B, categories=PIQUAL_SCALE).value == pytest.approx(
-        cohen_kappa(T2W_A, T2W_B).value
-    )
+    # Unweighted kappa does not depend on the unused category: p_o = 2/4, p_e = (1/4)² + (1/4)²
+    # + (1/2)² = 3/8, kappa = (1/2 - 3/8)/(1 - 3/8) = 1/5 on either category list.
+    for cats in (PIQUAL_SCALE, None):
+        assert cohen_kappa(T2W_A, T2W_B, categories=cats).value == pytest.approx(1 / 5)
 
 
 def test_full_scale_worked_example_matches_the_references() -> None:
@@ -513,30 +515,53 @@ def reads(db, checklist):
     return {"reviewers": (a, b, c), "studies": studies}
 
 
+# Worked by hand for the six exams A and B both read, scale pass, fail, na (q = 3):
+# RCC:compression, rows A, columns B: pass/pass 3 (exams 2, 4, 5), pass/fail 1 (exam 1),
+# fail/pass 1 (exam 3), fail/fail 1 (exam 0); nobody answered na.
+# p_o = 4/6 = 2/3; marginals A = B = (pass 4/6, fail 2/6): p_e = 4/9 + 1/9 = 5/9;
+# kappa = (2/3 - 5/9) / (1 - 5/9) = (1/9)/(4/9) = 1/4.
+# AC1: pi = (2/3, 1/3, 0), sum pi(1-pi) = 2/9 + 2/9 = 4/9, p_e = (4/9)/(q-1) = 2/9,
+# AC1 = (2/3 - 2/9)/(1 - 2/9) = (4/9)/(7/9) = 4/7 (irrCAC with categories pass, fail, na: 0.5714).
+# Meets criteria (scale True, False; q = 2) disagrees exactly where compression does: kappa
+# 1/4 and AC1 = (2/3 - 4/9)/(1 - 4/9) = (2/9)/(5/9) = 2/5.
+# LMLO:imf_open: A pass 6 times, B pass 5 times and na once: p_o = 5/6 = p_e = 1 · 5/6,
+# kappa = 0.
+
+
 def test_rating_table_and_kappa_from_the_store(db, reads) -> None:
     a, b, _c = reads["reviewers"]
     flt = AgreementFilter(CHECKLIST, reviewer_pks=(a, b))
     with db.session() as s:
         studies, reviewers, matrix = rating_table(s, flt, "RCC:compression")
+        assert target_scale(s, flt, "RCC:compression") == ["pass", "fail", "na"]
         rows = {r.target: r for r in agreement_report(s, flt, bootstrap=50)}
     assert studies == reads["studies"][:6] and reviewers == [a, b]
     assert [r[0] for r in matrix] == COMPRESSION_A
     assert [r[1] for r in matrix] == COMPRESSION_B
     row = rows["RCC:compression"]
-    expected = cohen_kappa(COMPRESSION_A, COMPRESSION_B, categories=["pass", "fail"])
-    assert row.kappa == expected
     assert row.kind == "nominal" and row.n_subjects == 6 and row.n_raters == 2
+    assert row.kappa.value == pytest.approx(1 / 4, abs=1e-12)
+    ir = _oracle("statsmodels.stats.inter_rater")
+    assert row.kappa.se == pytest.approx(math.sqrt(ir.cohens_kappa([[3, 1], [1, 1]]).var_kappa))
     assert row.percent.value == pytest.approx(4 / 6)
-    assert row.confusion == (["pass", "fail"], [[3, 1], [1, 1]])
-    assert row.ac1 == gwet_ac(
-        list(zip(COMPRESSION_A, COMPRESSION_B, strict=True)), categories=["pass", "fail"]
-    )
-    # The exam fails when any item fails: meets criteria disagrees exactly where compression does.
+    assert row.confusion == (["pass", "fail", "na"], [[3, 1, 0], [1, 1, 0], [0, 0, 0]])
+    assert row.ac1.value == pytest.approx(4 / 7, abs=1e-12)
     meets = rows["score:meets_criteria"]
-    assert meets.kappa.value == pytest.approx(expected.value)
+    assert meets.kappa.value == pytest.approx(1 / 4, abs=1e-12)
+    assert meets.ac1.value == pytest.approx(2 / 5, abs=1e-12)
     # "na" is an answer like any other: one disagreement out of six on LMLO:imf_open.
-    assert rows["LMLO:imf_open"].percent.value == pytest.approx(5 / 6)
-    assert rows["LMLO:imf_open"].confusion[0] == ["pass", "na"]
+    imf = rows["LMLO:imf_open"]
+    assert imf.percent.value == pytest.approx(5 / 6)
+    assert imf.confusion == (["pass", "fail", "na"], [[5, 0, 1], [0, 0, 0], [0, 0, 0]])
+    assert imf.kappa.value == pytest.approx(0.0, abs=1e-12)
+
+
+# Three readers on RCC:compression (C read exams 0-3), per exam (pass, fail) counts:
+# (0,3) (1,2) (3,0) (1,2) (2,0) (2,0). Per-exam pair agreement sum n_k(n_k-1)/(r(r-1)):
+# 1, 1/3, 1, 1/3, 1, 1, mean p_a = 7/9. pi = mean of n_k/r: pass (0 + 1/3 + 1 + 1/3 + 1 + 1)/6
+# = 11/18, fail 7/18, na 0. Fleiss: p_e = (11/18)² + (7/18)² = 170/324, kappa = (252 - 170)/
+# (324 - 170) = 41/77. AC1: p_e = (2·77/324)/2 = 77/324, AC1 = (252 - 77)/(324 - 77) = 175/247.
+# (irrCAC: 0.5324675325 and 0.7085020243.)
 
 
 def test_report_order_and_three_readers(db, reads, checklist) -> None:
@@ -549,13 +574,72 @@ def test_report_order_and_three_readers(db, reads, checklist) -> None:
     assert "compression" in targets and "score:meets_criteria" in targets
     row = next(r for r in report if r.target == "RCC:compression")
     assert row.n_raters == 3 and row.kappa is None  # more than two readers: Fleiss, not Cohen
-    matrix = [
-        [x, y, z]
-        for x, y, z in zip(COMPRESSION_A, COMPRESSION_B, [*COMPRESSION_C, N, N], strict=True)
-    ]
-    assert row.fleiss == fleiss_kappa(matrix, categories=["pass", "fail"])
+    assert row.fleiss.value == pytest.approx(41 / 77, abs=1e-12)
+    assert row.ac1.value == pytest.approx(175 / 247, abs=1e-12)
+    assert row.fleiss.se == pytest.approx(0.2664151862, abs=1e-9)  # irrCAC
+    assert row.ac1.se == pytest.approx(0.1922933695, abs=1e-9)  # irrCAC
     overall = report[0]
     assert overall.n_subjects == 6 * len(keys)  # every pass/fail key of every double-read exam
+
+
+PIQUAL = "pi-qual-v1"
+
+
+def _piqual_read(db, checklist, study_pk, reviewer_pk, t2w_quality) -> None:
+    """A complete PI-QUAL v1 read: the given T2W quality, DWI/DCE quality 3, all else pass."""
+    audit = AuditSession.start(db, study_pk=study_pk, reviewer_pk=reviewer_pk, checklist=checklist)
+    for key in answer_keys(checklist):
+        item = item_for_key(checklist, key)
+        if item.type == "pass_fail":
+            audit.answer(key, "pass")
+        elif item.type == "ordinal":
+            audit.answer(key, t2w_quality if key == "T2W:quality" else 3)
+    audit.complete()
+
+
+def test_report_uses_the_items_full_scale(db) -> None:
+    """Issue 12's example through the store: PI-QUAL v1 T2W quality, nobody chose 1.
+    Expected values are worked by hand above (test_full_scale_worked_example_by_hand)."""
+    checklist = find_checklist(PIQUAL)
+    a, b = _reviewers(db, "Ann Lead", "Bo Coach")
+    with db.transaction() as s:
+        rows = [
+            Study(study_uid=f"1.3.{i}", procedure_date=DAY + dt.timedelta(days=i), kind="mr")
+            for i in range(4)
+        ]
+        s.add_all(rows)
+        s.flush()
+        studies = [r.id for r in rows]
+    for pk, x, y in zip(studies, T2W_A, T2W_B, strict=True):
+        _piqual_read(db, checklist, pk, a, x)
+        _piqual_read(db, checklist, pk, b, y)
+    flt = AgreementFilter(PIQUAL)
+    with db.session() as s:
+        report = {r.target: r for r in agreement_report(s, flt, bootstrap=50)}
+        _, _, matrix = rating_table(s, flt, "T2W:quality")
+        scale = target_scale(s, flt, "T2W:quality")
+        pairs = pairwise_matrix(s, flt, "T2W:quality")
+        trend = agreement_trend(s, flt, "T2W:quality", weeks_per_point=52)
+    assert matrix == [list(p) for p in zip(T2W_A, T2W_B, strict=True)]
+    assert scale == PIQUAL_SCALE
+    row = report["T2W:quality"]
+    assert row.kind == "ordinal" and row.confusion[0] == PIQUAL_SCALE
+    assert round(row.weighted_kappa.value, 4) == 0.8333  # quadratic, 5/6
+    assert row.weighted_kappa.value == pytest.approx(5 / 6, abs=1e-12)
+    assert round(row.ac1.value, 4) == 0.8605  # AC2 quadratic, 37/43
+    assert row.ac1.value == pytest.approx(37 / 43, abs=1e-12)
+    # Unweighted kappa: p_o = 2/4, p_e = (1/4)² + (1/4)² + (1/2)² = 3/8, kappa = (1/8)/(5/8).
+    assert row.kappa.value == pytest.approx(1 / 5, abs=1e-12)
+    assert pairs[(a, b)].value == pytest.approx(1 / 5, abs=1e-12)
+    assert [e.value for _, e in trend] == pytest.approx([1 / 5])
+
+
+def test_off_scale_values_are_kept_and_text_is_read_on_the_scale() -> None:
+    """An answer "2" (text) is the option 2; a value the scale lacks (older checklist) stays a
+    category of its own after the scale instead of breaking the report."""
+    target = ag._Target("T2W:quality", "T2W quality", "ordinal", PIQUAL_SCALE)
+    matrix, cats = ag._scale(target, [["2", 3], [None, 9]])
+    assert matrix == [[2, 3], [None, 9]] and cats == [0, 1, 2, 3, 9]
 
 
 def test_filters_dates_and_purpose(db, reads) -> None:
@@ -596,8 +680,26 @@ def test_measurements_give_icc(db, checklist) -> None:
         rows = {r.target: r for r in agreement_report(s, AgreementFilter(CHECKLIST), bootstrap=50)}
     row = rows["measure:RMLO:pnl_mm"]
     assert row.kind == "interval" and row.n_subjects == 5
-    assert row.icc == icc([[x, y] for x, y in zip(pnl_a, pnl_b, strict=True)])
-    assert row.icc.value > 0.9
+    # Two-way ANOVA by hand (n = 5 exams, k = 2 readers): grand mean 103.15; exam means
+    # 102, 94.75, 119.25, 89, 110.75; reader means 102.9, 103.4.
+    # SS_rows = 2·Σ(exam mean - 103.15)² = 1178.15, SS_cols = 5·(0.25² + 0.25²) = 0.625,
+    # SS_total = 1185.525, SS_err = 6.75; MSR = 294.5375, MSC = 0.625, MSE = 6.75/4 = 1.6875.
+    # ICC(2,1) = (MSR - MSE) / (MSR + MSE + 2(MSC - MSE)/5) = 292.85 / 295.8 = 0.990027.
+    assert row.icc.value == pytest.approx(292.85 / 295.8, abs=1e-12)
+    pg, pd = _oracle("pingouin"), _oracle("pandas")
+    long = pd.DataFrame(
+        [
+            (i, j, v)
+            for i, pair in enumerate(zip(pnl_a, pnl_b, strict=True))
+            for j, v in enumerate(pair)
+        ],
+        columns=["exam", "rater", "mm"],
+    )
+    ref = pg.intraclass_corr(long, targets="exam", raters="rater", ratings="mm").set_index("Type")
+    ref_row = ref.loc["ICC2" if "ICC2" in ref.index else "ICC(A,1)"]
+    assert row.icc.value == pytest.approx(ref_row["ICC"], abs=1e-12)
+    low, high = ref_row["CI95%" if "CI95%" in ref.columns else "CI95"]
+    assert (row.icc.ci_low, row.icc.ci_high) == pytest.approx((low, high), abs=6e-3)
     assert "RMLO:pnl_mm" not in rows  # the measured number is reported once, as measure:
 
 
