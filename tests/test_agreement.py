@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import math
+import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
 
 from auditdesk import agreement as ag
+from auditdesk import agreement_stats as st
 from auditdesk.agreement import (
     AgreementFilter,
     agreement_report,
@@ -28,6 +33,7 @@ from auditdesk.agreement import (
     rating_table,
     ratings_from_counts,
     t_quantile,
+    target_scale,
     write_agreement_csv,
 )
 from auditdesk.auditing import (
@@ -122,12 +128,6 @@ def test_t_quantile_matches_tables() -> None:
     assert t_quantile(0.975, 1e6) == pytest.approx(1.95996, abs=1e-4)
 
 
-def test_f_quantile_against_scipy_when_present() -> None:
-    stats = pytest.importorskip("scipy.stats")
-    for p, d1, d2 in [(0.975, 2.7, 13.3), (0.9, 7, 3), (0.999, 1, 2), (0.05, 4, 9)]:
-        assert f_quantile(p, d1, d2) == pytest.approx(stats.f.ppf(p, d1, d2), rel=1e-9)
-
-
 # --- published test vectors (domain notes §6, anchors A5) ------------------------------------
 
 
@@ -168,13 +168,13 @@ def test_krippendorff_example_with_missing_data(level, expected) -> None:
     assert again == est  # seeded: a report is reproducible
 
 
-@pytest.mark.parametrize("level", ag.LEVELS)
+@pytest.mark.parametrize("level", st.LEVELS)
 def test_bootstrap_alpha_engine_equals_the_package(level) -> None:
     """The vectorised coincidence-matrix alpha used for the bootstrap equals the package."""
-    rows = [r for r in ag._rows(KRIPPENDORFF_C) if sum(v is not None for v in r) >= 2]
-    data, domain = ag._coded(rows, level, None)
-    units = ag._unit_coincidences(data, domain)
-    mine = ag._alpha_from_coincidences(units.sum(axis=0)[None], domain, level)[0]
+    rows = [r for r in st._rows(KRIPPENDORFF_C) if sum(v is not None for v in r) >= 2]
+    data, domain = st._coded(rows, level, None)
+    units = st._unit_coincidences(data, domain)
+    mine = st._alpha_from_coincidences(units.sum(axis=0)[None], domain, level)[0]
     assert mine == pytest.approx(krippendorff_alpha(rows, level=level, bootstrap=0).value)
 
 
@@ -215,76 +215,200 @@ def test_small_helpers() -> None:
     assert percent_agreement([[1, None], [None, 2]]).value is None
 
 
-# --- reference libraries on random data (skipped when not installed) -------------------------
+# --- the checklist's full scale: PI-QUAL v1 T2W quality, category 1 unused (issue 12) ----------
+
+# Reviewer A and B on four exams, PI-QUAL v1 "T2W quality" (scale 0, 1, 2, 3; nobody chose 1).
+T2W_A = [0, 2, 3, 3]
+T2W_B = [0, 3, 3, 2]
+PIQUAL_SCALE = [0, 1, 2, 3]
+
+# Worked by hand on the full 0-3 scale (q = 4), subjects (0,0) (2,3) (3,3) (3,2):
+#
+# Quadratic agreement weights w_ij = 1 - (i-j)^2 / (q-1)^2 = 1 - (i-j)^2 / 9:
+#          0     1     2     3
+#     0 [  1    8/9   5/9    0  ]
+#     1 [ 8/9    1    8/9   5/9 ]
+#     2 [ 5/9   8/9    1    8/9 ]
+#     3 [  0    5/9   8/9    1  ]
+# p_o = (w00 + w23 + w33 + w32) / 4 = (1 + 8/9 + 1 + 8/9) / 4 = 17/18 = 0.9444
+# Marginals (both readers alike): p = (1/4, 0, 1/4, 1/2) for 0, 1, 2, 3.
+# p_e = sum_ij w_ij p_i p_j
+#     = 1/4 (1/4·1 + 1/4·5/9 + 1/2·0) + 1/4 (1/4·5/9 + 1/4·1 + 1/2·8/9)
+#       + 1/2 (1/4·0 + 1/4·8/9 + 1/2·1)
+#     = 1/4·14/36 + 1/4·30/36 + 1/2·26/36 = (14 + 30 + 52)/144 = 96/144 = 2/3
+# quadratic-weighted kappa = (17/18 - 2/3) / (1 - 2/3) = (5/18) / (1/3) = 5/6 = 0.8333
+#
+# Gwet's AC2, quadratic: p_a (two readers) = p_o = 17/18; pi_k = (1/4, 0, 1/4, 1/2);
+# sum of all weights T_w = 4·1 + 6·8/9 + 4·5/9 + 2·0 = 104/9;
+# p_e = T_w / (q(q-1)) · sum_k pi_k (1 - pi_k) = (104/9)/12 · (3/16 + 0 + 3/16 + 4/16)
+#     = 26/27 · 5/8 = 65/108;  AC2 = (17/18 - 65/108) / (1 - 65/108) = (37/108)/(43/108)
+#     = 37/43 = 0.8605
+#
+# Linear weights 1 - |i-j|/3: p_o = (1 + 2/3 + 1 + 2/3)/4 = 5/6; p_e = 1/4·4/12 + 1/4·8/12
+# + 1/2·8/12 = 7/12; kappa = (5/6 - 7/12)/(5/12) = 3/5; T_w = 4 + 6·2/3 + 4·1/3 = 28/3,
+# p_e(AC2) = (28/3)/12 · 5/8 = 35/72, AC2 = (60/72 - 35/72)/(37/72) = 25/37 = 0.6757.
+# AC1 (no weights): p_a = 2/4, p_e = (5/8)/(q-1) = 5/24, AC1 = (12/24 - 5/24)/(19/24) = 7/19.
+#
+# Dropping the unused category 1 (the old report) gives ranks 0,1,2 for 0,2,3, weights
+# 1, 3/4, 0: kappa 7/11 = 0.6364 and AC2 2/3 = 0.6667 — the wrong numbers of issue 12.
 
 
-def _random_pairs(seed: int, n: int = 80, q: int = 4) -> tuple[list[int], list[int]]:
+def test_full_scale_worked_example_by_hand() -> None:
+    pairs = list(zip(T2W_A, T2W_B, strict=True))
+    quad = cohen_kappa(T2W_A, T2W_B, weights="quadratic", categories=PIQUAL_SCALE)
+    assert quad.value == pytest.approx(5 / 6, abs=1e-12)
+    assert round(quad.value, 4) == 0.8333
+    ac2 = gwet_ac(pairs, weights="quadratic", categories=PIQUAL_SCALE)
+    assert ac2.value == pytest.approx(37 / 43, abs=1e-12)
+    assert round(ac2.value, 4) == 0.8605
+    lin = cohen_kappa(T2W_A, T2W_B, weights="linear", categories=PIQUAL_SCALE)
+    assert lin.value == pytest.approx(3 / 5, abs=1e-12)
+    assert gwet_ac(pairs, weights="linear", categories=PIQUAL_SCALE).value == pytest.approx(
+        25 / 37, abs=1e-12
+    )
+    assert gwet_ac(pairs, categories=PIQUAL_SCALE).value == pytest.approx(7 / 19, abs=1e-12)
+    # The observed categories alone give the old, wrong numbers (why the scale must be passed).
+    assert cohen_kappa(T2W_A, T2W_B, weights="quadratic").value == pytest.approx(7 / 11)
+    assert gwet_ac(pairs, weights="quadratic").value == pytest.approx(2 / 3)
+    # Unweighted kappa does not depend on the unused category: p_o = 2/4, p_e = (1/4)² + (1/4)²
+    # + (1/2)² = 3/8, kappa = (1/2 - 3/8)/(1 - 3/8) = 1/5 on either category list.
+    for cats in (PIQUAL_SCALE, None):
+        assert cohen_kappa(T2W_A, T2W_B, categories=cats).value == pytest.approx(1 / 5)
+
+
+def test_full_scale_worked_example_matches_the_references() -> None:
+    ir = _oracle("statsmodels.stats.inter_rater")
+    raw = _oracle("irrCAC.raw")
+    pd = _oracle("pandas")
+    _cats, table = confusion(T2W_A, T2W_B, categories=PIQUAL_SCALE)
+    assert table[1] == [0, 0, 0, 0] and [r[1] for r in table] == [0, 0, 0, 0]
+    assert ir.cohens_kappa(np.array(table), wt="quadratic").kappa == pytest.approx(5 / 6)
+    frame = pd.DataFrame({"a": T2W_A, "b": T2W_B})
+    ref = raw.CAC(frame, weights="quadratic", categories=PIQUAL_SCALE, digits=10).gwet()["est"]
+    assert ref["coefficient_value"] == pytest.approx(37 / 43, abs=1e-9)
+
+
+# --- reference libraries (test dependencies: a missing one FAILS, it never skips) --------------
+
+
+def _oracle(module: str) -> Any:
+    """Import a reference library. They are test dependencies (the dev extra, irrCAC through
+    scripts/setup), so a missing one fails the test: skipped oracles let a wrong AC2 formula
+    and a wrong report weight pass unnoticed (issue 12)."""
+    if module.startswith("pingouin"):
+        os.environ.setdefault("MPLBACKEND", "Agg")  # pingouin imports matplotlib: no GUI
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pytest.fail(f"reference library {module!r} is missing ({exc}); run bash scripts/setup")
+
+
+def test_f_quantile_matches_scipy() -> None:
+    stats = _oracle("scipy.stats")
+    for p, d1, d2 in [(0.975, 2.7, 13.3), (0.9, 7, 3), (0.999, 1, 2), (0.05, 4, 9)]:
+        assert f_quantile(p, d1, d2) == pytest.approx(stats.f.ppf(p, d1, d2), rel=1e-9)
+
+
+# Scales with categories nobody used: inside the scale and at its end.
+SCALE = [0, 1, 2, 3, 4]
+USED = [0, 1, 3]
+
+
+def _random_pairs(seed: int, n: int = 80, used: Sequence[int] = USED) -> tuple[list, list]:
     rng = np.random.default_rng(seed)
-    a = rng.integers(0, q, n)
-    b = np.where(rng.random(n) < 0.6, a, rng.integers(0, q, n))
+    a = rng.choice(used, n)
+    b = np.where(rng.random(n) < 0.6, a, rng.choice(used, n))
     return a.tolist(), b.tolist()
 
 
 @pytest.mark.parametrize("wt", [None, "linear", "quadratic"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_cohen_matches_statsmodels(wt, seed) -> None:
-    ir = pytest.importorskip("statsmodels.stats.inter_rater")
+def test_cohen_matches_statsmodels_with_unused_categories(wt, seed) -> None:
+    ir = _oracle("statsmodels.stats.inter_rater")
     a, b = _random_pairs(seed)
-    cats, table = confusion(a, b, categories=[0, 1, 2, 3])
+    cats, table = confusion(a, b, categories=SCALE)
+    assert cats == SCALE and not np.array(table)[[2, 4]].any()  # 2 and 4 unused
     ref = ir.cohens_kappa(np.array(table), wt=wt) if wt else ir.cohens_kappa(np.array(table))
-    est = cohen_kappa(a, b, weights=wt, categories=cats)
+    est = cohen_kappa(a, b, weights=wt, categories=SCALE)
     assert est.value == pytest.approx(ref.kappa, abs=1e-12)
     assert est.se == pytest.approx(math.sqrt(ref.var_kappa), rel=1e-9)
+    if wt:  # the data really exercise the unused categories
+        assert cohen_kappa(a, b, weights=wt).value != pytest.approx(ref.kappa, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_fleiss_matches_statsmodels(seed) -> None:
-    ir = pytest.importorskip("statsmodels.stats.inter_rater")
+def test_fleiss_matches_statsmodels_with_unused_categories(seed) -> None:
+    ir = _oracle("statsmodels.stats.inter_rater")
     rng = np.random.default_rng(seed)
-    truth = rng.integers(0, 3, 40)
+    truth = rng.choice(USED, 40)
     ratings = [
-        [int(t) if rng.random() < 0.7 else int(rng.integers(0, 3)) for _ in range(5)] for t in truth
+        [int(t) if rng.random() < 0.7 else int(rng.choice(USED)) for _ in range(5)] for t in truth
     ]
-    counts, _ = ir.aggregate_raters(np.array(ratings), n_cat=3)
-    assert fleiss_kappa(ratings).value == pytest.approx(ir.fleiss_kappa(counts), abs=1e-12)
+    counts, _ = ir.aggregate_raters(np.array(ratings), n_cat=len(SCALE))
+    assert not counts[:, [2, 4]].any()
+    ref = ir.fleiss_kappa(counts)
+    assert fleiss_kappa(ratings, categories=SCALE).value == pytest.approx(ref, abs=1e-12)
 
 
-def _random_with_gaps(seed: int, n: int = 30, raters: int = 4) -> list[list[int | None]]:
+def _random_with_gaps(
+    seed: int, n: int = 30, raters: int = 4, used: Sequence[int] = (1, 2, 3, 4, 5)
+) -> list[list[int | None]]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        truth = int(rng.integers(1, 6))
-        row = [truth if rng.random() < 0.6 else int(rng.integers(1, 6)) for _ in range(raters)]
+        truth = int(rng.choice(used))
+        row = [truth if rng.random() < 0.6 else int(rng.choice(used)) for _ in range(raters)]
         out.append([None if rng.random() < 0.2 else v for v in row])
     return out
 
 
+@pytest.mark.parametrize(
+    "used",
+    [(1, 2, 3, 4, 5), (1, 2, 4), (2, 3, 4)],  # all used; 3 and 5 unused; both ends unused
+)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_gwet_and_fleiss_match_irrcac(seed) -> None:
-    raw = pytest.importorskip("irrCAC.raw")
-    pd = pytest.importorskip("pandas")
-    ratings = _random_with_gaps(seed)
+def test_gwet_and_fleiss_match_irrcac(seed, used) -> None:
+    """irrCAC weights the category *values*; on the equally spaced 1..5 scale that equals our
+    rank weights, so the whole scale (used or not) must enter both the same way."""
+    raw = _oracle("irrCAC.raw")
+    pd = _oracle("pandas")
+    ratings = _random_with_gaps(seed, used=used)
     frame = pd.DataFrame([[np.nan if v is None else v for v in r] for r in ratings])
     cats = [1, 2, 3, 4, 5]
-    for weights, ours in [
-        ("identity", gwet_ac(ratings, categories=cats)),
-        ("linear", gwet_ac(ratings, weights="linear", categories=cats)),
-        ("quadratic", gwet_ac(ratings, weights="quadratic", categories=cats)),
-    ]:
+    for weights in ("identity", "linear", "quadratic"):
+        ours = gwet_ac(ratings, weights=None if weights == "identity" else weights, categories=cats)
         ref = raw.CAC(frame, weights=weights, categories=cats, digits=10).gwet()["est"]
         assert ours.value == pytest.approx(ref["coefficient_value"], abs=1e-8)
         assert ours.se == pytest.approx(ref["se"], abs=1e-8)
-        assert ours.ci_low == pytest.approx(ref["confidence_interval"][0], abs=1e-6)
+        assert (ours.ci_low, ours.ci_high) == pytest.approx(ref["confidence_interval"], abs=1e-6)
     ref = raw.CAC(frame, categories=cats, digits=10).fleiss()["est"]
     ours = fleiss_kappa(ratings, categories=cats)
     assert ours.value == pytest.approx(ref["coefficient_value"], abs=1e-8)
     assert ours.se == pytest.approx(ref["se"], abs=1e-8)
 
 
+@pytest.mark.parametrize("level", ["nominal", "ordinal"])
+def test_krippendorff_unused_categories_change_nothing(level) -> None:
+    """Published values of the "C" data hold with unused categories added (6, 7) and with
+    the 5s moved to 6 so that 5 is an unused category inside the scale."""
+    expected = {"nominal": 0.743, "ordinal": 0.815}[level]
+    wide = krippendorff_alpha(KRIPPENDORFF_C, level=level, bootstrap=0, categories=range(1, 8))
+    assert wide.value == pytest.approx(expected, abs=5e-4)
+    moved = [tuple(6 if v == 5 else v for v in row) for row in KRIPPENDORFF_C]
+    gap = krippendorff_alpha(moved, level=level, bootstrap=0, categories=[1, 2, 3, 4, 5, 6])
+    assert gap.value == pytest.approx(expected, abs=5e-4)
+    rows = [r for r in st._rows(moved) if sum(v is not None for v in r) >= 2]
+    data, domain = st._coded(rows, level, [1, 2, 3, 4, 5, 6])
+    engine = st._alpha_from_coincidences(
+        st._unit_coincidences(data, domain).sum(axis=0)[None], domain, level
+    )[0]
+    assert engine == pytest.approx(gap.value)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_icc_matches_pingouin(seed) -> None:
-    pg = pytest.importorskip("pingouin")
-    pd = pytest.importorskip("pandas")
+    pg = _oracle("pingouin")
+    pd = _oracle("pandas")
     rng = np.random.default_rng(seed)
     truth = rng.normal(50, 8, 20)
     ratings = [[t + rng.normal(bias, 2) for bias in (0, 1.5, -1)] for t in truth]
@@ -391,30 +515,53 @@ def reads(db, checklist):
     return {"reviewers": (a, b, c), "studies": studies}
 
 
+# Worked by hand for the six exams A and B both read, scale pass, fail, na (q = 3):
+# RCC:compression, rows A, columns B: pass/pass 3 (exams 2, 4, 5), pass/fail 1 (exam 1),
+# fail/pass 1 (exam 3), fail/fail 1 (exam 0); nobody answered na.
+# p_o = 4/6 = 2/3; marginals A = B = (pass 4/6, fail 2/6): p_e = 4/9 + 1/9 = 5/9;
+# kappa = (2/3 - 5/9) / (1 - 5/9) = (1/9)/(4/9) = 1/4.
+# AC1: pi = (2/3, 1/3, 0), sum pi(1-pi) = 2/9 + 2/9 = 4/9, p_e = (4/9)/(q-1) = 2/9,
+# AC1 = (2/3 - 2/9)/(1 - 2/9) = (4/9)/(7/9) = 4/7 (irrCAC with categories pass, fail, na: 0.5714).
+# Meets criteria (scale True, False; q = 2) disagrees exactly where compression does: kappa
+# 1/4 and AC1 = (2/3 - 4/9)/(1 - 4/9) = (2/9)/(5/9) = 2/5.
+# LMLO:imf_open: A pass 6 times, B pass 5 times and na once: p_o = 5/6 = p_e = 1 · 5/6,
+# kappa = 0.
+
+
 def test_rating_table_and_kappa_from_the_store(db, reads) -> None:
     a, b, _c = reads["reviewers"]
     flt = AgreementFilter(CHECKLIST, reviewer_pks=(a, b))
     with db.session() as s:
         studies, reviewers, matrix = rating_table(s, flt, "RCC:compression")
+        assert target_scale(s, flt, "RCC:compression") == ["pass", "fail", "na"]
         rows = {r.target: r for r in agreement_report(s, flt, bootstrap=50)}
     assert studies == reads["studies"][:6] and reviewers == [a, b]
     assert [r[0] for r in matrix] == COMPRESSION_A
     assert [r[1] for r in matrix] == COMPRESSION_B
     row = rows["RCC:compression"]
-    expected = cohen_kappa(COMPRESSION_A, COMPRESSION_B, categories=["pass", "fail"])
-    assert row.kappa == expected
     assert row.kind == "nominal" and row.n_subjects == 6 and row.n_raters == 2
+    assert row.kappa.value == pytest.approx(1 / 4, abs=1e-12)
+    ir = _oracle("statsmodels.stats.inter_rater")
+    assert row.kappa.se == pytest.approx(math.sqrt(ir.cohens_kappa([[3, 1], [1, 1]]).var_kappa))
     assert row.percent.value == pytest.approx(4 / 6)
-    assert row.confusion == (["pass", "fail"], [[3, 1], [1, 1]])
-    assert row.ac1 == gwet_ac(
-        list(zip(COMPRESSION_A, COMPRESSION_B, strict=True)), categories=["pass", "fail"]
-    )
-    # The exam fails when any item fails: meets criteria disagrees exactly where compression does.
+    assert row.confusion == (["pass", "fail", "na"], [[3, 1, 0], [1, 1, 0], [0, 0, 0]])
+    assert row.ac1.value == pytest.approx(4 / 7, abs=1e-12)
     meets = rows["score:meets_criteria"]
-    assert meets.kappa.value == pytest.approx(expected.value)
+    assert meets.kappa.value == pytest.approx(1 / 4, abs=1e-12)
+    assert meets.ac1.value == pytest.approx(2 / 5, abs=1e-12)
     # "na" is an answer like any other: one disagreement out of six on LMLO:imf_open.
-    assert rows["LMLO:imf_open"].percent.value == pytest.approx(5 / 6)
-    assert rows["LMLO:imf_open"].confusion[0] == ["pass", "na"]
+    imf = rows["LMLO:imf_open"]
+    assert imf.percent.value == pytest.approx(5 / 6)
+    assert imf.confusion == (["pass", "fail", "na"], [[5, 0, 1], [0, 0, 0], [0, 0, 0]])
+    assert imf.kappa.value == pytest.approx(0.0, abs=1e-12)
+
+
+# Three readers on RCC:compression (C read exams 0-3), per exam (pass, fail) counts:
+# (0,3) (1,2) (3,0) (1,2) (2,0) (2,0). Per-exam pair agreement sum n_k(n_k-1)/(r(r-1)):
+# 1, 1/3, 1, 1/3, 1, 1, mean p_a = 7/9. pi = mean of n_k/r: pass (0 + 1/3 + 1 + 1/3 + 1 + 1)/6
+# = 11/18, fail 7/18, na 0. Fleiss: p_e = (11/18)² + (7/18)² = 170/324, kappa = (252 - 170)/
+# (324 - 170) = 41/77. AC1: p_e = (2·77/324)/2 = 77/324, AC1 = (252 - 77)/(324 - 77) = 175/247.
+# (irrCAC: 0.5324675325 and 0.7085020243.)
 
 
 def test_report_order_and_three_readers(db, reads, checklist) -> None:
@@ -427,13 +574,72 @@ def test_report_order_and_three_readers(db, reads, checklist) -> None:
     assert "compression" in targets and "score:meets_criteria" in targets
     row = next(r for r in report if r.target == "RCC:compression")
     assert row.n_raters == 3 and row.kappa is None  # more than two readers: Fleiss, not Cohen
-    matrix = [
-        [x, y, z]
-        for x, y, z in zip(COMPRESSION_A, COMPRESSION_B, [*COMPRESSION_C, N, N], strict=True)
-    ]
-    assert row.fleiss == fleiss_kappa(matrix, categories=["pass", "fail"])
+    assert row.fleiss.value == pytest.approx(41 / 77, abs=1e-12)
+    assert row.ac1.value == pytest.approx(175 / 247, abs=1e-12)
+    assert row.fleiss.se == pytest.approx(0.2664151862, abs=1e-9)  # irrCAC
+    assert row.ac1.se == pytest.approx(0.1922933695, abs=1e-9)  # irrCAC
     overall = report[0]
     assert overall.n_subjects == 6 * len(keys)  # every pass/fail key of every double-read exam
+
+
+PIQUAL = "pi-qual-v1"
+
+
+def _piqual_read(db, checklist, study_pk, reviewer_pk, t2w_quality) -> None:
+    """A complete PI-QUAL v1 read: the given T2W quality, DWI/DCE quality 3, all else pass."""
+    audit = AuditSession.start(db, study_pk=study_pk, reviewer_pk=reviewer_pk, checklist=checklist)
+    for key in answer_keys(checklist):
+        item = item_for_key(checklist, key)
+        if item.type == "pass_fail":
+            audit.answer(key, "pass")
+        elif item.type == "ordinal":
+            audit.answer(key, t2w_quality if key == "T2W:quality" else 3)
+    audit.complete()
+
+
+def test_report_uses_the_items_full_scale(db) -> None:
+    """Issue 12's example through the store: PI-QUAL v1 T2W quality, nobody chose 1.
+    Expected values are worked by hand above (test_full_scale_worked_example_by_hand)."""
+    checklist = find_checklist(PIQUAL)
+    a, b = _reviewers(db, "Ann Lead", "Bo Coach")
+    with db.transaction() as s:
+        rows = [
+            Study(study_uid=f"1.3.{i}", procedure_date=DAY + dt.timedelta(days=i), kind="mr")
+            for i in range(4)
+        ]
+        s.add_all(rows)
+        s.flush()
+        studies = [r.id for r in rows]
+    for pk, x, y in zip(studies, T2W_A, T2W_B, strict=True):
+        _piqual_read(db, checklist, pk, a, x)
+        _piqual_read(db, checklist, pk, b, y)
+    flt = AgreementFilter(PIQUAL)
+    with db.session() as s:
+        report = {r.target: r for r in agreement_report(s, flt, bootstrap=50)}
+        _, _, matrix = rating_table(s, flt, "T2W:quality")
+        scale = target_scale(s, flt, "T2W:quality")
+        pairs = pairwise_matrix(s, flt, "T2W:quality")
+        trend = agreement_trend(s, flt, "T2W:quality", weeks_per_point=52)
+    assert matrix == [list(p) for p in zip(T2W_A, T2W_B, strict=True)]
+    assert scale == PIQUAL_SCALE
+    row = report["T2W:quality"]
+    assert row.kind == "ordinal" and row.confusion[0] == PIQUAL_SCALE
+    assert round(row.weighted_kappa.value, 4) == 0.8333  # quadratic, 5/6
+    assert row.weighted_kappa.value == pytest.approx(5 / 6, abs=1e-12)
+    assert round(row.ac1.value, 4) == 0.8605  # AC2 quadratic, 37/43
+    assert row.ac1.value == pytest.approx(37 / 43, abs=1e-12)
+    # Unweighted kappa: p_o = 2/4, p_e = (1/4)² + (1/4)² + (1/2)² = 3/8, kappa = (1/8)/(5/8).
+    assert row.kappa.value == pytest.approx(1 / 5, abs=1e-12)
+    assert pairs[(a, b)].value == pytest.approx(1 / 5, abs=1e-12)
+    assert [e.value for _, e in trend] == pytest.approx([1 / 5])
+
+
+def test_off_scale_values_are_kept_and_text_is_read_on_the_scale() -> None:
+    """An answer "2" (text) is the option 2; a value the scale lacks (older checklist) stays a
+    category of its own after the scale instead of breaking the report."""
+    target = ag._Target("T2W:quality", "T2W quality", "ordinal", PIQUAL_SCALE)
+    matrix, cats = ag._scale(target, [["2", 3], [None, 9]])
+    assert matrix == [[2, 3], [None, 9]] and cats == [0, 1, 2, 3, 9]
 
 
 def test_filters_dates_and_purpose(db, reads) -> None:
@@ -474,8 +680,26 @@ def test_measurements_give_icc(db, checklist) -> None:
         rows = {r.target: r for r in agreement_report(s, AgreementFilter(CHECKLIST), bootstrap=50)}
     row = rows["measure:RMLO:pnl_mm"]
     assert row.kind == "interval" and row.n_subjects == 5
-    assert row.icc == icc([[x, y] for x, y in zip(pnl_a, pnl_b, strict=True)])
-    assert row.icc.value > 0.9
+    # Two-way ANOVA by hand (n = 5 exams, k = 2 readers): grand mean 103.15; exam means
+    # 102, 94.75, 119.25, 89, 110.75; reader means 102.9, 103.4.
+    # SS_rows = 2·Σ(exam mean - 103.15)² = 1178.15, SS_cols = 5·(0.25² + 0.25²) = 0.625,
+    # SS_total = 1185.525, SS_err = 6.75; MSR = 294.5375, MSC = 0.625, MSE = 6.75/4 = 1.6875.
+    # ICC(2,1) = (MSR - MSE) / (MSR + MSE + 2(MSC - MSE)/5) = 292.85 / 295.8 = 0.990027.
+    assert row.icc.value == pytest.approx(292.85 / 295.8, abs=1e-12)
+    pg, pd = _oracle("pingouin"), _oracle("pandas")
+    long = pd.DataFrame(
+        [
+            (i, j, v)
+            for i, pair in enumerate(zip(pnl_a, pnl_b, strict=True))
+            for j, v in enumerate(pair)
+        ],
+        columns=["exam", "rater", "mm"],
+    )
+    ref = pg.intraclass_corr(long, targets="exam", raters="rater", ratings="mm").set_index("Type")
+    ref_row = ref.loc["ICC2" if "ICC2" in ref.index else "ICC(A,1)"]
+    assert row.icc.value == pytest.approx(ref_row["ICC"], abs=1e-12)
+    low, high = ref_row["CI95%" if "CI95%" in ref.columns else "CI95"]
+    assert (row.icc.ci_low, row.icc.ci_high) == pytest.approx((low, high), abs=6e-3)
     assert "RMLO:pnl_mm" not in rows  # the measured number is reported once, as measure:
 
 

@@ -49,6 +49,7 @@ CORE_MODULES = [
     "auditdesk.cli_site",
     "auditdesk.cli_common",
     "auditdesk.agreement",
+    "auditdesk.agreement_stats",
     "auditdesk.cli_agreement",
     "auditdesk.adjudication",
     "auditdesk.cli_adjudication",
