@@ -515,17 +515,18 @@ def reads(db, checklist):
     return {"reviewers": (a, b, c), "studies": studies}
 
 
-# Worked by hand for the six exams A and B both read, scale pass, fail, na (q = 3):
+# Worked by hand for the six exams A and B both read, scale pass, fail (q = 2; N/A is not a
+# rating on the scale and joins the categories only where someone answered it):
 # RCC:compression, rows A, columns B: pass/pass 3 (exams 2, 4, 5), pass/fail 1 (exam 1),
 # fail/pass 1 (exam 3), fail/fail 1 (exam 0); nobody answered na.
 # p_o = 4/6 = 2/3; marginals A = B = (pass 4/6, fail 2/6): p_e = 4/9 + 1/9 = 5/9;
 # kappa = (2/3 - 5/9) / (1 - 5/9) = (1/9)/(4/9) = 1/4.
-# AC1: pi = (2/3, 1/3, 0), sum pi(1-pi) = 2/9 + 2/9 = 4/9, p_e = (4/9)/(q-1) = 2/9,
-# AC1 = (2/3 - 2/9)/(1 - 2/9) = (4/9)/(7/9) = 4/7 (irrCAC with categories pass, fail, na: 0.5714).
+# AC1: pi = (2/3, 1/3), sum pi(1-pi) = 2/9 + 2/9 = 4/9, p_e = (4/9)/(q-1) = 4/9,
+# AC1 = (2/3 - 4/9)/(1 - 4/9) = (2/9)/(5/9) = 2/5 (irrCAC with categories pass, fail: 0.4).
 # Meets criteria (scale True, False; q = 2) disagrees exactly where compression does: kappa
 # 1/4 and AC1 = (2/3 - 4/9)/(1 - 4/9) = (2/9)/(5/9) = 2/5.
-# LMLO:imf_open: A pass 6 times, B pass 5 times and na once: p_o = 5/6 = p_e = 1 · 5/6,
-# kappa = 0.
+# LMLO:imf_open: A pass 6 times, B pass 5 times and na once (na joins the categories):
+# p_o = 5/6 = p_e = 1 · 5/6, kappa = 0.
 
 
 def test_rating_table_and_kappa_from_the_store(db, reads) -> None:
@@ -533,7 +534,8 @@ def test_rating_table_and_kappa_from_the_store(db, reads) -> None:
     flt = AgreementFilter(CHECKLIST, reviewer_pks=(a, b))
     with db.session() as s:
         studies, reviewers, matrix = rating_table(s, flt, "RCC:compression")
-        assert target_scale(s, flt, "RCC:compression") == ["pass", "fail", "na"]
+        assert target_scale(s, flt, "RCC:compression") == ["pass", "fail"]
+        assert target_scale(s, flt, "LMLO:imf_open") == ["pass", "fail", "na"]
         rows = {r.target: r for r in agreement_report(s, flt, bootstrap=50)}
     assert studies == reads["studies"][:6] and reviewers == [a, b]
     assert [r[0] for r in matrix] == COMPRESSION_A
@@ -544,12 +546,12 @@ def test_rating_table_and_kappa_from_the_store(db, reads) -> None:
     ir = _oracle("statsmodels.stats.inter_rater")
     assert row.kappa.se == pytest.approx(math.sqrt(ir.cohens_kappa([[3, 1], [1, 1]]).var_kappa))
     assert row.percent.value == pytest.approx(4 / 6)
-    assert row.confusion == (["pass", "fail", "na"], [[3, 1, 0], [1, 1, 0], [0, 0, 0]])
-    assert row.ac1.value == pytest.approx(4 / 7, abs=1e-12)
+    assert row.confusion == (["pass", "fail"], [[3, 1], [1, 1]])
+    assert row.ac1.value == pytest.approx(2 / 5, abs=1e-12)
     meets = rows["score:meets_criteria"]
     assert meets.kappa.value == pytest.approx(1 / 4, abs=1e-12)
     assert meets.ac1.value == pytest.approx(2 / 5, abs=1e-12)
-    # "na" is an answer like any other: one disagreement out of six on LMLO:imf_open.
+    # An N/A that was given is a disagreement: one out of six on LMLO:imf_open.
     imf = rows["LMLO:imf_open"]
     assert imf.percent.value == pytest.approx(5 / 6)
     assert imf.confusion == (["pass", "fail", "na"], [[5, 0, 1], [0, 0, 0], [0, 0, 0]])
@@ -559,9 +561,9 @@ def test_rating_table_and_kappa_from_the_store(db, reads) -> None:
 # Three readers on RCC:compression (C read exams 0-3), per exam (pass, fail) counts:
 # (0,3) (1,2) (3,0) (1,2) (2,0) (2,0). Per-exam pair agreement sum n_k(n_k-1)/(r(r-1)):
 # 1, 1/3, 1, 1/3, 1, 1, mean p_a = 7/9. pi = mean of n_k/r: pass (0 + 1/3 + 1 + 1/3 + 1 + 1)/6
-# = 11/18, fail 7/18, na 0. Fleiss: p_e = (11/18)² + (7/18)² = 170/324, kappa = (252 - 170)/
-# (324 - 170) = 41/77. AC1: p_e = (2·77/324)/2 = 77/324, AC1 = (252 - 77)/(324 - 77) = 175/247.
-# (irrCAC: 0.5324675325 and 0.7085020243.)
+# = 11/18, fail 7/18 (q = 2). Fleiss: p_e = (11/18)² + (7/18)² = 170/324, kappa = (252 - 170)/
+# (324 - 170) = 41/77. AC1: p_e = (2·77/324)/(q-1) = 154/324, AC1 = (252 - 154)/(324 - 154)
+# = 98/170 = 49/85. (irrCAC with categories pass, fail: 0.5324675325 and 0.5764705882.)
 
 
 def test_report_order_and_three_readers(db, reads, checklist) -> None:
@@ -575,9 +577,9 @@ def test_report_order_and_three_readers(db, reads, checklist) -> None:
     row = next(r for r in report if r.target == "RCC:compression")
     assert row.n_raters == 3 and row.kappa is None  # more than two readers: Fleiss, not Cohen
     assert row.fleiss.value == pytest.approx(41 / 77, abs=1e-12)
-    assert row.ac1.value == pytest.approx(175 / 247, abs=1e-12)
+    assert row.ac1.value == pytest.approx(49 / 85, abs=1e-12)
     assert row.fleiss.se == pytest.approx(0.2664151862, abs=1e-9)  # irrCAC
-    assert row.ac1.se == pytest.approx(0.1922933695, abs=1e-9)  # irrCAC
+    assert row.ac1.se == pytest.approx(0.3047033471, abs=1e-9)  # irrCAC
     overall = report[0]
     assert overall.n_subjects == 6 * len(keys)  # every pass/fail key of every double-read exam
 

@@ -210,17 +210,17 @@ def test_agreement_window_shows_kappa_of_the_reads(qtbot, data, tmp_path):
     )
 
     win.select_target("imf_open")
-    assert win.confusion_table.rowCount() == 3  # the item's full scale: pass, fail, na
+    assert win.confusion_table.rowCount() == 2  # the item's scale: pass, fail (no one said na)
     conf = win.confusion_table
     counts = {
         (conf.verticalHeaderItem(i).text(), conf.horizontalHeaderItem(j).text()): int(
             conf.item(i, j).text()
         )
-        for i in range(3)
-        for j in range(3)
+        for i in range(2)
+        for j in range(2)
     }
     assert sum(counts.values()) == 4
-    assert counts[("Ann Reader: na", "Bob Reader: na")] == 0  # nobody answered na
+    assert ("Ann Reader: na", "Bob Reader: na") not in counts  # N/A is not on the scale
     assert counts[("Ann Reader: pass", "Bob Reader: fail")] == 1
     assert win.prevalence_chart.values() == pytest.approx({"pass": 62.5, "fail": 37.5})
 

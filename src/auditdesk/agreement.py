@@ -322,12 +322,16 @@ def _targets(data: _Data) -> list[_Target]:
 
 
 def _item_categories(item: Any) -> list[Any] | None:
-    """The item's full scale in scale order: every answer it allows, used or not (weighted
-    kappa and AC1/AC2 depend on it; see :mod:`auditdesk.agreement_stats`)."""
-    from auditdesk.checklists.schema import PASS_FAIL_VALUES
+    """The item's full scale in scale order: every rating it allows, used or not (weighted
+    kappa and AC1/AC2 depend on it; see :mod:`auditdesk.agreement_stats`).
 
+    A pass/fail item's scale is pass, fail. N/A is not a rating on that scale (the checklist's
+    N/A rule leaves it out of the pass test), so an N/A no one gave does not change the chance
+    correction; an N/A that was given is kept as an extra category (:func:`_scale`), so a
+    reader's N/A against another's pass still counts as a disagreement.
+    """
     if item.type == "pass_fail":
-        return list(PASS_FAIL_VALUES)  # "na" is an answer like any other (documented)
+        return ["pass", "fail"]
     if item.type in ("choice", "ordinal"):
         return [o.value for o in item.options]
     return None
