@@ -40,6 +40,7 @@ from auditdesk.store.db import Database
 from auditdesk.ui import reports
 from auditdesk.ui.charts import RULE_SETS, PChartWidget, RunChartWidget, SmallMultiples
 from auditdesk.ui.common import make_table, pydate, qdate, table_item
+from auditdesk.ui.measure_chart import MeasureChartWidget
 from auditdesk.ui.reports import QIData, ci_text, criterion_cells, pct
 from auditdesk.worklist import week_start
 
@@ -60,6 +61,8 @@ class QIWindow(QMainWindow):
         super().__init__(parent)
         self.db = db
         self.data: QIData | None = None
+        self.today: dt.date | None = None  # which weeks are partial; None: the computer's date
+        self.last_export_note = ""  # what the last weekly export snapped the period to
         self.setObjectName("qi_window")
         self.setWindowTitle("Team leader dashboard — AuditDesk")
         self.resize(1400, 900)
@@ -168,7 +171,8 @@ class QIWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.weekly_table = make_table(
-            ["Week (Sunday)", "Meeting criteria", "Audited", "Rate", "95 % CI"], "qi_weekly"
+            ["Week (Sunday)", "Meeting criteria", "Audited", "Rate", "95 % CI", "Special causes"],
+            "qi_weekly",
         )
         left_layout.addWidget(self.weekly_table, 1)
         self.rebaseline_button = QPushButton("Re-&baseline from this week…")
@@ -178,7 +182,7 @@ class QIWindow(QMainWindow):
         )
         self.rebaseline_button.clicked.connect(self._ask_rebaseline)
         left_layout.addWidget(self.rebaseline_button)
-        self.pchart = PChartWidget()
+        self.pchart = MeasureChartWidget()
         split.addWidget(left)
         split.addWidget(self.pchart)
         split.setStretchFactor(1, 3)
@@ -344,12 +348,29 @@ class QIWindow(QMainWindow):
             cells += [pct(w.rate.rate), ci_text(w.rate)]
             for c, value in enumerate(cells):
                 self.weekly_table.setItem(r, c, table_item(value, number=c > 0, data=w.week_start))
+        settings = self.data.settings
         self.pchart.set_weeks(
             weeks,
             title=self._chart_title(),
-            goal_pct=self.data.settings.goal_pct,
+            goal_pct=settings.goal_pct,
             annotations=self._annotations_in_range(),
+            rules=site.enabled_rules(settings),
+            small_np=settings.spc_small_np,
+            today=self.today,
         )
+        self._fill_special_causes(weeks)
+
+    def _fill_special_causes(self, weeks: Sequence[measures.WeekRow]) -> None:
+        """Last column of the weekly table: the rules that flag the week, and "partial"."""
+        from auditdesk.spc_rules import rule_text
+        from auditdesk.week_range import PARTIAL
+
+        marked, partial = self.pchart.marked_weeks(), set(self.pchart.partial_weeks())
+        column = self.weekly_table.columnCount() - 1
+        for r, w in enumerate(weeks):
+            words = [PARTIAL] if w.week_start in partial else []
+            words += [rule_text(marked.get(w.week_start, ()))] if w.week_start in marked else []
+            self.weekly_table.setItem(r, column, table_item("; ".join(words), data=w.week_start))
 
     def _annotations_in_range(self) -> list[site.Annotation]:
         assert self.data is not None
@@ -503,14 +524,27 @@ class QIWindow(QMainWindow):
     # ---------------------------------------------------------------------------------------
 
     def export_weekly(self, path: str | Path, fmt: str, *, breakdowns: bool = False) -> int:
-        """Write the weekly submission for the period (csv | xlsx | json); rows written."""
+        """Write the weekly submission for the period (csv | xlsx | json); rows written.
+
+        A period that cuts a week is snapped to whole weeks (the status line says to what) or,
+        with the site's "refuse" setting, refused (WeekRangeError, shown by the dialog slot).
+        """
         from auditdesk.exchange.weekly import write_weekly
+        from auditdesk.week_range import whole_weeks
 
         with self.db.session() as session:
+            span = whole_weeks(self.start, self.end, site.get_site(session).week_policy)
             count = write_weekly(
-                session, path, fmt, start=self.start, end=self.end, breakdowns=breakdowns
+                session,
+                path,
+                fmt,
+                start=span.start,
+                end=span.end,
+                breakdowns=breakdowns,
+                today=self.today,
             )
-        self._status(f"Saved {count} week(s) to {path}")
+        self.last_export_note = span.message() if span.snapped else ""
+        self._status(f"Saved {count} week(s) to {path}. {self.last_export_note}".strip())
         return count
 
     def export_exams(self, path: str | Path) -> int:
