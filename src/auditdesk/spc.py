@@ -121,6 +121,7 @@ def p_chart(
             raise ValueError(f"need 0 <= x <= n and n > 0, got x={xi}, n={ni}")
     if not (math.isfinite(small_np) and small_np >= 0):
         raise ValueError(f"small_np must be a number >= 0, got {small_np}")
+    limit = Fraction(small_np)
     if any(b < a for a, b in itertools.pairwise(labels)):
         raise ValueError("labels must be in time order")
     bounds = _phase_bounds(labels, phase_starts) if labels else []
@@ -131,6 +132,7 @@ def p_chart(
     points: list[PPoint] = []
     for phase_no, (a, b) in enumerate(phases):
         cl = sum(x[a:b]) / sum(n[a:b])
+        cl_exact = Fraction(sum(x[a:b]), sum(n[a:b]))  # for the small-n test, without rounding
         sigmas = [math.sqrt(cl * (1 - cl) / n[i]) for i in range(a, b)]
         props = [x[i] / n[i] for i in range(a, b)]
         factor = 1.0
@@ -155,7 +157,7 @@ def p_chart(
                     lcl=lcl,
                     phase=phase_no,
                     outside=p > ucl or p < lcl,
-                    small_np=n[i] * cl < small_np or n[i] * (1 - cl) < small_np,
+                    small_np=min(n[i] * cl_exact, n[i] * (1 - cl_exact)) < limit,
                     sigma=s,
                 )
             )
