@@ -138,6 +138,8 @@ def test_dashboard_table_and_export_say_what_was_snapped(qtbot, db, tmp_path) ->
     # The default period runs from a Sunday to today: the week in progress is partial (unless
     # today is a Saturday), and the export snaps the end to that Saturday and says so.
     win.set_range(win.start, win.start + dt.timedelta(weeks=11, days=3))  # ends on a Wednesday
+    # The dashboard itself shows whole weeks and says it widened the period.
+    assert "Snapped to whole Sunday–Saturday weeks" in win.summary_label.text()
     assert win.export_weekly(tmp_path / "w.csv", "csv") == 12
     assert win.last_export_note.startswith("Snapped to whole Sunday–Saturday weeks")
     saturday = win.start + dt.timedelta(weeks=11, days=6)

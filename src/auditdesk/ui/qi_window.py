@@ -306,9 +306,17 @@ class QIWindow(QMainWindow):
         return self.palette().window().color().lightness() < 128
 
     def refresh(self) -> None:
-        """Reload everything from the database for the chosen period."""
+        """Reload everything from the database for the chosen period, widened to whole weeks
+        (a week cut by the period would show a wrong weekly number)."""
+        from auditdesk.week_range import whole_weeks
+
+        span = whole_weeks(self.start, self.end, "snap") if self.start <= self.end else None
         with self.db.transaction() as session:  # may create the pseudonym secret: keep it
-            self.data = reports.load_qi_data(session, start=self.start, end=self.end)
+            self.data = reports.load_qi_data(
+                session,
+                start=span.start if span else self.start,
+                end=span.end if span else self.end,
+            )
         data = self.data
         s = data.settings
         name = s.site_name or "Site not set up yet (File → Site setup)"
@@ -324,6 +332,7 @@ class QIWindow(QMainWindow):
         total = reports.make_rate(sum(r.meets for r in data.results), len(data.results))
         self.summary_label.setText(
             f"{len(data.weeks)} week(s) with audits · period total {reports.rate_text(total)}"
+            + (f" · {span.message()}" if span and span.snapped else "")
         )
         theme = "dark" if self._dark() else "light"
         for chart in (self.pchart, self.run_chart, self.multiples):
