@@ -163,6 +163,8 @@ def test_weekly_rows_count_by_sunday_week(audited) -> None:
             "not_evaluable": 0,
             "not_evaluable_reasons": "",
             "demo": "",
+            "special_causes": "",
+            "partial_week": "",
         }
     ]
     assert tuple(rows[0]) == WEEKLY_COLUMNS
@@ -186,9 +188,13 @@ def test_week_selection_sunday_to_saturday(audited) -> None:
             ("2026-03-08", 0, 1),
         ]
         assert [r["rate"] for r in rows] == [1.0, 0.0]
-        # --from/--to are inclusive procedure dates
+        # --from/--to that cut a week are snapped to the whole weeks they touch (Monday 2 to
+        # Sunday 8 March: the weeks of 1 and 8 March), never cut
         rows = weekly_rows(session, start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 8))
-        assert [r["week_start"] for r in rows] == ["2026-03-08"]
+        assert [(r["week_start"], r["denominator"]) for r in rows] == [
+            ("2026-03-01", 1),
+            ("2026-03-08", 1),
+        ]
         rows = weekly_rows(session, start=SUN, end=SUN)
         assert [r["week_start"] for r in rows] == ["2026-03-01"]
 

@@ -1,7 +1,9 @@
 """``auditdesk export`` sub-commands: the weekly submission and the per-exam sheet.
 
 Exit codes: 0 written; 1 written but empty (no complete audit of the measure checklist in the
-chosen weeks); 2 nothing written (bad dates, unknown format, the file cannot be written).
+chosen weeks); 2 nothing written (bad dates, a range that cuts a week with ``--weeks refuse``,
+unknown format, the file cannot be written). A range that cuts a Sunday–Saturday week is snapped
+to whole weeks by default, and the command says what it snapped to.
 Neither file carries patient identifiers or UIDs; exams are named by pseudonymous keys.
 """
 
@@ -11,10 +13,15 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditdesk.cli_common import iso_date
 from auditdesk.exchange.exam_sheet import EXAM_SHEET_FORMATS
 from auditdesk.exchange.weekly import WEEKLY_FORMATS
+from auditdesk.week_range import WEEK_POLICIES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class _UsageError(ValueError):
@@ -46,6 +53,24 @@ def _describe(start: dt.date | None, end: dt.date | None) -> str:
     return f"{start.isoformat() if start else 'the first'} to {end.isoformat() if end else 'now'}"
 
 
+def _whole_weeks(
+    session: Session, args: argparse.Namespace, start: dt.date | None, end: dt.date | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The range as whole weeks (``--weeks``, else the site's setting); says when it snapped,
+    raises :class:`_UsageError` when it cuts a week and the policy is to refuse."""
+    from auditdesk.site import get_site
+    from auditdesk.week_range import WeekRangeError, whole_weeks
+
+    policy = args.weeks or get_site(session).week_policy
+    try:
+        span = whole_weeks(start, end, policy)
+    except WeekRangeError as exc:
+        raise _UsageError(f"{exc} (--weeks snap)") from None
+    if span.snapped:
+        print(span.message())
+    return span.start, span.end
+
+
 def cmd_export_weekly(args: argparse.Namespace) -> int:
     from auditdesk.cli import _db
     from auditdesk.exchange.weekly import write_weekly
@@ -63,8 +88,16 @@ def cmd_export_weekly(args: argparse.Namespace) -> int:
         db = _db(args)
         try:
             with db.session() as session:
+                start, end = _whole_weeks(session, args, start, end)
                 n = write_weekly(
-                    session, path, fmt, start=start, end=end, breakdowns=args.breakdowns
+                    session,
+                    path,
+                    fmt,
+                    start=start,
+                    end=end,
+                    breakdowns=args.breakdowns,
+                    today=args.today,
+                    week_policy="snap",  # already whole weeks
                 )
         finally:
             db.dispose()
@@ -134,6 +167,22 @@ def _period_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _week_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--weeks",
+        choices=WEEK_POLICIES,
+        help="a --from/--to range that cuts a Sunday–Saturday week: snap it to whole weeks "
+        "(and say so) or refuse it (default: the site setting, normally snap)",
+    )
+    p.add_argument(
+        "--today",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="the date that decides which weeks are still in progress ('partial'); "
+        "default: the computer's date (for reproducing an export)",
+    )
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``auditdesk export weekly`` and ``auditdesk export exams``."""
     p = sub.add_parser("export", help="weekly submission and per-exam sheet (no patient data)")
@@ -146,6 +195,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--format", choices=WEEKLY_FORMATS, help="csv, xlsx or json (default: from FILE's suffix)"
     )
     _period_options(q)
+    _week_options(q)
     q.add_argument(
         "--breakdowns",
         action="store_true",

@@ -75,9 +75,48 @@ def _print_site(settings: Any) -> None:
         ("Measure checklist", settings.checklist_id),
         ("Default location", settings.default_location or "-"),
         ("Demo data", "yes" if settings.is_demo else "no"),
+        ("Special causes", settings.spc_rules or "none (all rules off)"),
+        ("Small-n flag", _small_np_text(settings.spc_small_np)),
+        ("Cut weeks", settings.week_policy),
     ]
     for label, value in rows:
         print(f"{label + ':':<19} {value}")
+
+
+def _small_np_text(value: float) -> str:
+    return "off" if not value else f"n·p̄ or n·(1−p̄) below {value:g}"
+
+
+def _spc_changes(args: argparse.Namespace, settings: Any) -> bool:
+    """Apply --spc-rules, --rule-on/--rule-off, --small-np, --week-policy; True if any given."""
+    from auditdesk.spc_rules import format_rules, parse_rules
+
+    given = False
+    try:
+        rules = set(parse_rules(settings.spc_rules))
+        if args.spc_rules is not None:
+            rules, given = set(parse_rules(args.spc_rules)), True
+        for name in args.rule_on or ():
+            rules |= parse_rules(name)
+            given = True
+        for name in args.rule_off or ():
+            rules -= parse_rules(name)
+            given = True
+    except ValueError as exc:
+        raise _BadInputError(str(exc)) from None
+    settings.spc_rules = format_rules(rules)
+    if args.small_np is not None:
+        text = args.small_np.strip().lower()
+        try:
+            settings.spc_small_np = 0.0 if text in {"off", "none"} else float(text)
+        except ValueError:
+            raise _BadInputError(
+                f"The small-n limit {args.small_np!r} is not a number like 5 (or 'off')."
+            ) from None
+        given = True
+    if args.week_policy is not None:
+        settings.week_policy, given = args.week_policy, True
+    return given
 
 
 def cmd_site_show(args: argparse.Namespace) -> int:
@@ -108,7 +147,8 @@ def cmd_site_set(args: argparse.Namespace) -> int:
             "default_location": args.default_location,
         }
         nothing = all(v is None for v in changes.values())
-        if nothing and args.goal is None and args.demo is None:
+        spc = _spc_changes(args, settings)
+        if nothing and args.goal is None and args.demo is None and not spc:
             raise _BadInputError("Nothing to change; give at least one option (see --help).")
         for name, value in changes.items():
             if value is not None:
@@ -448,6 +488,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     demo = q.add_mutually_exclusive_group()
     demo.add_argument("--demo", dest="demo", action="store_true", default=None)
     demo.add_argument("--no-demo", dest="demo", action="store_false")
+    q.add_argument(
+        "--spc-rules",
+        metavar="LIST",
+        help="p-chart special-cause rules to test: all, none or a comma-separated list of "
+        "outside, shift, trend, two-of-three",
+    )
+    q.add_argument("--rule-on", action="append", metavar="RULE", help="switch one rule on")
+    q.add_argument("--rule-off", action="append", metavar="RULE", help="switch one rule off")
+    q.add_argument(
+        "--small-np",
+        metavar="N",
+        help="flag a week's limits as approximate when n·p̄ or n·(1−p̄) is below N "
+        "(default 5; 'off' or 0 switches the flag off)",
+    )
+    q.add_argument(
+        "--week-policy",
+        choices=("snap", "refuse"),
+        help="exports for a range that cuts a Sunday–Saturday week: snap to whole weeks or refuse",
+    )
     q.set_defaults(func=cmd_site_set)
 
     p = sub.add_parser("technologist", help="technologists and their operator-name aliases")

@@ -27,8 +27,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from auditdesk.spc import SMALL_NP
+from auditdesk.spc_rules import ALL_RULES, format_rules, parse_rules
 from auditdesk.store import models as m
+from auditdesk.week_range import WEEK_POLICIES
 
+DEFAULT_SPC_RULES = format_rules(ALL_RULES)
+#: Largest small-n setting accepted (a larger one would flag every week of any real site).
+MAX_SMALL_NP = 100.0
 DEFAULT_CHECKLIST_ID = "acr-mammo-positioning"
 SECRET_BYTES = 32
 EXAM_KEY_PREFIX = "EX-"
@@ -54,6 +60,11 @@ class SiteSettings:
     checklist_id: str = DEFAULT_CHECKLIST_ID
     default_location: str | None = None
     is_demo: bool = False
+    # p-chart special-cause rules switched on (spc_rules.RULE_NAMES keys, comma-separated), the
+    # n·p̄ below which limits are flagged approximate, and what exports do with a cut week.
+    spc_rules: str = DEFAULT_SPC_RULES
+    spc_small_np: float = SMALL_NP
+    week_policy: str = "snap"
 
 
 _SETTING_FIELDS = (
@@ -65,6 +76,9 @@ _SETTING_FIELDS = (
     "checklist_id",
     "default_location",
     "is_demo",
+    "spc_rules",
+    "spc_small_np",
+    "week_policy",
 )
 
 
@@ -86,6 +100,7 @@ def save_site(session: Session, settings: SiteSettings) -> None:
         raise SiteError(f"The goal must be a percentage from 0 to 100, not {settings.goal_pct}.")
     if not (settings.checklist_id or "").strip():
         raise SiteError("The measure checklist id must not be empty.")
+    _check_spc(settings)
     row = _settings_row(session)
     if row is None:
         row = m.SiteSettingsRow()
@@ -99,6 +114,29 @@ def save_site(session: Session, settings: SiteSettings) -> None:
     row.goal_pct = None if settings.goal_pct is None else float(settings.goal_pct)
     row.updated_at = m.utcnow()
     session.flush()
+
+
+def _check_spc(settings: SiteSettings) -> None:
+    """Validate and normalise the chart and export settings in place (SiteError if invalid)."""
+    try:
+        settings.spc_rules = format_rules(parse_rules(settings.spc_rules))
+    except ValueError as exc:
+        raise SiteError(str(exc)) from None
+    small = settings.spc_small_np
+    if not isinstance(small, int | float) or not 0 <= small <= MAX_SMALL_NP:
+        raise SiteError(
+            f"The small-n limit must be a number from 0 (off) to {MAX_SMALL_NP:g}, not {small}."
+        )
+    settings.spc_small_np = float(small)
+    if settings.week_policy not in WEEK_POLICIES:
+        raise SiteError(
+            f"The week policy must be {' or '.join(WEEK_POLICIES)}, not {settings.week_policy!r}."
+        )
+
+
+def enabled_rules(settings: SiteSettings) -> frozenset[str]:
+    """The special-cause rules the site has switched on."""
+    return parse_rules(settings.spc_rules)
 
 
 def site_secret(session: Session) -> bytes:
@@ -453,6 +491,7 @@ __all__ = [
     "add_location",
     "add_technologist",
     "delete_annotation",
+    "enabled_rules",
     "exam_key",
     "find_technologist",
     "get_site",

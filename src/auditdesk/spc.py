@@ -36,6 +36,9 @@ __all__ = [
     "runs_distribution",
 ]
 
+#: Default small-n warning: the limits are flagged approximate when n·p̄ or n·(1 − p̄) is below
+#: this (a site setting; domain notes §5.2 quote n·p > 6 from the IQCC documentation).
+SMALL_NP = 5.0
 #: d2 for a moving range of two points (Laney's σ_z = mean |Δz| / d2).
 D2 = 1.128
 #: IHI shift and trend lengths (Perla, Provost and Murray 2011).
@@ -54,7 +57,11 @@ RULES = ("anhoej", "ihi", "both")
 
 @dataclass(frozen=True)
 class PPoint:
-    """One week on the p-chart; ``small_np`` warns that the normal approximation is poor."""
+    """One week on the p-chart; ``small_np`` warns that the normal approximation is poor.
+
+    ``sigma`` is the week's (Laney-corrected) σ before the limits were clamped to [0, 1], so
+    zone rules (2σ) can be tested; it is 0 when p̄ of the phase is 0 or 1.
+    """
 
     index: int
     label: dt.date
@@ -67,12 +74,15 @@ class PPoint:
     phase: int
     outside: bool
     small_np: bool
+    sigma: float = 0.0
 
 
 @dataclass(frozen=True)
 class PChart:
     points: list[PPoint]
     phases: list[tuple[int, int]]  # [start, end) indices into points
+    #: the n·p̄ below which a point is flagged ``small_np`` (0: never flagged)
+    small_np_limit: float = SMALL_NP
 
 
 def _phase_bounds(labels: Sequence[dt.date], phase_starts: Sequence[dt.date]) -> list[int]:
@@ -93,8 +103,12 @@ def p_chart(
     *,
     phase_starts: Sequence[dt.date] = (),
     laney: bool = False,
+    small_np: float = SMALL_NP,
 ) -> PChart:
     """A p-chart as qicharts2 draws it, one centre line and set of limits per phase.
+
+    ``small_np``: a week is flagged ``small_np`` when n·p̄ or n·(1 − p̄) is below it (the
+    site's small-n setting; 0 switches the flag off).
 
     ``labels`` are in time order (week starts). Every ``n_i`` must be positive: a week with no
     audited exam has no proportion and is left out of the chart, not plotted as zero. A phase of
@@ -105,6 +119,9 @@ def p_chart(
     for xi, ni in zip(x, n, strict=True):
         if ni <= 0 or xi < 0 or xi > ni:
             raise ValueError(f"need 0 <= x <= n and n > 0, got x={xi}, n={ni}")
+    if not (math.isfinite(small_np) and small_np >= 0):
+        raise ValueError(f"small_np must be a number >= 0, got {small_np}")
+    limit = Fraction(small_np)
     if any(b < a for a, b in itertools.pairwise(labels)):
         raise ValueError("labels must be in time order")
     bounds = _phase_bounds(labels, phase_starts) if labels else []
@@ -115,6 +132,7 @@ def p_chart(
     points: list[PPoint] = []
     for phase_no, (a, b) in enumerate(phases):
         cl = sum(x[a:b]) / sum(n[a:b])
+        cl_exact = Fraction(sum(x[a:b]), sum(n[a:b]))  # for the small-n test, without rounding
         sigmas = [math.sqrt(cl * (1 - cl) / n[i]) for i in range(a, b)]
         props = [x[i] / n[i] for i in range(a, b)]
         factor = 1.0
@@ -139,10 +157,11 @@ def p_chart(
                     lcl=lcl,
                     phase=phase_no,
                     outside=p > ucl or p < lcl,
-                    small_np=n[i] * cl < 5 or n[i] * (1 - cl) < 5,
+                    small_np=min(n[i] * cl_exact, n[i] * (1 - cl_exact)) < limit,
+                    sigma=s,
                 )
             )
-    return PChart(points=points, phases=phases)
+    return PChart(points=points, phases=phases, small_np_limit=small_np)
 
 
 # --- run charts ------------------------------------------------------------------------------

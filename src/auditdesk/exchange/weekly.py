@@ -1,13 +1,13 @@
-"""Exports for the collaborative: the weekly submission and the per-exam sheet (no Qt).
+"""Exports for the collaborative: the weekly submission, and helpers both exports share (no Qt).
 
 * **Weekly submission** (CSV, XLSX or JSON): one row per Sunday–Saturday week with the counts the
   Learning Network Hub asks for — exams meeting criteria (numerator) and exams audited
-  (denominator) — plus the rate. ``breakdowns`` adds aggregate failure counts per criterion and
-  counts per location; nothing in it identifies an exam.
-* **Per-exam sheet** (XLSX): one row per counted exam, laid out for pasting into the Exam Entry
-  sheet of the collaborative's Excel template. Exams are named by a pseudonymous key (a keyed
-  hash of the study UID, stable for this site, not reversible); procedure dates, technologist,
-  location and evaluator are included, patient identifiers and UIDs never are.
+  (denominator) — plus the rate, the p-chart special-cause rules that flag the week (in words,
+  :mod:`auditdesk.weekly_chart`) and "partial" for a week still in progress. A range that cuts a
+  week is snapped to whole weeks or refused (:mod:`auditdesk.week_range`). ``breakdowns`` adds
+  aggregate failure counts per criterion and counts per location; nothing in it identifies an
+  exam.
+* The per-exam sheet lives in :mod:`auditdesk.exchange.exam_sheet` and uses the helpers here.
 
 Which audit counts for an exam, and which exams count at all, is decided in
 :mod:`auditdesk.measures`; the site's name, id, measure checklist and demo flag come from
@@ -48,6 +48,8 @@ WEEKLY_COLUMNS = (
     "not_evaluable",
     "not_evaluable_reasons",
     "demo",
+    "special_causes",
+    "partial_week",
 )
 #: Row-level site fields; JSON carries them once at the top instead.
 _SITE_COLUMNS = ("site_id", "site", "collaborative", "demo")
@@ -56,17 +58,6 @@ LOCATION_PREFIX = "location:"
 DEMO_MARK = "DEMO"
 DEMO_BANNER = "DEMO DATA — not for submission"
 WEEKLY_SHEET = "Weekly submission"
-EXAMS_SHEET = "Exam Entry"
-EXAM_COLUMNS_BEFORE = (
-    "Exam key",
-    "Procedure date",
-    "Week (Sunday)",
-    "Location",
-    "Technologist",
-    "Evaluator",
-)
-EXAM_COLUMNS_AFTER = ("Meets criteria", "Double read", "Learning opportunity")
-ANSWER_TEXT = {"pass": "Pass", "fail": "Fail", "na": "N/A"}
 
 #: Leading characters that make a spreadsheet program read a cell as a formula (or DDE call).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -132,21 +123,43 @@ def weekly_rows(
     start: dt.date | None = None,
     end: dt.date | None = None,
     breakdowns: bool = False,
+    today: dt.date | None = None,
+    week_policy: str | None = None,
 ) -> list[dict[str, Any]]:
     """One row per week with counted exams (oldest first), by procedure date, ``start``/``end``
-    inclusive.
+    inclusive after snapping them to whole weeks (``week_policy`` "snap"), or
+    :class:`~auditdesk.week_range.WeekRangeError` when they cut a week and the policy is
+    "refuse" (None: the site's setting).
 
     Keys: :data:`WEEKLY_COLUMNS` (``week_start`` an ISO date, a Sunday; ``rate`` rounded to 3
     decimals; ``not_evaluable`` the exams of the week left out of both numbers because a view or
     sequence was not assessed, ``not_evaluable_reasons`` why, with counts; ``demo`` "DEMO" or
-    ""). With ``breakdowns``: ``failed:<criterion id>`` (exams in
-    the week failing that criterion on any view) for every criterion of the measure checklist,
-    and ``location:<name>:numerator`` / ``location:<name>:denominator`` for every location seen
-    in the period.
+    ""; ``special_causes`` the names of the switched-on p-chart rules that flag the week,
+    "; "-separated, "" when none; ``partial_week`` "partial" when the week's Saturday is after
+    ``today`` (default: the computer's date), else "").
+
+    With ``breakdowns``: ``failed:<criterion id>`` (exams in the week failing that criterion on
+    any view) for every criterion of the measure checklist, and ``location:<name>:numerator`` /
+    ``location:<name>:denominator`` for every location seen in the period.
     """
     from auditdesk.measures import by_location, weekly
+    from auditdesk.site import enabled_rules, get_site, list_annotations
+    from auditdesk.spc_rules import rule_text
+    from auditdesk.week_range import PARTIAL, is_partial, whole_weeks
+    from auditdesk.weekly_chart import weekly_chart
 
-    settings, results = site_exam_results(session, start, end)
+    policy = week_policy or get_site(session).week_policy
+    span = whole_weeks(start, end, policy)
+    settings, results = site_exam_results(session, span.start, span.end)
+    week_rows = weekly(results)
+    measure = weekly_chart(
+        week_rows,
+        rules=enabled_rules(settings),
+        small_np=settings.spc_small_np,
+        phase_starts=[a.date for a in list_annotations(session) if a.starts_phase],
+        today=today,
+    )
+    flags = measure.rules_by_week()
     base = {
         "site_id": settings.site_id,
         "site": settings.site_name,
@@ -159,8 +172,9 @@ def weekly_rows(
         criteria = _criteria(results, _checklist(settings.checklist_id))
         locations = sorted(by_location(results))
     rows: list[dict[str, Any]] = []
-    for week in weekly(results):
+    for week in week_rows:
         rate = week.rate
+        partial = is_partial(week.week_start, measure.today)
         row: dict[str, Any] = {
             **base,
             "week_start": week.week_start.isoformat(),
@@ -172,6 +186,8 @@ def weekly_rows(
                 f"{reason} ({count})" for reason, count in week.not_evaluable_reasons.items()
             ),
             "demo": demo,
+            "special_causes": rule_text(flags.get(week.week_start, ())),
+            "partial_week": PARTIAL if partial else "",
         }
         if breakdowns:
             in_week = [r for r in results if r.week_start == week.week_start]
@@ -269,12 +285,16 @@ def _write_weekly_xlsx(path: Path, rows: list[dict[str, Any]], demo: bool) -> No
 
 
 def _write_weekly_json(path: Path, rows: list[dict[str, Any]], settings: SiteSettings) -> None:
+    from auditdesk.site import enabled_rules
+    from auditdesk.spc_rules import RULE_NAMES
+
     data = {
         "site": settings.site_name,
         "site_id": settings.site_id,
         "collaborative": settings.collaborative,
         "checklist": settings.checklist_id,
         "demo": bool(settings.is_demo),
+        "special_cause_rules": [RULE_NAMES[k] for k in RULE_NAMES if k in enabled_rules(settings)],
         "generated_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "weeks": [{k: v for k, v in row.items() if k not in _SITE_COLUMNS} for row in rows],
     }
@@ -291,10 +311,14 @@ def write_weekly(
     start: dt.date | None = None,
     end: dt.date | None = None,
     breakdowns: bool = False,
+    today: dt.date | None = None,
+    week_policy: str | None = None,
 ) -> int:
     """Write the weekly submission as ``csv``, ``xlsx`` or ``json``; returns the rows written.
 
-    The file is replaced only once it is complete. With no counted exam in the period the file
+    ``start``/``end`` are snapped to whole weeks or refused as :func:`weekly_rows` says (a
+    refusal writes nothing); ``today`` decides which weeks are partial. The file is replaced
+    only once it is complete. With no counted exam in the period the file
     holds the header (CSV, XLSX) or an empty ``weeks`` list (JSON) and 0 is returned.
     """
     from auditdesk.site import get_site
@@ -303,7 +327,14 @@ def write_weekly(
     if fmt not in WEEKLY_FORMATS:
         raise ValueError(f"Unknown format {fmt!r}; use one of {', '.join(WEEKLY_FORMATS)}.")
     path = Path(path)
-    rows = weekly_rows(session, start=start, end=end, breakdowns=breakdowns)
+    rows = weekly_rows(
+        session,
+        start=start,
+        end=end,
+        breakdowns=breakdowns,
+        today=today,
+        week_policy=week_policy,
+    )
     settings = get_site(session)
     if fmt == "csv":
         _write_weekly_csv(path, rows)

@@ -397,6 +397,9 @@ class AuditEvent(Base):
 # auditdesk/sampling.py.
 
 
+SPC_RULES_ALL = "outside,shift,trend,two-of-three"
+
+
 class SiteSettingsRow(Base):
     """The one row of site settings (name, ids for exports, goal, measure checklist)."""
 
@@ -411,6 +414,10 @@ class SiteSettingsRow(Base):
     checklist_id: Mapped[str] = mapped_column(String(64), default="acr-mammo-positioning")
     default_location: Mapped[str | None] = mapped_column(String(128))
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # p-chart special-cause rules, small-n flag and cut-week policy (revision 0005_spc).
+    spc_rules: Mapped[str] = mapped_column(String(128), default=SPC_RULES_ALL)
+    spc_small_np: Mapped[float] = mapped_column(Float, default=5.0)
+    week_policy: Mapped[str] = mapped_column(String(16), default="snap")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

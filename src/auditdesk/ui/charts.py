@@ -262,7 +262,7 @@ def draw_p_chart(
         if point.outside:
             note += "\nOutside the control limits"
         if point.small_np:
-            note += "\nFew exams this week (n·p̄ < 5): the limits are approximate"
+            note += f"\nFew exams (n·p̄ < {chart.small_np_limit:g}): the limits are approximate"
         spots.append(
             {
                 "pos": (x, y),
@@ -286,7 +286,7 @@ def draw_p_chart(
             pg.ScatterPlotItem(
                 symbol="o", size=8, brush=pg.mkBrush(style.background), pen=_pen(style.data)
             ),
-            "Few exams (np &lt; 5)",  # legend labels are HTML
+            f"Few exams (np &lt; {chart.small_np_limit:g})",  # legend labels are HTML
         )
 
     phase_lines = []

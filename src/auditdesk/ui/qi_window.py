@@ -40,6 +40,7 @@ from auditdesk.store.db import Database
 from auditdesk.ui import reports
 from auditdesk.ui.charts import RULE_SETS, PChartWidget, RunChartWidget, SmallMultiples
 from auditdesk.ui.common import make_table, pydate, qdate, table_item
+from auditdesk.ui.measure_chart import MeasureChartWidget
 from auditdesk.ui.reports import QIData, criterion_cells
 from auditdesk.worklist import week_start
 
@@ -60,6 +61,8 @@ class QIWindow(QMainWindow):
         super().__init__(parent)
         self.db = db
         self.data: QIData | None = None
+        self.today: dt.date | None = None  # which weeks are partial; None: the computer's date
+        self.last_export_note = ""  # what the last weekly export snapped the period to
         self.setObjectName("qi_window")
         self.setWindowTitle("Team leader dashboard — AuditDesk")
         self.resize(1400, 900)
@@ -166,7 +169,8 @@ class QIWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.weekly_table = make_table(
-            ["Week (Sunday)", *reports.RATE_HEADERS, "Why not evaluable"], "qi_weekly"
+            ["Week (Sunday)", *reports.RATE_HEADERS, "Why not evaluable", "Special causes"],
+            "qi_weekly",
         )
         left_layout.addWidget(self.weekly_table, 1)
         self.rebaseline_button = QPushButton("Re-&baseline from this week…")
@@ -176,7 +180,7 @@ class QIWindow(QMainWindow):
         )
         self.rebaseline_button.clicked.connect(self._ask_rebaseline)
         left_layout.addWidget(self.rebaseline_button)
-        self.pchart = PChartWidget()
+        self.pchart = MeasureChartWidget()
         split.addWidget(left)
         split.addWidget(self.pchart)
         split.setStretchFactor(1, 3)
@@ -300,9 +304,17 @@ class QIWindow(QMainWindow):
         return self.palette().window().color().lightness() < 128
 
     def refresh(self) -> None:
-        """Reload everything from the database for the chosen period."""
+        """Reload everything from the database for the chosen period, widened to whole weeks
+        (a week cut by the period would show a wrong weekly number)."""
+        from auditdesk.week_range import whole_weeks
+
+        span = whole_weeks(self.start, self.end, "snap") if self.start <= self.end else None
         with self.db.transaction() as session:  # may create the pseudonym secret: keep it
-            self.data = reports.load_qi_data(session, start=self.start, end=self.end)
+            self.data = reports.load_qi_data(
+                session,
+                start=span.start if span else self.start,
+                end=span.end if span else self.end,
+            )
         data = self.data
         s = data.settings
         name = s.site_name or "Site not set up yet (File → Site setup)"
@@ -319,6 +331,7 @@ class QIWindow(QMainWindow):
         self.summary_label.setText(
             f"{len(data.weeks)} week(s) with audits · period total {reports.rate_text(total)}"
             + (f" · {total.not_evaluable} not evaluable" if total.not_evaluable else "")
+            + (f" · {span.message()}" if span and span.snapped else "")
         )
         theme = "dark" if self._dark() else "light"
         for chart in (self.pchart, self.run_chart, self.multiples):
@@ -345,12 +358,29 @@ class QIWindow(QMainWindow):
             for c, value in enumerate(cells):
                 item = table_item(value, number=0 < c < last, data=w.week_start)
                 self.weekly_table.setItem(r, c, item)
+        settings = self.data.settings
         self.pchart.set_weeks(
             weeks,
             title=self._chart_title(),
-            goal_pct=self.data.settings.goal_pct,
+            goal_pct=settings.goal_pct,
             annotations=self._annotations_in_range(),
+            rules=site.enabled_rules(settings),
+            small_np=settings.spc_small_np,
+            today=self.today,
         )
+        self._fill_special_causes(weeks)
+
+    def _fill_special_causes(self, weeks: Sequence[measures.WeekRow]) -> None:
+        """Last column of the weekly table: the rules that flag the week, and "partial"."""
+        from auditdesk.spc_rules import rule_text
+        from auditdesk.week_range import PARTIAL
+
+        marked, partial = self.pchart.marked_weeks(), set(self.pchart.partial_weeks())
+        column = self.weekly_table.columnCount() - 1
+        for r, w in enumerate(weeks):
+            words = [PARTIAL] if w.week_start in partial else []
+            words += [rule_text(marked.get(w.week_start, ()))] if w.week_start in marked else []
+            self.weekly_table.setItem(r, column, table_item("; ".join(words), data=w.week_start))
 
     def _annotations_in_range(self) -> list[site.Annotation]:
         assert self.data is not None
@@ -498,14 +528,27 @@ class QIWindow(QMainWindow):
     # ---------------------------------------------------------------------------------------
 
     def export_weekly(self, path: str | Path, fmt: str, *, breakdowns: bool = False) -> int:
-        """Write the weekly submission for the period (csv | xlsx | json); rows written."""
+        """Write the weekly submission for the period (csv | xlsx | json); rows written.
+
+        A period that cuts a week is snapped to whole weeks (the status line says to what) or,
+        with the site's "refuse" setting, refused (WeekRangeError, shown by the dialog slot).
+        """
         from auditdesk.exchange.weekly import write_weekly
+        from auditdesk.week_range import whole_weeks
 
         with self.db.session() as session:
+            span = whole_weeks(self.start, self.end, site.get_site(session).week_policy)
             count = write_weekly(
-                session, path, fmt, start=self.start, end=self.end, breakdowns=breakdowns
+                session,
+                path,
+                fmt,
+                start=span.start,
+                end=span.end,
+                breakdowns=breakdowns,
+                today=self.today,
             )
-        self._status(f"Saved {count} week(s) to {path}")
+        self.last_export_note = span.message() if span.snapped else ""
+        self._status(f"Saved {count} week(s) to {path}. {self.last_export_note}".strip())
         return count
 
     def export_exams(self, path: str | Path) -> int:

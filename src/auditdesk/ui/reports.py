@@ -25,7 +25,7 @@ from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPdfWriter, QTextDocum
 from PySide6.QtWidgets import QApplication
 from sqlalchemy.orm import Session
 
-from auditdesk import measures, site
+from auditdesk import measures, site, spc
 from auditdesk.measures import ExamResult, Rate, WeekRow
 from auditdesk.store.db import Database
 from auditdesk.worklist import week_start
@@ -411,18 +411,32 @@ def weekly_report_html(
 
 
 def _chart_image(
-    rows: Sequence[WeekRow], title: str, goal: float | None, annotations: Sequence[Any]
+    rows: Sequence[WeekRow],
+    title: str,
+    goal: float | None,
+    annotations: Sequence[Any],
+    settings: site.SiteSettings | None = None,
 ) -> QImage | None:
-    """A white-background p-chart image for the PDF (None when there is nothing to draw)."""
+    """A white-background p-chart image for the PDF (None when there is nothing to draw);
+    with the site ``settings``, the special causes it switched on are marked as on screen."""
     if not rows:
         return None
     _ensure_app()
-    from auditdesk.ui.charts import PChartWidget
+    from auditdesk.ui.measure_chart import MeasureChartWidget
 
-    widget = PChartWidget()
+    widget = MeasureChartWidget()
     try:
         widget.resize(1200, 600)
-        widget.set_weeks(rows, title=title, goal_pct=goal, annotations=annotations)
+        rules = frozenset() if settings is None else site.enabled_rules(settings)
+        small_np = spc.SMALL_NP if settings is None else settings.spc_small_np
+        widget.set_weeks(
+            rows,
+            title=title,
+            goal_pct=goal,
+            annotations=annotations,
+            rules=rules,
+            small_np=small_np,
+        )
         return widget.to_image(1800, layout_width=900)
     finally:
         widget.deleteLater()
@@ -467,7 +481,7 @@ def write_weekly_report(
     chosen = _pick_week(data, week)
     s = data.settings
     title = f"{s.site_name or 'Site'} — % of exams meeting criteria"
-    image = _chart_image(data.weeks, title, s.goal_pct, data.annotations)
+    image = _chart_image(data.weeks, title, s.goal_pct, data.annotations, s)
     html_text = build_weekly_html(data, chosen, CHART_SRC if image is not None else None)
     print_html(html_text, path, {CHART_SRC: image} if image is not None else None)
 

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from auditdesk import site
 from auditdesk.store.audits import list_reviewers
 from auditdesk.store.db import Database
+from auditdesk.ui.chart_settings import ChartSettingsTab
 
 ROLE_LABELS = {"technologist": "technologist", "team_leader": "team leader", "coach": "coach"}
 
@@ -118,6 +119,8 @@ class SiteDialog(QDialog):
         self.tabs.addTab(self._technologists_tab(), "Technologists")
         self.tabs.addTab(self._locations_tab(), "Locations")
         self.tabs.addTab(self._evaluators_tab(), "Evaluators")
+        self.chart_tab = ChartSettingsTab(self._settings, self)
+        self.tabs.addTab(self.chart_tab, "Control chart")
 
         self.error_label = QLabel(self)
         self.error_label.setObjectName("error")
@@ -412,7 +415,7 @@ class SiteDialog(QDialog):
 
     def settings(self) -> site.SiteSettings:
         """The settings as entered; ValueError with a sentence when the goal is not valid."""
-        return site.SiteSettings(
+        settings = site.SiteSettings(
             site_name=self.name_edit.text().strip(),
             site_id=self.site_id_edit.text().strip(),
             organisation=self.organisation_edit.text().strip(),
@@ -422,6 +425,7 @@ class SiteDialog(QDialog):
             default_location=self.location_combo.currentText().strip() or None,
             is_demo=self._settings.is_demo,
         )
+        return self.chart_tab.apply(settings)  # rules, small-n, week policy
 
     def save(self) -> bool:
         """Write everything in one transaction; False (and a sentence shown) when refused."""
