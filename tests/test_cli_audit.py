@@ -191,3 +191,25 @@ def test_editing_a_checklist_does_not_change_old_scores(
     shown = json.loads(run(capsys, "--db", url, "audit", "show", str(first["audit_id"]),
                            "--json")[1])  # fmt: skip
     assert shown["meets_criteria"] is True  # reported under the version the audit used
+
+
+def test_all_na_audit_records_as_not_evaluable(
+    capsys: pytest.CaptureFixture[str], mammo_db: tuple[str, int]
+) -> None:
+    url, study = mammo_db
+    assert run(capsys, "--db", url, "reviewer", "add", "Jane Tech", "--role", "technologist",
+               "--initials", "JT")[0] == 0  # fmt: skip
+    acr = load_all().get("acr-mammo-positioning")
+    answers = []
+    for key in answer_keys(acr):
+        if item_for_key(acr, key).type == "pass_fail":
+            answers += ["--answer", f"{key}=na"]
+    base = ("--db", url, "audit", "record", "--study", str(study), "--reviewer", "Jane Tech",
+            "--checklist", "acr-mammo-positioning")  # fmt: skip
+    code, out, err = run(capsys, *base, *answers, "--complete")
+    assert code == 0, err
+    assert "answers, not evaluable (left out of the measure): " in out
+    assert "RCC: every required item answered N/A" in out
+    data = json.loads(run(capsys, *base, "--json")[1])
+    assert (data["complete"], data["meets_criteria"]) == (True, None)
+    assert len(data["not_evaluable"]) == 4

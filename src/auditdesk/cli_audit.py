@@ -214,19 +214,19 @@ def cmd_audit_record(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(data)
     else:
-        verdict = {True: "meets criteria", False: "does not meet criteria", None: "incomplete"}
+        meets = data["meets_criteria"]
+        if meets is None and data["not_evaluable"] and data["complete"]:
+            verdict = "not evaluable (left out of the measure): " + "; ".join(data["not_evaluable"])
+        elif meets is None:
+            verdict = "incomplete" if not data["complete"] else "undecided"
+        else:
+            verdict = "meets criteria" if meets else "does not meet criteria"
         print(
-            f"Audit {audit.audit_pk}: {len(data['answers'])} answers, "
-            f"{verdict[data['meets_criteria']]}"
+            f"Audit {audit.audit_pk}: {len(data['answers'])} answers, {verdict}"
             + (f", grade {data['grade']}" if data["grade"] else "")
             + (
                 f"; {len(data['missing_required'])} required answers missing"
                 if not data["complete"]
-                else ""
-            )
-            + (
-                "; not evaluable (left out of the measure): " + "; ".join(data["not_evaluable"])
-                if data["not_evaluable"] and data["meets_criteria"] is None
                 else ""
             )
         )
