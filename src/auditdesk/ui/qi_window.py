@@ -169,7 +169,7 @@ class QIWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         self.weekly_table = make_table(
-            ["Week (Sunday)", *reports.RATE_HEADERS, "Why not evaluable", "Special causes"],
+            ["Week (Sunday)", *reports.RATE_HEADERS, "Special causes"],
             "qi_weekly",
         )
         left_layout.addWidget(self.weekly_table, 1)
@@ -184,7 +184,7 @@ class QIWindow(QMainWindow):
         split.addWidget(left)
         split.addWidget(self.pchart)
         split.setStretchFactor(1, 3)
-        split.setSizes([560, 840])
+        split.setSizes([660, 740])
         layout.addWidget(split)
         self.tabs.addTab(page, "Weekly")
 
@@ -353,11 +353,11 @@ class QIWindow(QMainWindow):
         self.weekly_table.setRowCount(len(weeks))
         for r, w in enumerate(weeks):
             cells = reports.rate_cells(f"{w.week_start:%Y-%m-%d}", w.rate)
-            cells.append(reports.reasons_text(w.not_evaluable_reasons))
-            last = len(cells) - 1
             for c, value in enumerate(cells):
-                item = table_item(value, number=0 < c < last, data=w.week_start)
+                item = table_item(value, number=c > 0, data=w.week_start)
                 self.weekly_table.setItem(r, c, item)
+            # Why exams were not evaluable: on the count's cell (the exports have a column).
+            item.setToolTip(reports.reasons_text(w.not_evaluable_reasons))
         settings = self.data.settings
         self.pchart.set_weeks(
             weeks,
