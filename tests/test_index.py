@@ -45,7 +45,7 @@ def _rel(path: str, root: Path) -> str:
 def shared_import(tmp_path_factory: pytest.TempPathFactory, shared_data: Path):
     from auditdesk.store.db import open_database
 
-    data = shared_data
+    data = shared_data.resolve()  # the index stores resolved paths (../shared may be a link)
     db = open_database(f"sqlite:///{tmp_path_factory.mktemp('db') / 'shared.sqlite'}")
     summary = import_paths(db, [data / "mg", data / "mr", data / "edge"])
     yield db, summary, data
