@@ -1,6 +1,7 @@
 """No patient identifier in anything AuditDesk writes.
 
-The test set is imported and audited (two reviewers, so the agreement report has rows); then
+The test set is imported and audited: both mammograms by two reviewers (so the agreement report
+has rows), and the two prostate MR exams are read with PI-QUAL v2 by the same two reviewers; then
 every writer the GUI and CLI offer is run — weekly PDF report, each technologist's feedback PDF,
 the agreement PDF and CSV, every dashboard chart as PNG and SVG, the weekly submission (CSV,
 XLSX, JSON), the per-exam sheet — and every file, plus anything left in the data folder (logs),
@@ -29,18 +30,26 @@ from phi_scan import assert_no_phi, find_phi, pdf_text
 pytestmark = pytest.mark.gui
 
 CHECKLIST = "acr-mammo-positioning"
+MR_CHECKLIST = "pi-qual-v2"
 FIRST, LAST = dt.date(2026, 3, 1), dt.date(2026, 3, 7)  # the test set's week (Sun–Sat)
 FAILS = {("sun", "Ann Reader"): set(), ("sun", "Bob Reader"): {"RMLO:imf_open"}}
 FAILS |= {("sat", "Ann Reader"): {"LMLO:imf_open"}, ("sat", "Bob Reader"): {"LMLO:imf_open"}}
 
 
-def _audit(db, study_pk: int, reviewer_pk: int, fails: set[str]) -> None:
-    checklist = find_checklist(CHECKLIST)
+def _audit(db, study_pk: int, reviewer_pk: int, fails: set[str], checklist_id: str) -> None:
+    """Every required item answered: pass (or fail if listed); choices take the first option;
+    items the DICOM header decided keep their computed value."""
+    checklist = find_checklist(checklist_id)
     audit = AuditSession.start(db, study_pk=study_pk, reviewer_pk=reviewer_pk, checklist=checklist)
+    computed = audit.state().score.result["computed"]
     for key in answer_keys(checklist):
         item = item_for_key(checklist, key)
-        if item.required and item.type == "pass_fail":
+        if not item.required or computed.get(key, {}).get("value") in ("pass", "fail"):
+            continue
+        if item.type == "pass_fail":
             audit.answer(key, "fail" if key in fails else "pass")
+        elif item.type == "choice":
+            audit.answer(key, item.options[0].value)
     audit.complete()
 
 
@@ -57,9 +66,14 @@ def _audited_test_set(db, test_set) -> dict[str, int]:
             key=lambda s: s.procedure_date,
         )
         studies = {"sun": mammo[0].id, "sat": mammo[1].id}
+        mr = [s.id for s in session.scalars(select(Study).where(Study.kind == "mr"))]
     assert [s.procedure_date for s in mammo] == [FIRST, LAST]
+    assert len(mr) == 2
     for (exam, name), fails in FAILS.items():
-        _audit(db, studies[exam], pks[name], fails)
+        _audit(db, studies[exam], pks[name], fails, CHECKLIST)
+    for n, study_pk in enumerate(mr):  # PI-QUAL double reads of both prostate MR exams
+        _audit(db, study_pk, pks["Ann Reader"], set(), MR_CHECKLIST)
+        _audit(db, study_pk, pks["Bob Reader"], {"T2W:snr"} if n else set(), MR_CHECKLIST)
     return pks
 
 
@@ -102,6 +116,8 @@ def test_no_identifier_in_any_output(qtbot, db, test_set, phi_values, tmp_path: 
         ["export", "exams", "-o", str(out / "cli-exams.xlsx")],
         ["agreement", "-o", str(out / "cli-agreement.pdf"), "--checklist", CHECKLIST],
         ["agreement", "-o", str(out / "cli-agreement.csv"), "--checklist", CHECKLIST],
+        ["agreement", "-o", str(out / "cli-agreement-mr.pdf"), "--checklist", MR_CHECKLIST],
+        ["agreement", "-o", str(out / "cli-agreement-mr.csv"), "--checklist", MR_CHECKLIST],
     ):
         assert main(["--db", url, *argv]) == 0, capsys.readouterr().err
     printed = capsys.readouterr()
@@ -110,6 +126,7 @@ def test_no_identifier_in_any_output(qtbot, db, test_set, phi_values, tmp_path: 
     # The outputs say something (an empty file would pass any scan) ...
     assert "Ann Reader" in pdf_text(out / "agreement.pdf")
     assert "acr-mammo-positioning" in pdf_text(out / "cli-agreement.pdf")
+    assert "pi-qual-v2" in pdf_text(out / "cli-agreement-mr.pdf")
     assert "audited" in pdf_text(out / "weekly-report.pdf")
     assert technologists[0] in pdf_text(out / "feedback-0.pdf")
     assert "<text" in (out / "chart-0.svg").read_text(encoding="utf-8")
