@@ -4,10 +4,10 @@ The test set is imported and audited: both mammograms by two reviewers (so the a
 has rows), and the two prostate MR exams are read with PI-QUAL v2 by the same two reviewers; then
 every writer the GUI and CLI offer is run — weekly PDF report, each technologist's feedback PDF,
 the agreement PDF and CSV, every dashboard chart as PNG and SVG, the weekly submission (CSV,
-XLSX, JSON), the per-exam sheet — and every file, plus anything left in the data folder (logs),
-is read as text (PDF through pypdf) and searched for the full list of the test set's
-identifiers (conftest ``phi_values``). A second test proves the scanner itself can fail: an
-identifier planted in a PDF the app's own writer produced is found through pypdf.
+XLSX, JSON), the per-exam sheet, an `auditdesk render` PNG — and every file, plus anything left
+in the data folder (logs), is read as text (PDF through pypdf) and searched for the full list of
+the test set's identifiers (conftest ``phi_values``). A second test proves the scanner itself
+can fail: an identifier planted in a PDF the app's own writer produced is found through pypdf.
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ def test_no_identifier_in_any_output(qtbot, db, test_set, phi_values, tmp_path: 
         assert main(["--db", url, *argv]) == 0, capsys.readouterr().err
     printed = capsys.readouterr()
     (out / "cli-output.txt").write_text(printed.out + printed.err, encoding="utf-8")
+    mammogram = next(s for s in test_set.studies if s.kind == "mammo").files[0].path
+    assert main(["render", str(mammogram), "-o", str(out / "render.png"), "--max-size", "300"]) == 0
 
     # The outputs say something (an empty file would pass any scan) ...
     assert "Ann Reader" in pdf_text(out / "agreement.pdf")
