@@ -54,8 +54,9 @@ def find_phi(path: Path, phi: Iterable[str]) -> list[str]:
     """Every ``value (where)`` of ``phi`` found in the readable text of ``path``."""
     found = []
     values = sorted(set(phi))
+    binary = path.suffix.lower() not in {*TEXT_SUFFIXES, ".pdf", ".xlsx", ".zip", ".adpkg"}
     for part, text in texts_of(path).items():
-        squeezed = _SPACE.sub("", text)
+        squeezed = "" if binary else _SPACE.sub("", text)  # no line wraps inside image bytes
         for value in values:
             if value in text or (len(value) >= 8 and _SPACE.sub("", value) in squeezed):
                 found.append(f"{value!r} in {part}")
