@@ -43,3 +43,15 @@ def test_every_skip_is_ci_aware_or_about_the_platform() -> None:
     # conftest.skip_or_fail is the one place that may skip, and it fails when CI is set.
     allowed = PLATFORM_SKIPS | {("conftest.py", "pytest.skip(reason)")}
     assert found <= allowed, sorted(found - allowed)
+
+
+def test_no_test_times_itself() -> None:
+    """Speed is measured in benchmarks/ against a same-run baseline, never asserted in a test
+    (a loaded CI machine makes such an assertion flaky, a fast one makes it meaningless)."""
+    timers = ("perf_counter", "time.time()", "process_time")
+    users = sorted(
+        p.name
+        for p in TESTS.glob("*.py")
+        if p != Path(__file__) and any(t in p.read_text(encoding="utf-8") for t in timers)
+    )
+    assert users == []
