@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import statistics
 import sys
@@ -184,6 +185,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
+        os.environ["AUDITDESK_HOME"] = str(tmp / "home")  # never the user's real data folder
         scoring = bench_scoring(200, repeats)
         rows = [
             ("score one ACR audit", "dict pass over the answers", *scoring),
