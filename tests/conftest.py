@@ -13,11 +13,20 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip on a developer's machine, but fail in CI (``CI`` set): a check that CI skips is a
+    check nobody runs, so a missing resource there must turn the build red."""
+    if os.environ.get("CI", "").strip():
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real public DICOM files beside the repository (../shared/data)."""
+    """The real public DICOM files beside the repository (../shared/data); outside the
+    repository, so a checkout without them skips these tests locally and fails in CI."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real test data not found at {SHARED_DATA}")
+        skip_or_fail(f"real test data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -156,15 +155,6 @@ def test_score_result_is_json_safe_and_deterministic(shipped: dict[str, Checklis
     two = score(acr, dict(reversed(list(answers.items()))), measurements).to_dict()
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
     assert json.loads(json.dumps(one)) == one
-
-
-def test_scoring_is_fast_enough_for_every_keystroke(shipped: dict[str, Checklist]) -> None:
-    acr = shipped["acr-mammo-positioning"]
-    answers = all_pass(acr)
-    start = time.perf_counter()
-    for _ in range(200):
-        score(acr, answers, {"RCC:pnl_mm": 100.0, "RMLO:pnl_mm": 104.0})
-    assert (time.perf_counter() - start) / 200 < 0.01  # well under 10 ms per call
 
 
 # ---------------------------------------------------------------------------------------------

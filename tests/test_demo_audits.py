@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 
 import pytest
@@ -26,10 +25,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     manifest = generate_demo(root / "data", weeks=10, mammo_per_week=2, mr_exams=0, size=(320, 260))
     db = open_database(f"sqlite:///{root / 'demo.sqlite'}")
     import_paths(db, [manifest.root])
-    started = time.perf_counter()
-    counts = fill_demo_audits(db, manifest=manifest.root)
-    seconds = time.perf_counter() - started
-    yield db, manifest, counts, seconds
+    counts = fill_demo_audits(db, manifest=manifest.root)  # speed: benchmarks/bench_workflow.py
+    yield db, manifest, counts
     db.dispose()
 
 
@@ -43,9 +40,8 @@ def _complete_audits(db) -> list[tuple[int, int, int]]:
         return [(a, b, c) for a, b, c in rows]
 
 
-def test_ten_weeks_of_complete_audits_quickly(demo) -> None:
-    db, _manifest, counts, seconds = demo
-    assert seconds < 15
+def test_ten_weeks_of_complete_audits(demo) -> None:
+    db, _manifest, counts = demo
     assert counts["weeks_audited"] == 10
     audits = _complete_audits(db)
     with db.session() as s:
@@ -63,7 +59,7 @@ def test_ten_weeks_of_complete_audits_quickly(demo) -> None:
 
 
 def test_site_technologists_and_annotations(demo) -> None:
-    db, _manifest, counts, _ = demo
+    db, _manifest, counts = demo
     with db.session() as s:
         settings = site.get_site(s)
         assert settings.is_demo
@@ -83,7 +79,7 @@ def test_site_technologists_and_annotations(demo) -> None:
 
 
 def test_double_reads_disagree_a_little(demo) -> None:
-    db, _manifest, counts, _ = demo
+    db, _manifest, counts = demo
     by_study: dict[int, list[int]] = defaultdict(list)
     for audit_pk, study_pk, _reviewer in _complete_audits(db):
         by_study[study_pk].append(audit_pk)
@@ -102,7 +98,7 @@ def test_double_reads_disagree_a_little(demo) -> None:
 
 
 def test_answers_follow_the_ground_truth(demo) -> None:
-    db, manifest, counts, _ = demo
+    db, manifest, counts = demo
     truth = {g.study_uid: g.truth for g in manifest.studies}
     dates = {g.study_uid: g.procedure_date for g in manifest.studies}
     fails = {"good": [], "poor": []}
@@ -141,7 +137,7 @@ def test_answers_follow_the_ground_truth(demo) -> None:
 def test_running_twice_adds_nothing(demo) -> None:
     from auditdesk.demo.audits import fill_demo_audits
 
-    db, manifest, _counts, _ = demo
+    db, manifest, _counts = demo
     before = _complete_audits(db)
     again = fill_demo_audits(db, manifest=manifest)
     assert again["audits_created"] == 0

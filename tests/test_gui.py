@@ -139,16 +139,40 @@ def test_correcting_a_view_from_the_tree_is_saved(qtbot, db, window, shared_data
     assert labels == ["RCC"]
 
 
-def test_keyboard_navigation_in_the_tree_loads_the_next_image(qtbot, db, window, test_set):
+def test_keyboard_navigation_in_the_tree_opens_the_exam_below(qtbot, db, window, test_set):
+    """Down opens the study on the next row, not just any study: checked by its Study UID and
+    by the file the loaded image came from."""
+    from auditdesk.store.models import Study
+    from auditdesk.ui.main_window import ROLE_ID
+
     import_paths(db, [test_set.root])
     window.refresh()
+    window.tree.collapseAll()  # one row per study
+    # The tree lists studies newest first: the manifest's studies sorted by date, descending.
+    expected = sorted(test_set.studies, key=lambda s: s.procedure_date, reverse=True)
+    assert len({s.procedure_date for s in expected}) == len(expected)  # the order is unambiguous
+    with db.session() as session:
+        uid_of = {pk: uid for pk, uid in session.execute(select(Study.id, Study.study_uid))}
+
+    def check_open(row: int) -> None:
+        study = expected[row]
+        index = window.tree.currentIndex()
+        assert index.row() == row and not index.parent().isValid()
+        assert uid_of[index.data(ROLE_ID)] == study.study_uid
+        assert window.exam is not None and uid_of[window.exam.id] == study.study_uid
+        loaded = _wait_loaded(qtbot, window)
+        assert Path(loaded.location.path).resolve() in {Path(f.path).resolve() for f in study.files}
+
     window.tree.setFocus()
-    first = window.model.index(0, 0)
-    window.tree.setCurrentIndex(first)
-    _wait_loaded(qtbot, window)
-    window.last_loaded = None
-    qtbot.keyClick(window.tree, Qt.Key.Key_Down)
-    qtbot.waitUntil(lambda: window.last_loaded is not None, timeout=30000)
+    window.tree.setCurrentIndex(window.model.index(0, 0))
+    check_open(0)
+    for row in (1, 2):
+        window.last_loaded = None
+        qtbot.keyClick(window.tree, Qt.Key.Key_Down)
+        check_open(row)
+    # Let the MR view's neighbour prefetch finish before the shared decode pool moves on.
+    mr = window.mr_view
+    qtbot.waitUntil(lambda: not mr._in_flight and not mr._prefetch_queue, timeout=60000)
 
 
 def test_theme_switch_keeps_black_image_area(qtbot, window) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from auditdesk.dicom.index import import_paths
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.db import open_database
 from auditdesk.store.models import Audit, Study
+from phi_scan import assert_no_phi, pdf_text
 
 pytestmark = pytest.mark.gui
 
@@ -104,12 +104,6 @@ def _vectors(keys: list[str]) -> tuple[list[str], list[str]]:
             a.append("fail" if key in FAILS[(exam, "Ann Reader")] else "pass")
             b.append("fail" if key in FAILS[(exam, "Bob Reader")] else "pass")
     return a, b
-
-
-def _pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,13 +237,13 @@ def test_agreement_window_shows_kappa_of_the_reads(qtbot, data, tmp_path):
     assert win.grab().save(str(tmp_path / "agreement_window.png"))
     win.tabs.setCurrentIndex(1)
     qtbot.wait(20)
-    win.grab().save("/tmp/agreement_matrix.png")
+    win.grab().save(str(tmp_path / "agreement_matrix.png"))
     win.tabs.setCurrentIndex(2)
     qtbot.wait(20)
-    win.grab().save("/tmp/agreement_trend.png")
+    win.grab().save(str(tmp_path / "agreement_trend.png"))
     win.tabs.setCurrentIndex(0)
     qtbot.wait(20)
-    win.grab().save("/tmp/agreement_items.png")
+    win.grab().save(str(tmp_path / "agreement_items.png"))
 
 
 def test_agreement_exports_csv_and_pdf_without_phi(qtbot, data, tmp_path, test_set, phi_values):
@@ -269,13 +263,11 @@ def test_agreement_exports_csv_and_pdf_without_phi(qtbot, data, tmp_path, test_s
     assert float(by_target["imf_open"]["kappa"]) == pytest.approx(0.5)
     assert by_target["imf_open"]["kappa_landis_koch"] == "moderate"
 
-    text = _pdf_text(tmp_path / "agreement.pdf")
+    text = pdf_text(tmp_path / "agreement.pdf")
     assert "Reviewer agreement" in text and "acr-mammo-positioning" in text
     assert "Ann Reader" in text and "Bob Reader" in text
     assert "moderate" in text  # the Landis–Koch word beside κ 0.50
-    raw = (tmp_path / "agreement.csv").read_text(encoding="utf-8") + text
-    leaked = [v for v in phi_values if v in raw]
-    assert not leaked
+    assert_no_phi([tmp_path / "agreement.csv", tmp_path / "agreement.pdf"], phi_values)
 
 
 def test_reviewer_packages_from_the_window(qtbot, data, tmp_path, monkeypatch):
@@ -388,7 +380,7 @@ def test_adjudication_lists_disagreements_and_records_a_consensus(qtbot, data, t
     assert win.consensus_audit() is None
 
     win.set_decision("RMLO:imf_open", "fail", "IMF not visible on the RMLO")
-    win.grab().save("/tmp/adjudication_window.png")
+    win.grab().save(str(tmp_path / "adjudication_window.png"))
     assert win.complete_consensus(), win.message.text()
     audit = win.consensus_audit()
     assert audit is not None and audit.purpose == "consensus" and audit.status == "complete"

@@ -42,12 +42,10 @@ def _rel(path: str, root: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def shared_import(tmp_path_factory: pytest.TempPathFactory):
+def shared_import(tmp_path_factory: pytest.TempPathFactory, shared_data: Path):
     from auditdesk.store.db import open_database
 
-    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not data.is_dir():
-        pytest.skip("shared data not available")
+    data = shared_data.resolve()  # the index stores resolved paths (../shared may be a link)
     db = open_database(f"sqlite:///{tmp_path_factory.mktemp('db') / 'shared.sqlite'}")
     summary = import_paths(db, [data / "mg", data / "mr", data / "edge"])
     yield db, summary, data

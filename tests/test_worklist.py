@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
 
 import pytest
 from sqlalchemy import select
@@ -301,8 +300,9 @@ def test_rows_carry_no_phi(world) -> None:
     assert "/data/" not in text
 
 
-def test_many_studies_list_quickly(db) -> None:
-    """A generated database of 2,000 studies (with audits) lists in a few queries."""
+def test_many_studies_list_with_my_status(db) -> None:
+    """A generated database of 2,000 studies (with audits) lists every study with the right
+    status (speed: benchmarks/bench_workflow.py)."""
     with db.transaction() as s:
         me = store.create_reviewer(s, "Busy Reviewer", "technologist", "BR")
         version = _version(s, "acr-mammo-positioning")
@@ -319,15 +319,11 @@ def test_many_studies_list_quickly(db) -> None:
                     audit.status = "complete"
         me_pk = me.id
     with db.session() as s:
-        start = time.perf_counter()
         rows = list_worklist(s, me_pk, WorklistFilter(), checklist_modalities=MODALITIES)
-        elapsed = time.perf_counter() - start
-    print(f"\nlist_worklist: {len(rows)} studies in {elapsed * 1000:.0f} ms")
     assert len(rows) == 2000
     assert sum(r.my_status == "complete" for r in rows) == sum(
         1 for n in range(2000) if n % 5 and n % 3 == 0 and n % 2
     )
-    assert elapsed < 5  # generous: a shared CI machine; the figure above is what matters
 
 
 def test_sample_marks_rows_filters_and_counts_progress(world) -> None:
