@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from auditdesk.checklists.loader import shipped_dir, site_dir
+from auditdesk.checklists.loader import load_checklist_file, shipped_dir, site_dir
 
 pytestmark = pytest.mark.gui
 
@@ -75,7 +75,7 @@ def test_a_broken_site_file_is_pointed_out_and_the_others_still_load(qtbot, db, 
     assert {r[0] for r in rows} == SHIPPED_IDS
     assert {r[4] for r in rows} == {"shipped"}
     pgmi = next(r for r in rows if r[0] == "pgmi")
-    assert pgmi[1:3] == ("1.1", "MG")
+    assert pgmi[1:3] == (win.checklists.get("pgmi").version, "MG")
     assert int(pgmi[5]) == len(win.checklists.get("pgmi").unconfirmed) > 0
 
     # Clicking the warning opens the same dialog.
@@ -113,17 +113,19 @@ def test_an_edited_site_version_is_listed_as_site_and_reload_clears_fixed_errors
     assert dialog.error_list.count() == 1
 
     # The site fixes the file and gives it a new version.
-    text = (shipped_dir() / "pgmi.toml").read_text(encoding="utf-8")
+    shipped = load_checklist_file(shipped_dir() / "pgmi.toml")
+    new = shipped.version + ".1"
     (site_dir() / name).write_text(
-        text.replace('version = "1.1"', 'version = "1.2"', 1), encoding="utf-8"
+        shipped.source_text.replace(f'version = "{shipped.version}"', f'version = "{new}"', 1),
+        encoding="utf-8",
     )
     reload_button = dialog.findChild(type(dialog.open_button), "reload_checklists")
     qtbot.mouseClick(reload_button, Qt.MouseButton.LeftButton)
     assert dialog.error_list.count() == 0 and not dialog.error_list.isVisible()
     assert not win.checklist_warning.isVisible()
     rows = _table_rows(dialog)
-    assert ("pgmi", "1.2") in {(r[0], r[1]) for r in rows}
-    assert next(r for r in rows if r[:2] == ("pgmi", "1.2"))[4] == "site"
+    assert ("pgmi", new) in {(r[0], r[1]) for r in rows}
+    assert next(r for r in rows if r[:2] == ("pgmi", new))[4] == "site"
 
 
 def test_open_site_folder_shows_the_path_without_launching_anything(qtbot, db, loader):
