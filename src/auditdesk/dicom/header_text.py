@@ -1,0 +1,62 @@
+"""Small header helpers shared by the classifiers: upper-case text, multi-valued text, and
+JSON round-trips of the frozen result dataclasses the index keeps in JSON columns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, Self
+
+from auditdesk.dicom.bvalues import (
+    as_text,
+)
+
+# --------------------------------------------------------------------------------------------
+# Serialisation
+# --------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_from_json(v) for v in value)
+    return value
+
+
+class DictMixin:
+    """to_dict/from_dict for frozen dataclasses whose fields are JSON scalars or tuples."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (tuples become lists, non-finite floats None)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """Inverse of ``to_dict``; unknown keys are ignored and missing ones take defaults, so
+        rows written by an older or newer AuditDesk still load."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: _from_json(v) for k, v in dict(d).items() if k in names})
+
+
+def upper_text(value: Any) -> str:
+    return as_text(value).upper()
+
+
+def multi_text(value: Any) -> tuple[str, ...]:
+    """A CS/LO value of any multiplicity as a tuple of upper-case stripped strings."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, bytearray)):
+        return tuple(p.strip().upper() for p in as_text(value).split("\\"))
+    try:
+        return tuple(upper_text(v) for v in value)
+    except TypeError:
+        return (upper_text(value),)
