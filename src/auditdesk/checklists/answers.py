@@ -19,8 +19,8 @@ from auditdesk.checklists.loader import parse_checklist_text
 from auditdesk.checklists.rules import answer_keys, item_for_key, normalise_answer
 from auditdesk.checklists.schema import (
     PASS_FAIL_VALUES,
-    ChoiceItem,
     Checklist,
+    ChoiceItem,
     NumberItem,
     OrdinalItem,
     PassFailItem,
@@ -198,4 +198,9 @@ def check_stored_answer(version: StoredVersion, key: str, value: object) -> Any:
     """
     if value is None:
         return None
-    return check_answer(stored_version_checklist(version), key, value)
+    checked = check_answer(stored_version_checklist(version), key, value)
+    if isinstance(checked, float) and checked.is_integer():
+        # SQLite gives a whole number stored as JSON 1.0 back as 1: store it as 1 from the start,
+        # so the same answer given again compares equal and writes no history.
+        return int(checked)
+    return checked
