@@ -33,6 +33,7 @@ __all__ = [
     "StoredVersion",
     "check_answer",
     "check_answers",
+    "check_measurements",
     "check_stored_answer",
     "map_answers",
     "nearest_keys",
@@ -170,6 +171,32 @@ def check_answers(
             problems.extend(exc.problems)
     if problems:
         raise InvalidAnswerError(problems, prefix)
+    return checked
+
+
+def check_measurements(
+    checklist: Checklist, measurements: Iterable[tuple[str, float]]
+) -> dict[str, float]:
+    """Measurements (mm) keyed like answers; a key must name a number item of the checklist."""
+    checked: dict[str, float] = {}
+    problems: list[str] = []
+    numbers = [
+        k for k in answer_keys(checklist) if isinstance(item_for_key(checklist, k), NumberItem)
+    ]
+    for key, mm in measurements:
+        if key not in numbers:
+            near = [k for k in nearest_keys(checklist, key) if k in numbers] or numbers[:4]
+            problems.append(
+                f"{key}: no number item of checklist {_name(checklist)} to measure (value {mm!r}); "
+                f"valid keys: {', '.join(near)}"
+            )
+            continue
+        try:
+            checked[key] = float(check_answer(checklist, key, mm))
+        except InvalidAnswerError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InvalidAnswerError(problems)
     return checked
 
 
