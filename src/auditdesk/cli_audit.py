@@ -302,13 +302,14 @@ def cmd_audit_rescore(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_import_csv(args: argparse.Namespace) -> int:
+    from auditdesk.checklists.answers import InvalidAnswerError
     from auditdesk.cli import _db
     from auditdesk.exchange.audit_csv import import_audits_csv
 
     db = _db(args)
     try:
         result = import_audits_csv(db, args.file)
-    except AuditingError as exc:
+    except (AuditingError, InvalidAnswerError) as exc:
         return _fail(str(exc))
     if args.json:
         _emit_json(result.to_dict())
@@ -319,6 +320,8 @@ def cmd_audit_import_csv(args: argparse.Namespace) -> int:
         )
         for line, reason in result.skipped:
             print(f"  line {line}: {reason}")
+        for note in result.notes:
+            print(f"  note: {note}")
     return 1 if result.skipped and not result.audit_ids else 0
 
 

@@ -205,16 +205,16 @@ def map_answers(
     new: Checklist,
     answers: Mapping[str, object] | Iterable[tuple[str, object]],
 ) -> dict[str, Any]:
-    """Answers made with another version of a checklist, carried over to ``new``.
+    """Answers made with another version of a checklist (``old_label``), carried over to ``new``.
 
     An answer maps when its key and its value still exist in ``new``; otherwise nothing is
     mapped and the error lists every answer that cannot be, so a file is never stored half.
     """
-    return check_answers(
-        new,
-        answers,
-        prefix=f"answers made with {old_label} cannot be mapped to {_name(new)}: ",
-    )
+    try:
+        return check_answers(new, answers)
+    except InvalidAnswerError as exc:
+        why = f" (made with {old_label}; cannot be mapped to {_name(new)})"
+        raise InvalidAnswerError([p + why for p in exc.problems]) from None
 
 
 def check_stored_answer(version: StoredVersion, key: str, value: object) -> Any:
