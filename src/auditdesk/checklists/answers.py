@@ -186,9 +186,10 @@ def check_measurements(
     for key, mm in measurements:
         if key not in numbers:
             near = [k for k in nearest_keys(checklist, key) if k in numbers] or numbers[:4]
+            valid = f"valid keys: {', '.join(near)}" if near else "it has no number items"
             problems.append(
-                f"{key}: no number item of checklist {_name(checklist)} to measure (value {mm!r}); "
-                f"valid keys: {', '.join(near)}"
+                f"{key}: no number item of checklist {_name(checklist)} to measure "
+                f"(value {mm!r}); {valid}"
             )
             continue
         try:
