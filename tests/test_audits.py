@@ -588,7 +588,7 @@ def _start_child(db: Database, rec: AuditRecorder, mode: str) -> subprocess.Pope
             str(rec.reviewer_pk),
             mode,
             ",".join(KILL_KEYS),
-        ],  # fmt: skip
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
