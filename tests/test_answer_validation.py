@@ -310,6 +310,29 @@ def test_cli_record_one_bad_answer_among_five_writes_none(capsys, cli_db) -> Non
     assert '"RCC:medial_tissue": "pass"' in out
 
 
+def test_cli_record_checks_against_the_version_the_audit_was_started_with(capsys, cli_db):
+    """An audit recorded with MQSA 1.0; the site then adds a 1.1 that renames "noise". Recording
+    again (the newest version by default) adds to the same audit, so 1.0's keys are valid and
+    1.1's are not; a new reviewer's audit takes 1.1's."""
+    url, mammo, _mr = cli_db
+    assert _record(capsys, url, mammo, "mqsa-attributes", "EXAM:noise=pass")[0] == 0
+    v10 = find_checklist("mqsa-attributes")
+    site_dir().mkdir(parents=True, exist_ok=True)
+    (site_dir() / "mqsa-1.1.toml").write_text(
+        _renamed(v10.source_text, "1.1", "noise", "image_noise")
+    )
+    assert _record(capsys, url, mammo, "mqsa-attributes", "EXAM:noise=fail")[0] == 0
+    before = _cli_counts(url)
+    code, err = _record(capsys, url, mammo, "mqsa-attributes", "EXAM:image_noise=pass")
+    assert code == 2 and "'mqsa-attributes' 1.0" in err
+    assert "nearest valid keys: EXAM:noise" in err
+    assert _cli_counts(url) == before
+    main(["--db", url, "reviewer", "add", "Bo Kim", "--role", "technologist", "--initials", "BK"])
+    argv = ["--db", url, "audit", "record", "--study", str(mammo), "--reviewer", "Bo Kim",
+            "--checklist", "mqsa-attributes", "--answer", "EXAM:image_noise=pass"]  # fmt: skip
+    assert main(argv) == 0
+
+
 def test_cli_calibration_reference_refuses_before_opening_the_audit(capsys, cli_db) -> None:
     url, mammo, _mr = cli_db
     db = open_database(url)

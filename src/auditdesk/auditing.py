@@ -70,6 +70,23 @@ def audit_checklist(session: Session, audit_pk: int) -> Checklist:
     return stored_checklist(version)
 
 
+def answering_checklist(
+    db: Database, study_pk: int, reviewer_pk: int, checklist: Checklist, purpose: str = "review"
+) -> Checklist:
+    """The version answers to this reviewer's audit of the study are checked against: an audit
+    that already exists keeps the version it was started with; a new one takes ``checklist``."""
+    with db.session() as session:
+        audit_pk = session.scalar(
+            select(Audit.id).where(
+                Audit.study_pk == study_pk,
+                Audit.reviewer_pk == reviewer_pk,
+                Audit.checklist_id == checklist.id,
+                Audit.purpose == purpose,
+            )
+        )
+        return checklist if audit_pk is None else audit_checklist(session, audit_pk)
+
+
 def find_checklist(
     checklist_id: str, version: str | None = None, session: Session | None = None
 ) -> Checklist:
@@ -275,10 +292,7 @@ def record_audit(
     not even a new audit. Used by ``auditdesk audit record``; the form saves change by change.
     """
     answers, measurements = list(answers), list(measurements)
-    # First against the checklist asked for: a wrong key is refused before the audit exists.
-    check_answers(checklist, answers)
-    check_measurements(checklist, measurements)
-    with db.transaction() as session:
+    with db.transaction() as session:  # a refusal below rolls back the new audit too
         version = snapshot_checklist(session, checklist)
         audit = store.open_audit(session, study_pk, reviewer_pk, version.id, blinded=blinded)
         own = audit_checklist(session, audit.id)  # differs when the audit was started earlier
