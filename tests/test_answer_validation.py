@@ -398,3 +398,24 @@ def test_loaded_checklists_still_hold_the_options_these_tests_expect() -> None:
         if item.id == "dce_performed"
     )
     assert [o.value for o in dce.options] == ["mp", "bp"]
+
+
+def test_csv_naming_a_version_only_stored_here_is_checked_against_that_text(
+    studies, tmp_path
+) -> None:
+    """Version 0.5 (with "noise" called "old_noise") is no file any more, but audits used it,
+    so its text is stored: a CSV row naming 0.5 is checked against that text."""
+    db, mammo, mr, reviewer = studies
+    v10 = find_checklist("mqsa-attributes")
+    old = parse_checklist_text(_renamed(v10.source_text, "0.5", "noise", "old_noise"))
+    AuditSession.start(db, study_pk=mr, reviewer_pk=reviewer, checklist=old)
+    row = {"study_uid": "1.2.826.0.1.3680043.10.999.1", "reviewer": "Ann Lee",
+           "checklist": "mqsa-attributes", "checklist_version": "0.5",
+           "EXAM:old_noise": "pass", "complete": "no"}  # fmt: skip
+    result = import_audits_csv(db, _csv(tmp_path / "stored.csv", [row]))
+    assert (result.imported, result.skipped, result.notes) == (1, [], [])
+    with db.session() as session:
+        audit = session.scalar(select(m.Audit).where(m.Audit.study_pk == mammo))
+        assert store.audit_state(session, audit.id).answers == {"EXAM:old_noise": "pass"}
+    with pytest.raises(InvalidAnswerError, match="nearest valid keys: EXAM:old_noise"):
+        import_audits_csv(db, _csv(tmp_path / "s2.csv", [{**row, "EXAM:noise": "pass"}]))
