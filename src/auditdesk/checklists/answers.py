@@ -128,8 +128,9 @@ def _unknown_key(checklist: Checklist, key: str, value: object) -> str:
     else:
         members = dict.fromkeys(k.partition(":")[0] for k in answer_keys(checklist))
         hint = "valid keys are <member>:<item> with member " + ", ".join(members)
+    shown = key if key.isprintable() else repr(key)  # the refusal stays one line
     return (
-        f"{key}: {what} (value {value!r}); {hint} "
+        f"{shown}: {what} (value {value!r}); {hint} "
         f"(every key: 'auditdesk checklist show {checklist.id}')"
     )
 
