@@ -9,6 +9,7 @@ code under test. Package and GUI entry points are tested in test_package.py / te
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,8 @@ def test_one_bad_answer_among_five_refuses_all_and_lists_each_bad_one() -> None:
 
 def _renamed(text: str, version: str, old: str, new: str) -> str:
     """A checklist text of another version with one item id renamed."""
-    edited = text.replace('version = "1.0"', f'version = "{version}"', 1)
+    edited = re.sub(r'(?m)^version = "[^"]*"', f'version = "{version}"', text, count=1)
+    assert f'version = "{version}"' in edited
     edited = edited.replace(f'id = "{old}"', f'id = "{new}"', 1)
     assert edited.count(f'"{new}"') == 1
     return edited
@@ -128,18 +130,16 @@ def _renamed(text: str, version: str, old: str, new: str) -> str:
 
 def test_answers_from_another_version_map_only_when_every_key_and_value_exists() -> None:
     mqsa = find_checklist("mqsa-attributes")
-    newer = parse_checklist_text(_renamed(mqsa.source_text, "1.1", "noise", "image_noise"))
+    newer = parse_checklist_text(_renamed(mqsa.source_text, "9.1", "noise", "image_noise"))
     kept = [("EXAM:positioning", "pass"), ("EXAM:contrast", "fail")]
     assert map_answers("'mqsa-attributes' 1.0", newer, kept) == dict(kept)
     with pytest.raises(InvalidAnswerError) as caught:
         map_answers("'mqsa-attributes' 1.0", newer, [*kept, ("EXAM:noise", "pass")])
-    assert caught.value.problems == [
-        caught.value.problems[0]
-    ]  # only the answer that cannot be mapped is listed
+    assert len(caught.value.problems) == 1  # only the answer that cannot be mapped
     assert caught.value.problems[0].startswith("EXAM:noise: no such answer key")
     assert "nearest valid keys: EXAM:image_noise" in caught.value.problems[0]
     assert (
-        "made with 'mqsa-attributes' 1.0; cannot be mapped to 'mqsa-attributes' 1.1"
+        "made with 'mqsa-attributes' 1.0; cannot be mapped to 'mqsa-attributes' 9.1"
         in (caught.value.problems[0])
     )
 
@@ -186,18 +186,18 @@ def test_answer_all_writes_all_or_none(studies) -> None:
 
 
 def test_an_audit_started_with_an_old_version_checks_answers_against_that_text(studies) -> None:
-    """The site renames an item in version 1.1: the audit made with 1.0 keeps taking 1.0's
-    keys (its stored text), a new audit takes 1.1's, and neither takes the other's."""
+    """The site renames an item in a new version 9.1: the audit made with the shipped version
+    keeps taking its keys (its stored text), a new audit takes 9.1's, and neither the other's."""
     db, mammo, _mr, reviewer = studies
     v10 = find_checklist("mqsa-attributes")
     old = AuditSession.start(db, study_pk=mammo, reviewer_pk=reviewer, checklist=v10)
     site_dir().mkdir(parents=True, exist_ok=True)
-    (site_dir() / "mqsa-1.1.toml").write_text(
-        _renamed(v10.source_text, "1.1", "noise", "image_noise")
+    (site_dir() / "mqsa-9.1.toml").write_text(
+        _renamed(v10.source_text, "9.1", "noise", "image_noise")
     )
     v11 = find_checklist("mqsa-attributes")
-    assert v11.version == "1.1"
-    # Opening the reviewer's audit again with 1.1 returns the same audit, still on 1.0.
+    assert v11.version == "9.1"
+    # Opening the reviewer's audit again with 9.1 returns the same audit, on its own version.
     again = AuditSession.start(db, study_pk=mammo, reviewer_pk=reviewer, checklist=v11)
     assert again.audit_pk == old.audit_pk
     again.answer("EXAM:noise", "pass")
@@ -311,20 +311,20 @@ def test_cli_record_one_bad_answer_among_five_writes_none(capsys, cli_db) -> Non
 
 
 def test_cli_record_checks_against_the_version_the_audit_was_started_with(capsys, cli_db):
-    """An audit recorded with MQSA 1.0; the site then adds a 1.1 that renames "noise". Recording
-    again (the newest version by default) adds to the same audit, so 1.0's keys are valid and
-    1.1's are not; a new reviewer's audit takes 1.1's."""
+    """An audit recorded with the shipped MQSA; the site then adds a 9.1 that renames "noise".
+    Recording again (the newest version by default) adds to the same audit, so the shipped
+    version's keys are valid and 9.1's are not; a new reviewer's audit takes 9.1's."""
     url, mammo, _mr = cli_db
     assert _record(capsys, url, mammo, "mqsa-attributes", "EXAM:noise=pass")[0] == 0
     v10 = find_checklist("mqsa-attributes")
     site_dir().mkdir(parents=True, exist_ok=True)
-    (site_dir() / "mqsa-1.1.toml").write_text(
-        _renamed(v10.source_text, "1.1", "noise", "image_noise")
+    (site_dir() / "mqsa-9.1.toml").write_text(
+        _renamed(v10.source_text, "9.1", "noise", "image_noise")
     )
     assert _record(capsys, url, mammo, "mqsa-attributes", "EXAM:noise=fail")[0] == 0
     before = _cli_counts(url)
     code, err = _record(capsys, url, mammo, "mqsa-attributes", "EXAM:image_noise=pass")
-    assert code == 2 and "'mqsa-attributes' 1.0" in err
+    assert code == 2 and f"'mqsa-attributes' {v10.version}" in err
     assert "nearest valid keys: EXAM:noise" in err
     assert _cli_counts(url) == before
     main(["--db", url, "reviewer", "add", "Bo Kim", "--role", "technologist", "--initials", "BK"])
@@ -364,6 +364,7 @@ def _csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def test_csv_from_an_unknown_older_version_is_mapped_or_refused_whole(studies, tmp_path) -> None:
     db, _mammo, _mr, _reviewer = studies
+    shipped = find_checklist("mqsa-attributes").version
     row = {"study_uid": "1.2.826.0.1.3680043.10.999.1", "reviewer": "Ann Lee",
            "checklist": "mqsa-attributes", "checklist_version": "0.9",
            "EXAM:positioning": "pass", "EXAM:contrast": "fail", "complete": "no"}  # fmt: skip
@@ -371,7 +372,7 @@ def test_csv_from_an_unknown_older_version_is_mapped_or_refused_whole(studies, t
     assert result.imported == 1 and result.skipped == []
     assert result.notes == [
         "line 2: 'mqsa-attributes' 0.9 is not known here; its answers were mapped to "
-        "'mqsa-attributes' 1.0 (every key and value exists there)."
+        f"'mqsa-attributes' {shipped} (every key and value exists there)."
     ]
     before = _counts(db)
     bad = {**row, "study_uid": "1.2.826.0.1.3680043.10.999.2", "EXAM:old_item": "pass"}
@@ -381,11 +382,11 @@ def test_csv_from_an_unknown_older_version_is_mapped_or_refused_whole(studies, t
     _one_line(message)
     assert message.startswith("The CSV file old2.csv was not imported, nothing was written: ")
     assert "line 3: EXAM:old_item: no such answer key" in message
-    assert "cannot be mapped to 'mqsa-attributes' 1.0" in message
+    assert f"cannot be mapped to 'mqsa-attributes' {shipped}" in message
     assert _counts(db) == before
     newer = {**row, "checklist_version": "7.0"}
     result = import_audits_csv(db, _csv(tmp_path / "new.csv", [newer]))
-    assert result.skipped and "newer than this workstation's (1.0)" in result.skipped[0][1]
+    assert result.skipped and f"newer than this workstation's ({shipped})" in result.skipped[0][1]
 
 
 def test_loaded_checklists_still_hold_the_options_these_tests_expect() -> None:

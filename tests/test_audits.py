@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -36,8 +37,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The store checks every answer against the audit's own checklist version, so the versions here
 # are the shipped ACR file and a copy of it (1.1, PNL rule 10 -> 15 mm).
-CHECKLIST_V1 = (REPO_ROOT / "checklists" / "acr-mammo-positioning.toml").read_text()
-CHECKLIST_V2 = CHECKLIST_V1.replace('version = "1.0"', 'version = "1.1"', 1)
+_ACR = (REPO_ROOT / "checklists" / "acr-mammo-positioning.toml").read_text()
+CHECKLIST_V1 = re.sub(r'(?m)^version = "[^"]*"', 'version = "1.0"', _ACR, count=1)
+CHECKLIST_V2 = re.sub(r'(?m)^version = "[^"]*"', 'version = "1.1"', _ACR, count=1)
 assert CHECKLIST_V2 != CHECKLIST_V1
 
 
