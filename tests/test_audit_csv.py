@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from auditdesk.checklists.answers import InvalidAnswerError
 from auditdesk.cli import main
 from auditdesk.dicom.index import import_paths
 from auditdesk.exchange.audit_csv import import_audits_csv
-from auditdesk.store.models import AuditAnswer, AuditMeasurement, Reviewer, Study
+from auditdesk.store.models import Audit, AuditAnswer, AuditMeasurement, Reviewer, Study
 
 
 @pytest.fixture
@@ -53,14 +54,24 @@ def test_import_creates_audits_reports_bad_rows_and_is_idempotent(indexed, tmp_p
     failing = {**good, "accession_number": accessions[1], keys[0]: "fail"}
     unknown_study = {**good, "accession_number": "NOPE-1"}
     bad_value = {**good, "accession_number": accessions[1], keys[1]: "maybe"}
-    path = _write(tmp_path / "past.csv", [good, failing, unknown_study, bad_value])
 
+    # One answer the checklist cannot take refuses the whole file: nothing is written.
+    refused = _write(tmp_path / "refused.csv", [good, failing, unknown_study, bad_value])
+    with pytest.raises(InvalidAnswerError) as caught:
+        import_audits_csv(db, refused)
+    assert f"line 5: {keys[1]}: 'maybe' is not an option" in str(caught.value)
+    assert "valid options: pass, fail, na" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    with db.session() as session:
+        for table in (AuditAnswer, Audit, Reviewer):
+            assert session.scalar(select(func.count()).select_from(table)) == 0
+
+    path = _write(tmp_path / "past.csv", [good, failing, unknown_study])
     result = import_audits_csv(db, path)
     assert result.imported == 2 and result.unchanged == 0
     skipped = dict(result.skipped)
-    assert set(skipped) == {4, 5}
+    assert set(skipped) == {4}
     assert "No indexed study" in skipped[4]
-    assert "maybe" in skipped[5] or keys[1] in skipped[5]
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(AuditAnswer)) == 2 * len(keys)
         assert session.scalar(select(Reviewer.role).where(Reviewer.name == "Ann Lee")) == (
@@ -74,7 +85,7 @@ def test_import_creates_audits_reports_bad_rows_and_is_idempotent(indexed, tmp_p
     assert all(s.status == "complete" and s.comment == "from 2025 sheet" for s in states)
 
     again = import_audits_csv(db, path)
-    assert again.imported == 0 and again.unchanged == 2 and len(again.skipped) == 2
+    assert again.imported == 0 and again.unchanged == 2 and len(again.skipped) == 1
 
 
 def test_measurements_and_unknown_columns(indexed, tmp_path) -> None:
@@ -88,8 +99,10 @@ def test_measurements_and_unknown_columns(indexed, tmp_path) -> None:
     with db.session() as session:
         m = session.scalar(select(AuditMeasurement))
     assert (m.value_mm, m.calibration_source, m.sop_uid) == (101.5, "reported", None)
-    typo_result = import_audits_csv(db, _write(tmp_path / "t.csv", [typo]))
-    assert typo_result.skipped and "medial_tisue" in typo_result.skipped[0][1]
+    with pytest.raises(InvalidAnswerError) as caught:
+        import_audits_csv(db, _write(tmp_path / "t.csv", [typo]))
+    assert "line 2: RCC:medial_tisue: no such answer key" in str(caught.value)
+    assert "nearest valid keys: RCC:medial_tissue" in str(caught.value)
 
 
 def test_cli_import_csv(capsys, indexed, tmp_path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -34,10 +35,12 @@ from auditdesk.store.models import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-CHECKLIST_V1 = '[checklist]\nid = "acr-mammo-positioning"\nversion = "1.0"\n'
-CHECKLIST_V2 = (
-    '[checklist]\nid = "acr-mammo-positioning"\nversion = "1.1"\n# PNL rule 10 -> 15 mm\n'
-)
+# The store checks every answer against the audit's own checklist version, so the versions here
+# are the shipped ACR file and a copy of it (1.1, PNL rule 10 -> 15 mm).
+_ACR = (REPO_ROOT / "checklists" / "acr-mammo-positioning.toml").read_text()
+CHECKLIST_V1 = re.sub(r'(?m)^version = "[^"]*"', 'version = "1.0"', _ACR, count=1)
+CHECKLIST_V2 = re.sub(r'(?m)^version = "[^"]*"', 'version = "1.1"', _ACR, count=1)
+assert CHECKLIST_V2 != CHECKLIST_V1
 
 
 @dataclass
@@ -189,9 +192,9 @@ def test_every_kind_of_change_is_persisted_with_old_and_new_value(
     rec = _recorder(db, setup)
     rec.answer("RMLO:pectoral_to_pnl", "pass")
     rec.answer("RMLO:pectoral_to_pnl", "fail", reason_code="short_pectoral")
-    rec.answer("RCC:nipple_in_profile", True, source="computed")
-    rec.answer("exam:views", ["RCC", "LCC"])
-    rec.answer("exam:views", None)  # cleared
+    rec.answer("RCC:nipple_profile", "PASS ", source="computed")  # kept as checked: "pass"
+    rec.answer("EXAM:comment", "views RCC, LCC")
+    rec.answer("EXAM:comment", None)  # cleared
     rec.measure(
         "RMLO:pnl_mm",
         value_px=812.5,
@@ -219,9 +222,9 @@ def test_every_kind_of_change_is_persisted_with_old_and_new_value(
     finally:
         fresh.dispose()
 
-    assert state.answers == {"RCC:nipple_in_profile": True, "RMLO:pectoral_to_pnl": "fail"}
+    assert state.answers == {"RCC:nipple_profile": "pass", "RMLO:pectoral_to_pnl": "fail"}
     assert state.reason_codes == {"RMLO:pectoral_to_pnl": "short_pectoral"}
-    assert state.answer_sources["RCC:nipple_in_profile"] == "computed"
+    assert state.answer_sources["RCC:nipple_profile"] == "computed"
     assert list(state.measurements) == ["RMLO:pnl_mm"]
     pnl = state.measurements["RMLO:pnl_mm"]
     assert (pnl.value_mm, pnl.value_px, pnl.calibration_source) == (82.0, 820.0, "pixel_spacing")
@@ -251,22 +254,22 @@ def test_every_kind_of_change_is_persisted_with_old_and_new_value(
         ),
         (
             "answer",
-            "RCC:nipple_in_profile",
+            "RCC:nipple_profile",
             None,
-            {"value": True, "reason_code": None, "source": "computed"},
+            {"value": "pass", "reason_code": None, "source": "computed"},
             who,
         ),
         (
             "answer",
-            "exam:views",
+            "EXAM:comment",
             None,
-            {"value": ["RCC", "LCC"], "reason_code": None, "source": "reviewer"},
+            {"value": "views RCC, LCC", "reason_code": None, "source": "reviewer"},
             who,
         ),
         (
             "answer",
-            "exam:views",
-            {"value": ["RCC", "LCC"], "reason_code": None, "source": "reviewer"},
+            "EXAM:comment",
+            {"value": "views RCC, LCC", "reason_code": None, "source": "reviewer"},
             None,
             who,
         ),
@@ -350,28 +353,28 @@ def test_every_kind_of_change_is_persisted_with_old_and_new_value(
     assert all(isinstance(e.at, dt.datetime) for e in state.history)
 
 
-def test_unchanged_values_write_no_history_and_types_are_kept_apart(
+def test_unchanged_values_write_no_history_and_answers_are_kept_in_checked_form(
     db: Database, setup: Setup
 ) -> None:
     rec = _recorder(db, setup)
-    assert rec.answer("RCC:score", 1) is not None
-    assert rec.answer("RCC:score", 1) is None  # same click twice
-    assert rec.answer("RCC:score", True) is not None  # True is not 1
-    assert rec.answer("RCC:score", 1.0) is not None  # nor is 1.0
+    assert rec.answer("RCC:pnl_mm", 1) is not None
+    assert rec.answer("RCC:pnl_mm", 1) is None  # same click twice
+    assert rec.answer("RCC:pnl_mm", "1.0") is None  # the same number of mm, typed otherwise
+    assert rec.answer("RCC:pnl_mm", 1.5) is not None
     assert rec.comment("") is None  # blank = no comment, as before
     assert rec.learning_opportunity(False) is None
     assert rec.status("in_progress") is None
     assert rec.answer("RCC:never", None) is None  # clearing nothing
     assert rec.clear_measurement("RCC:never") is None
-    assert [e.kind for e in rec.history()] == ["status", "answer", "answer", "answer"]
-    assert rec.state().answers == {"RCC:score": 1.0}
+    assert [e.kind for e in rec.history()] == ["status", "answer", "answer"]
+    assert rec.state().answers == {"RCC:pnl_mm": 1.5}
 
 
 def test_answers_are_attributed_to_who_gave_them(db: Database, setup: Setup) -> None:
     rec = _recorder(db, setup)
-    rec.answer("RCC:pnl_ok", "pass")
+    rec.answer("RCC:medial_tissue", "pass")
     # A team leader correcting the technologist's audit: attributed to the team leader.
-    AuditRecorder(db, rec.audit_pk, setup.bob).answer("RCC:pnl_ok", "fail", reason_code="x")
+    AuditRecorder(db, rec.audit_pk, setup.bob).answer("RCC:medial_tissue", "fail", reason_code="x")
     with db.session() as s:
         row = s.scalars(select(AuditAnswer).where(AuditAnswer.audit_pk == rec.audit_pk)).one()
         assert row.answered_by == setup.bob
@@ -382,10 +385,13 @@ def test_answers_are_attributed_to_who_gave_them(db: Database, setup: Setup) -> 
     ("call", "message"),
     [
         (lambda r: r.answer("", "pass"), "non-empty key"),
-        (lambda r: r.answer("RCC:x", "pass", source="guess"), "answer source"),
-        (lambda r: r.answer("RCC:x", float("nan")), "finite"),
-        (lambda r: r.answer("RCC:x", object()), "must be text"),
-        (lambda r: r.answer("RCC:x", None, reason_code="fold"), "reason code needs an answer"),
+        (lambda r: r.answer("RCC:medial_tissue", "pass", source="guess"), "answer source"),
+        (lambda r: r.answer("RCC:pnl_mm", float("nan")), "finite"),
+        (lambda r: r.answer("RCC:pnl_mm", object()), "must be text"),
+        (
+            lambda r: r.answer("RCC:medial_tissue", None, reason_code="fold"),
+            "reason code needs an answer",
+        ),
         (
             lambda r: r.measure(
                 "RCC:pnl_mm", value_px=10, value_mm=1.0, calibration_source="none", sop_uid="1"
@@ -482,7 +488,7 @@ def test_override_needs_a_reason_newest_wins_and_history_is_kept(
 
 def test_rescore_under_a_new_version_keeps_the_original(db: Database, setup: Setup) -> None:
     rec = _recorder(db, setup)
-    rec.answer("RMLO:pnl_diff_mm", 12.0)
+    rec.answer("RMLO:pnl_mm", 12.0)
     # Version 1.0: CC and MLO PNL within 10 mm -> fails.
     rec.save_score(setup.v1, {"pnl_rule": "fail"}, False, "M", True)
     # The same score again (recomputed after an unrelated change) is not stored twice.
@@ -558,10 +564,12 @@ CHILD = textwrap.dedent(
     from auditdesk.store.db import open_database
 
     url, audit_pk, reviewer_pk, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    keys = sys.argv[5].split(",")
     rec = AuditRecorder(open_database(url), audit_pk, reviewer_pk)
     i = 0
     while True:
-        rec.answer(f"RMLO:item_{i:05d}", True if i % 3 == 0 else "fail")
+        # Each write changes an answer: the keys in turn, pass on the 1st round, fail on the 2nd...
+        rec.answer(keys[i % len(keys)], "pass" if (i // len(keys)) % 2 == 0 else "fail")
         print(f"saved {i}", flush=True)  # only after the commit returned
         i += 1
         if mode == "step":
@@ -573,7 +581,16 @@ CHILD = textwrap.dedent(
 def _start_child(db: Database, rec: AuditRecorder, mode: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "src"))
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, db.url, str(rec.audit_pk), str(rec.reviewer_pk), mode],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            db.url,
+            str(rec.audit_pk),
+            str(rec.reviewer_pk),
+            mode,
+            ",".join(KILL_KEYS),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -582,8 +599,18 @@ def _start_child(db: Database, rec: AuditRecorder, mode: str) -> subprocess.Pope
     )
 
 
-def _expected_value(i: int) -> object:
-    return True if i % 3 == 0 else "fail"
+# Pass/fail items of the ACR checklist, written in turn by the child process.
+KILL_KEYS = ["RCC:medial_tissue", "RCC:lateral_tissue", "LCC:medial_tissue", "LCC:lateral_tissue"]
+
+
+def _expected_answers(n: int) -> dict[str, str]:
+    """The answers after the first ``n`` writes of the child (the last write per key wins)."""
+    answers: dict[str, str] = {}
+    for i in range(n):
+        answers[KILL_KEYS[i % len(KILL_KEYS)]] = (
+            "pass" if (i // len(KILL_KEYS)) % 2 == 0 else "fail"
+        )
+    return answers
 
 
 def _check_after_kill(db: Database, rec: AuditRecorder, saved: int, exact: bool) -> None:
@@ -604,13 +631,14 @@ def _check_after_kill(db: Database, rec: AuditRecorder, saved: int, exact: bool)
             )
     finally:
         fresh.dispose()
-    n = len(state.answers)
+    n = n_events  # every write changed an answer, so it left exactly one history row
     if exact:
         assert n == saved
     else:  # killed mid-flight: the answer being written may or may not have made it
         assert saved <= n <= saved + 1
-    assert state.answers == {f"RMLO:item_{i:05d}": _expected_value(i) for i in range(n)}
-    assert n_events == n  # each answer came with its history row, in the same commit
+    # Each answer came with its history row, in the same commit: the answers are exactly those
+    # of the first n writes.
+    assert state.answers == _expected_answers(n)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -665,14 +693,16 @@ def test_an_audit_opened_and_left_blank_is_discarded_but_any_action_keeps_it(db)
 
     with db.transaction() as s:
         reviewer = audits.create_reviewer(s, "Blank Tester", "technologist", "BT")
-        version = audits.register_checklist_version(s, "c", "1", "d" * 64, "x", "C")
+        version = audits.register_checklist_version(
+            s, "acr-mammo-positioning", "1.0", audits.sha256_text(CHECKLIST_V1), CHECKLIST_V1, "ACR"
+        )
         studies = [Study(study_uid=f"1.2.{i}", procedure_date=date(2026, 1, 1)) for i in (1, 2)]
         s.add_all(studies)
         s.flush()
         blank = audits.open_audit(s, studies[0].id, reviewer.id, version.id)
         touched = audits.open_audit(s, studies[1].id, reviewer.id, version.id)
-        audits.set_answer(s, touched.id, "EXAM:x", "pass", reviewer.id)
-        audits.set_answer(s, touched.id, "EXAM:x", None, reviewer.id)  # undone
+        audits.set_answer(s, touched.id, "RCC:medial_tissue", "pass", reviewer.id)
+        audits.set_answer(s, touched.id, "RCC:medial_tissue", None, reviewer.id)  # undone
         ids = (blank.id, touched.id)
     with db.transaction() as s:
         assert audits.discard_if_blank(s, ids[0]) is True

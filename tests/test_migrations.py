@@ -134,8 +134,9 @@ def test_upgrade_from_0001_keeps_indexed_rows_and_adds_working_audit_tables(
     try:
         with db.transaction() as s:
             reviewer = audits.create_reviewer(s, "Alice Tech", "technologist", "AT")
-            version = audits.register_checklist_version(
-                s, "acr-mammo-positioning", "1.0", audits.sha256_text("v1"), "v1", "ACR"
+            text = (Path(__file__).parents[1] / "checklists/acr-mammo-positioning.toml").read_text()
+            version = audits.register_checklist_version(  # answers are checked against it
+                s, "acr-mammo-positioning", "1.0", audits.sha256_text(text), text, "ACR"
             )
             reviewer_pk, version_pk = reviewer.id, version.id
         rec = audits.AuditRecorder.open(db, 1, reviewer_pk, version_pk)

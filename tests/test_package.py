@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -603,3 +604,74 @@ def test_cli_key_export_and_import(site_abc, workstation, tmp_path: Path, capsys
     bad.write_bytes(b"nonsense")
     assert main(["--db", e.url, "package", "import", str(bad)]) == 2
     assert "damaged or not an AuditDesk package" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# answers the checklist cannot take (issue 12, point 2)
+# --------------------------------------------------------------------------------------------
+
+
+def _resign(a, path: Path, change) -> None:
+    """Change a package's payload and sign it again with the site key, as a buggy or older
+    workstation of the same site could have written it (the signature is valid)."""
+    from auditdesk.exchange.package import read_package, write_package
+
+    with a.session() as session:
+        secret = site.site_secret(session)
+    payload = read_package(path, secret)
+    change(payload)
+    write_package(path, payload, secret)
+
+
+def test_a_package_with_an_invalid_answer_is_refused_whole(site_abc, tmp_path: Path) -> None:
+    a, _b, c = site_abc
+    path = tmp_path / "riley.adpkg"
+    _export(a, path)
+
+    def spoil(payload):
+        second = payload["audits"][1]["answers"]
+        second[0]["value"] = "maybe"
+        second.append({**second[1], "key": "BOGUS:no_such_item", "value": "maybe"})
+
+    _resign(a, path, spoil)
+    before = _counts(c)
+    with pytest.raises(PackageError) as caught:
+        _import(c, path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("The package cannot be imported, nothing was written")
+    version = find_checklist(CHECKLIST).version
+    assert f"Riley Chen's review audit ('acr-mammo-positioning' {version})" in message
+    assert "'maybe' is not an option of this item; valid options: pass, fail, na" in message
+    assert "BOGUS:no_such_item: no such answer key" in message
+    assert _counts(c) == before  # the first audit, which is valid, is not imported either
+    code = main(["--db", c.url, "package", "import", str(path)])
+    assert code == 2 and _counts(c) == before
+
+
+def test_a_package_merged_into_an_audit_of_another_version_must_fit_it(
+    site_abc, tmp_path: Path
+) -> None:
+    """C's own audit of the exam by the same reviewer was started with a version 9.9 that
+    renamed RMLO/LMLO imf_open: the package's imf_open answers cannot be mapped into it."""
+    from auditdesk.checklists.loader import parse_checklist_text
+
+    a, _b, c = site_abc
+    path = tmp_path / "riley.adpkg"
+    _export(a, path)
+    text = find_checklist(CHECKLIST).source_text
+    renamed = re.sub(r'(?m)^version = "[^"]*"', 'version = "9.9"', text, count=1)
+    renamed = renamed.replace('id = "imf_open"', 'id = "imf_visible"', 1)
+    (_s1, _), (s2, _) = _mammo_studies(c)
+    AuditSession.start(
+        c, study_pk=s2, reviewer_pk=_reviewer(c, RILEY), checklist=parse_checklist_text(renamed)
+    ).answer("RMLO:imf_visible", "pass")
+    before = _counts(c)
+    with pytest.raises(PackageError) as caught:
+        _import(c, path)
+    message = str(caught.value)
+    assert "to merge into the audit here: LMLO:imf_open: no such answer key" in message
+    assert "; RMLO:imf_open: no such answer key" in message
+    assert "nearest valid keys: RMLO:imf_visible" in message
+    assert "cannot be mapped to 'acr-mammo-positioning' 9.9" in message
+    assert _counts(c) == before

@@ -8,13 +8,18 @@ score in the same transaction as the change that caused it. Used by the CLI and 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auditdesk.checklists.loader import load_all, parse_checklist_text
+from auditdesk.checklists.answers import (
+    check_answers,
+    check_measurements,
+    stored_version_checklist,
+)
+from auditdesk.checklists.loader import load_all
 from auditdesk.checklists.rules import ScoreResult, score
 from auditdesk.checklists.schema import MG_MEMBERS, MR_MEMBERS, Checklist
 from auditdesk.dicom.acquired import acquired_resolution
@@ -52,21 +57,54 @@ def snapshot_checklist(session: Session, checklist: Checklist) -> ChecklistVersi
     )
 
 
-@lru_cache(maxsize=64)
-def _parse_stored(content_hash: str, text: str, origin: str) -> Checklist:
-    return parse_checklist_text(text, origin=origin)
-
-
 def stored_checklist(version: ChecklistVersion) -> Checklist:
     """The checklist exactly as it was when audits used it, re-parsed from the stored text."""
-    origin = f"{version.checklist_id} {version.version} (stored)"
-    return _parse_stored(version.content_hash, version.source_text, origin)
+    return stored_version_checklist(version)
 
 
-def find_checklist(checklist_id: str, version: str | None = None) -> Checklist:
-    """A loaded checklist (shipped or site) by id, newest version unless one is named."""
+def audit_checklist(session: Session, audit_pk: int) -> Checklist:
+    """The checklist version the audit was started with: its answers are checked against it."""
+    audit = session.get(Audit, audit_pk)
+    if audit is None:
+        raise AuditingError(f"No audit with id {audit_pk}.")
+    version = session.get(ChecklistVersion, audit.checklist_version_pk)
+    assert version is not None  # a foreign key
+    return stored_checklist(version)
+
+
+def answering_checklist(
+    db: Database, study_pk: int, reviewer_pk: int, checklist: Checklist, purpose: str = "review"
+) -> Checklist:
+    """The version answers to this reviewer's audit of the study are checked against: an audit
+    that already exists keeps the version it was started with; a new one takes ``checklist``."""
+    with db.session() as session:
+        audit_pk = session.scalar(
+            select(Audit.id).where(
+                Audit.study_pk == study_pk,
+                Audit.reviewer_pk == reviewer_pk,
+                Audit.checklist_id == checklist.id,
+                Audit.purpose == purpose,
+            )
+        )
+        return checklist if audit_pk is None else audit_checklist(session, audit_pk)
+
+
+def find_checklist(
+    checklist_id: str, version: str | None = None, session: Session | None = None
+) -> Checklist:
+    """A loaded checklist (shipped or site) by id, newest version unless one is named.
+
+    With a ``session``, a named version that no file provides any more is taken from the text
+    stored when audits used it, so answers made with it are checked against that text.
+    """
     result = load_all()
     found = result.get(checklist_id, version)
+    if found is None and version is not None and session is not None:
+        stored = [
+            v for v in store.checklist_versions(session, checklist_id) if v.version == version
+        ]
+        if len({v.content_hash for v in stored}) == 1:
+            return stored_checklist(stored[0])
     if found is None:
         known = ", ".join(sorted({c.id for c in result.checklists})) or "none"
         wanted = f"'{checklist_id}'" + (f" version {version}" if version else "")
@@ -235,6 +273,62 @@ def rescore_with(
     return save_computed_score(session, audit_pk, version.id, reviewer_pk)
 
 
+def record_audit(
+    db: Database,
+    *,
+    study_pk: int,
+    reviewer_pk: int,
+    checklist: Checklist,
+    answers: Iterable[tuple[str, Any]] = (),
+    measurements: Iterable[tuple[str, float]] = (),
+    calibration_source: str = "imager_pixel_spacing",
+    comment: str | None = None,
+    learning: bool = False,
+    complete: bool = False,
+    blinded: bool = False,
+) -> int:
+    """Record one command's worth of an audit in ONE transaction; returns the audit id.
+
+    Every answer and measurement is checked against the version the audit uses (an audit opened
+    earlier keeps its own version) before anything is written; one refused answer, or a
+    completion refused for missing answers, rolls the whole command back: nothing is written,
+    not even a new audit. Used by ``auditdesk audit record``; the form saves change by change.
+    """
+    answers, measurements = list(answers), list(measurements)
+    with db.transaction() as session:  # a refusal below rolls back the new audit too
+        version = snapshot_checklist(session, checklist)
+        audit = store.open_audit(session, study_pk, reviewer_pk, version.id, blinded=blinded)
+        own = audit_checklist(session, audit.id)  # differs when the audit was started earlier
+        checked = check_answers(own, answers)
+        mm = check_measurements(own, measurements)
+        for key, value in checked.items():
+            store.set_answer(session, audit.id, key, value, reviewer_pk)
+        for key, length in mm.items():
+            store.set_measurement(session, audit.id, key, value_px=length, value_mm=length,
+                                  calibration_source=calibration_source, sop_uid=None,
+                                  reviewer_pk=reviewer_pk)  # fmt: skip
+        if comment is not None:
+            store.set_comment(session, audit.id, comment, reviewer_pk)
+        if learning:
+            store.set_learning_opportunity(session, audit.id, True, reviewer_pk)
+        result = save_computed_score(session, audit.id, reviewer_pk=reviewer_pk)
+        if complete:
+            _refuse_incomplete(result)
+            store.set_status(session, audit.id, "complete", reviewer_pk)
+        return audit.id
+
+
+def _refuse_incomplete(result: ScoreResult) -> None:
+    if not result.complete:
+        missing = ", ".join(result.missing_required[:8])
+        more = len(result.missing_required) - 8
+        raise AuditingError(
+            f"The audit cannot be completed: required answers are missing ({missing}"
+            + (f" and {more} more" if more > 0 else "")
+            + ")."
+        )
+
+
 class AuditSession(store.AuditRecorder):
     """One reviewer working on one audit: every change is saved at once, with its new score.
 
@@ -267,17 +361,29 @@ class AuditSession(store.AuditRecorder):
     def _after_change(self, session: Session) -> None:
         save_computed_score(session, self.audit_pk, reviewer_pk=self.reviewer_pk)
 
+    def checklist(self) -> Checklist:
+        """The checklist version this audit's answers are checked against."""
+        with self.db.session() as session:
+            return audit_checklist(session, self.audit_pk)
+
+    def answer_all(self, answers: Iterable[tuple[str, Any]]) -> int:
+        """Several answers as one change (one commit, one score); returns how many changed.
+
+        All are checked first: one refused answer (``InvalidAnswerError``, naming every
+        refused key with what is valid) writes none of them.
+        """
+        with self._tx() as session:
+            checked = check_answers(audit_checklist(session, self.audit_pk), answers)
+            changes = [
+                store.set_answer(session, self.audit_pk, key, value, self.reviewer_pk)
+                for key, value in checked.items()
+            ]
+            return sum(change is not None for change in changes)
+
     def complete(self) -> ScoreResult:
         """Mark the audit complete; refused while required answers are missing."""
         with self.db.transaction() as session:
             result = compute_score(session, self.audit_pk)
-            if not result.complete:
-                missing = ", ".join(result.missing_required[:8])
-                more = len(result.missing_required) - 8
-                raise AuditingError(
-                    f"The audit cannot be completed: required answers are missing ({missing}"
-                    + (f" and {more} more" if more > 0 else "")
-                    + ")."
-                )
+            _refuse_incomplete(result)
             store.set_status(session, self.audit_pk, "complete", self.reviewer_pk)
             return result

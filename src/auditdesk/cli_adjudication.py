@@ -235,7 +235,8 @@ def cmd_calibration_list(args: argparse.Namespace) -> int:
 
 def cmd_calibration_reference(args: argparse.Namespace) -> int:
     from auditdesk.adjudication import calibration_set, start_reference
-    from auditdesk.auditing import find_checklist
+    from auditdesk.auditing import answering_checklist, find_checklist
+    from auditdesk.checklists.answers import check_answers
     from auditdesk.cli import _db
     from auditdesk.store.audits import AuditError
 
@@ -244,14 +245,17 @@ def cmd_calibration_reference(args: argparse.Namespace) -> int:
         with db.session() as session:
             info = calibration_set(session, args.set)
             coach_pk = _reviewer_pk(session, args.by)
-        audit = start_reference(
-            db, info.id, args.study, coach_pk, find_checklist(info.checklist_id)
-        )
+        pairs = []
         for raw in args.answer or []:
             key, sep, value = raw.partition("=")
             if not sep or not key.strip():
                 raise AuditingError(f"--answer {raw!r} is not KEY=VALUE (e.g. RMLO:imf_open=pass).")
-            audit.answer(key.strip(), value.strip())
+            pairs.append((key.strip(), value.strip()))
+        checklist = find_checklist(info.checklist_id)
+        # All checked (against the version an existing reference audit keeps) before it opens.
+        check_answers(answering_checklist(db, args.study, coach_pk, checklist, "reference"), pairs)
+        audit = start_reference(db, info.id, args.study, coach_pk, checklist)
+        audit.answer_all(pairs)  # one commit: all of them or none
         if args.complete:
             audit.complete()
         state = audit.state()

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditdesk.auditing import AuditingError, AuditSession, find_checklist, rescore_with
+from auditdesk.auditing import AuditingError, find_checklist, rescore_with
 
 if TYPE_CHECKING:
     from auditdesk.store.audits import AuditState
@@ -173,43 +173,47 @@ def _state_dict(state: AuditState) -> dict[str, Any]:
 
 
 def cmd_audit_record(args: argparse.Namespace) -> int:
+    from auditdesk.auditing import record_audit
     from auditdesk.cli import _db
-    from auditdesk.store.audits import AuditError, get_reviewer_by_name
+    from auditdesk.store.audits import AuditError, audit_state, get_reviewer_by_name
 
     db = _db(args)
     try:
         answers = _pairs(args.answer, "--answer")
-        measures = [(k, float(v)) for k, v in _pairs(args.measure, "--measure")]
-        checklist = find_checklist(args.checklist, args.version)
+        measures = []
+        for key, value in _pairs(args.measure, "--measure"):
+            try:
+                measures.append((key, float(value)))
+            except ValueError:
+                raise AuditingError(
+                    f"--measure {key}={value!r}: the length is not a number of mm."
+                ) from None
         with db.session() as session:
+            checklist = find_checklist(args.checklist, args.version, session)
             reviewer = get_reviewer_by_name(session, args.reviewer)
             if reviewer is None:
                 raise AuditingError(
                     f"No reviewer named {args.reviewer!r}; add one with 'auditdesk reviewer add'."
                 )
             reviewer_pk = reviewer.id
-        audit = AuditSession.start(
+        # One transaction: an invalid answer (or a refused --complete) writes nothing at all.
+        audit_pk = record_audit(
             db,
             study_pk=args.study,
             reviewer_pk=reviewer_pk,
             checklist=checklist,
+            answers=answers,
+            measurements=measures,
+            calibration_source=args.calibration,
+            comment=args.comment,
+            learning=args.learning,
+            complete=args.complete,
             blinded=args.blinded,
         )
-        for key, value in answers:
-            audit.answer(key, value)
-        for key, mm in measures:
-            audit.measure(
-                key, value_px=mm, value_mm=mm, calibration_source=args.calibration, sop_uid=None
-            )
-        if args.comment is not None:
-            audit.comment(args.comment)
-        if args.learning:
-            audit.learning_opportunity(True)
-        if args.complete:
-            audit.complete()
     except (AuditingError, AuditError, ValueError) as exc:
-        return _fail(str(exc))
-    state = audit.state()
+        return _fail(str(exc).rstrip(".") + ". Nothing was recorded.")
+    with db.session() as session:
+        state = audit_state(session, audit_pk, include_history=False)
     data = _state_dict(state)
     if args.json:
         _emit_json(data)
@@ -222,7 +226,7 @@ def cmd_audit_record(args: argparse.Namespace) -> int:
         else:
             verdict = "meets criteria" if meets else "does not meet criteria"
         print(
-            f"Audit {audit.audit_pk}: {len(data['answers'])} answers, {verdict}"
+            f"Audit {audit_pk}: {len(data['answers'])} answers, {verdict}"
             + (f", grade {data['grade']}" if data["grade"] else "")
             + (
                 f"; {len(data['missing_required'])} required answers missing"
@@ -304,13 +308,14 @@ def cmd_audit_rescore(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_import_csv(args: argparse.Namespace) -> int:
+    from auditdesk.checklists.answers import InvalidAnswerError
     from auditdesk.cli import _db
     from auditdesk.exchange.audit_csv import import_audits_csv
 
     db = _db(args)
     try:
         result = import_audits_csv(db, args.file)
-    except AuditingError as exc:
+    except (AuditingError, InvalidAnswerError) as exc:
         return _fail(str(exc))
     if args.json:
         _emit_json(result.to_dict())
@@ -321,6 +326,8 @@ def cmd_audit_import_csv(args: argparse.Namespace) -> int:
         )
         for line, reason in result.skipped:
             print(f"  line {line}: {reason}")
+        for note in result.notes:
+            print(f"  note: {note}")
     return 1 if result.skipped and not result.audit_ids else 0
 
 
@@ -353,7 +360,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("audit", help="record, show, override and re-score audits")
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    q = asub.add_parser("record", help="record answers for a study (each saved at once)")
+    q = asub.add_parser(
+        "record", help="record answers for a study (all checked first, saved in one transaction)"
+    )
     q.add_argument("--study", type=int, required=True, help="study id from 'auditdesk studies'")
     q.add_argument("--reviewer", required=True, help="reviewer name")
     q.add_argument("--checklist", required=True, help="checklist id")

@@ -6,7 +6,9 @@ Layout (one row per audit; the header row names the columns, in any order; see R
 - ``reviewer``: the reviewer's name; created when unknown if ``reviewer_role`` is given
   (``technologist``, ``team_leader`` or ``coach``; ``reviewer_initials`` optional).
 - ``checklist``: checklist id (``auditdesk checklist list``); ``checklist_version`` optional
-  (default: the newest available).
+  (default: the newest available). A version no checklist file provides any more is taken from
+  the text stored when audits used it; an older version known nowhere is mapped onto the newest
+  one when every key and value of the row still exists there (a note says so).
 - answer columns, headed by answer keys (``RMLO:imf_open``; ``auditdesk checklist show ID``);
   an empty cell means "not answered".
 - measurement columns ``measure:<key>`` in mm (e.g. ``measure:RMLO:pnl_mm``), stored with
@@ -14,10 +16,13 @@ Layout (one row per audit; the header row names the columns, in any order; see R
 - optional ``comment``, ``learning_opportunity`` (yes/no), ``complete`` (yes/no; default yes
   when every required answer is there).
 
-Rows are checked before anything is written; a bad row is reported with its line number and
-skipped, the others are imported, each in its own transaction. Importing the same file twice
-changes nothing (the same study, reviewer and checklist open the same audit; equal answers are
-not rewritten).
+Every row is checked before anything is written. An answer the checklist cannot take (an
+unknown key column, a value that is not an option, a number out of range), or one that cannot be
+mapped from an older version, refuses the whole file: nothing is written and the error lists
+each such answer with its line and what is valid. Other bad rows (a study not indexed, an
+unknown reviewer) are reported with their line number and skipped; the others are imported,
+each in its own transaction. Importing the same file twice changes nothing (the same study,
+reviewer and checklist open the same audit; equal answers are not rewritten).
 """
 
 from __future__ import annotations
@@ -34,12 +39,18 @@ from auditdesk.auditing import (
     find_checklist,
     save_computed_score,
     snapshot_checklist,
+    stored_checklist,
 )
-from auditdesk.checklists.rules import answer_keys, item_for_key, normalise_answer
+from auditdesk.checklists.answers import (
+    InvalidAnswerError,
+    check_answers,
+    check_measurements,
+    map_answers,
+)
 from auditdesk.checklists.schema import Checklist
 from auditdesk.store import audits as store
 from auditdesk.store.db import Database
-from auditdesk.store.models import Study
+from auditdesk.store.models import Audit, ChecklistVersion, Study
 
 IDENTITY_COLUMNS = ("accession_number", "study_uid")
 KNOWN_COLUMNS = {
@@ -59,6 +70,7 @@ class CsvImportResult:
     unchanged: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
     audit_ids: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +78,7 @@ class CsvImportResult:
             "unchanged": self.unchanged,
             "skipped": [{"line": line, "reason": reason} for line, reason in self.skipped],
             "audit_ids": self.audit_ids,
+            "notes": self.notes,
         }
 
 
@@ -95,18 +108,56 @@ class _Row:
     comment: str | None
     learning: bool | None
     complete: bool | None
+    mapped_from: str | None = None  # "'id' version" the answers were mapped from
 
 
-def _checklist(cells: dict[str, str], cache: dict[tuple[str, str | None], Checklist]) -> Checklist:
+_Cache = dict[tuple[str, str | None], tuple[Checklist, str | None]]
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def _checklist(session: Any, cells: dict[str, str], cache: _Cache) -> tuple[Checklist, str | None]:
+    """The row's checklist, and the "'id' version" its answers must be mapped from (or None)."""
     key = (cells.get("checklist", "").strip(), cells.get("checklist_version", "").strip() or None)
     if not key[0]:
         raise RowError("The checklist column is empty.")
     if key not in cache:
         try:
-            cache[key] = find_checklist(*key)
+            cache[key] = (find_checklist(key[0], key[1], session), None)
         except AuditingError as exc:
-            raise RowError(str(exc)) from exc
+            if key[1] is None:
+                raise RowError(str(exc)) from exc
+            try:
+                newest = find_checklist(key[0])
+            except AuditingError as missing:
+                raise RowError(str(missing)) from missing
+            if _version_tuple(key[1]) > _version_tuple(newest.version):
+                raise RowError(
+                    f"Checklist '{key[0]}' version {key[1]} is newer than this workstation's "
+                    f"({newest.version}); add that version first."
+                ) from exc
+            cache[key] = (newest, f"'{key[0]}' {key[1]}")
     return cache[key]
+
+
+def _existing_checklist(session: Any, row: _Row) -> Checklist | None:
+    """The version of the audit this row will update, when it exists: answers go to it."""
+    reviewer = store.get_reviewer_by_name(session, row.reviewer)
+    if reviewer is None:
+        return None
+    version = session.scalar(
+        select(ChecklistVersion)
+        .join(Audit, Audit.checklist_version_pk == ChecklistVersion.id)
+        .where(
+            Audit.study_pk == row.study_pk,
+            Audit.reviewer_pk == reviewer.id,
+            Audit.checklist_id == row.checklist.id,
+            Audit.purpose == "review",
+        )
+    )
+    return None if version is None else stored_checklist(version)
 
 
 def _study_pk(session: Any, cells: dict[str, str]) -> int:
@@ -129,35 +180,20 @@ def _study_pk(session: Any, cells: dict[str, str]) -> int:
     return found[0]
 
 
-def _parse_row(session: Any, line: int, cells: dict[str, str], cache: dict[Any, Checklist]) -> _Row:
-    checklist = _checklist(cells, cache)
-    keys = set(answer_keys(checklist))
+def _parse_row(session: Any, line: int, cells: dict[str, str], cache: _Cache) -> _Row:
+    """A row's fields; its answers and measurements are checked by :func:`_check_answers`."""
+    checklist, mapped_from = _checklist(session, cells, cache)
     answers: dict[str, Any] = {}
-    measurements: dict[str, float] = {}
+    measurements: dict[str, Any] = {}
     for column, raw in cells.items():
         value = (raw or "").strip()
         if column in KNOWN_COLUMNS or not column:
             continue
         if column.startswith(MEASURE_PREFIX):
-            key = column.removeprefix(MEASURE_PREFIX)
-            if key not in keys:
-                raise RowError(f"Column {column!r}: {key} is not a key of '{checklist.id}'.")
             if value:
-                try:
-                    measurements[key] = float(value)
-                except ValueError:
-                    raise RowError(f"Column {column!r}: {value!r} is not a number of mm.") from None
+                measurements[column.removeprefix(MEASURE_PREFIX)] = value
             continue
-        if column not in keys:
-            raise RowError(
-                f"Column {column!r} is not an answer key of '{checklist.id}' "
-                f"{checklist.version} (see 'auditdesk checklist show {checklist.id}')."
-            )
-        if value:
-            try:
-                answers[column] = normalise_answer(item_for_key(checklist, column), value)
-            except ValueError as exc:
-                raise RowError(f"Column {column!r}: {exc}") from None
+        answers[column] = value  # empty: not answered, but the column must still be a key
     reviewer = cells.get("reviewer", "").strip()
     if not reviewer:
         raise RowError("The reviewer column is empty.")
@@ -176,7 +212,46 @@ def _parse_row(session: Any, line: int, cells: dict[str, str], cache: dict[Any, 
         comment=cells.get("comment", "").strip() or None,
         learning=_flag(learning_cell, "learning_opportunity") if learning_cell else None,
         complete=_flag(complete_cell, "complete") if complete_cell else None,
+        mapped_from=mapped_from,
     )
+
+
+def _check_answers(session: Any, row: _Row) -> None:
+    """Check (and, from an older version, map) the row's answers in place; InvalidAnswerError.
+
+    They are checked against the version the answers will be stored under: an audit already
+    here keeps its own version, so the row's answers must exist in that one too.
+    """
+    target = _existing_checklist(session, row) or row.checklist
+    if row.mapped_from is not None:
+        checked = map_answers(row.mapped_from, target, row.answers)
+    else:
+        checked = check_answers(target, row.answers)
+    row.answers = {k: v for k, v in checked.items() if v is not None}
+    numbers: list[tuple[str, Any]] = []
+    problems: list[str] = []
+    for key, text in row.measurements.items():
+        try:
+            numbers.append((key, float(text)))
+        except ValueError:
+            problems.append(f"{MEASURE_PREFIX}{key}: {text!r} is not a number of mm")
+    try:
+        row.measurements = check_measurements(target, numbers)
+    except InvalidAnswerError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise InvalidAnswerError(problems)
+
+
+def _refusal(path: str | Path, refused: dict[str, list[int]]) -> InvalidAnswerError:
+    """One line for the whole file: each refused answer with the lines it is on."""
+    parts = []
+    for problem, lines in refused.items():
+        where = "line" if len(lines) == 1 else "lines"
+        shown = ", ".join(str(n) for n in lines[:5]) + (" ..." if len(lines) > 5 else "")
+        parts.append(f"{where} {shown}: {problem}")
+    prefix = f"The CSV file {Path(path).name} was not imported, nothing was written: "
+    return InvalidAnswerError(parts, prefix)
 
 
 def _write(db: Database, row: _Row) -> tuple[int, bool]:
@@ -228,27 +303,52 @@ def _write(db: Database, row: _Row) -> tuple[int, bool]:
 
 
 def import_audits_csv(db: Database, path: str | Path) -> CsvImportResult:
-    """Import the audits in ``path`` (layout in the module docstring)."""
+    """Import the audits in ``path`` (layout in the module docstring).
+
+    Raises :class:`InvalidAnswerError` (nothing written) when any answer cannot be stored.
+    """
     result = CsvImportResult()
-    cache: dict[Any, Checklist] = {}
+    cache: _Cache = {}
     try:
         with open(path, newline="", encoding="utf-8-sig") as fp:
             rows = list(csv.DictReader(fp))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise AuditingError(f"The CSV file {path} cannot be read ({exc}).") from exc
-    for offset, cells in enumerate(rows):
-        line = offset + 2  # the header is line 1
-        cells = {(k or "").strip(): v for k, v in cells.items() if k is not None}
+    parsed: list[_Row] = []
+    refused: dict[str, list[int]] = {}
+    with db.session() as session:
+        for offset, cells in enumerate(rows):
+            line = offset + 2  # the header is line 1
+            cells = {(k or "").strip(): v for k, v in cells.items() if k is not None}
+            try:
+                row = _parse_row(session, line, cells, cache)
+                _check_answers(session, row)
+            except InvalidAnswerError as exc:
+                for problem in exc.problems:
+                    refused.setdefault(problem, []).append(line)
+                continue
+            except (RowError, store.AuditError, AuditingError) as exc:
+                result.skipped.append((line, str(exc)))
+                continue
+            parsed.append(row)
+    if refused:
+        raise _refusal(path, refused)
+    for row in parsed:
         try:
-            with db.session() as session:
-                parsed = _parse_row(session, line, cells, cache)
-            audit_id, changed = _write(db, parsed)
+            audit_id, changed = _write(db, row)
         except (RowError, store.AuditError, AuditingError) as exc:
-            result.skipped.append((line, str(exc)))
+            result.skipped.append((row.line, str(exc)))
             continue
+        if row.mapped_from is not None:
+            result.notes.append(
+                f"line {row.line}: {row.mapped_from} is not known here; its answers were mapped "
+                f"to '{row.checklist.id}' {row.checklist.version} (every key and value exists "
+                "there)."
+            )
         result.audit_ids.append(audit_id)
         if changed:
             result.imported += 1
         else:
             result.unchanged += 1
+    result.skipped.sort()
     return result

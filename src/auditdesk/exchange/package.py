@@ -27,7 +27,9 @@ Why it is shaped like this:
   secret of the payload's canonical JSON (sorted keys, no spaces, UTF-8). The fingerprint is the
   first 16 hex digits of SHA-256 of the secret: it tells "another site" apart from "changed
   after export" without revealing the secret. Import checks, in this order: readable gzip and
-  JSON, the format version, the fingerprint, the signature; each failure is one sentence.
+  JSON, the format version, the fingerprint, the signature, the shape, then every answer against
+  its checklist text (``package_check``: one invalid answer refuses the package, nothing is
+  written); each failure is one sentence.
 * **Each audit entry** carries ``exam_key``, ``reviewer`` {name, role, initials}, ``checklist``
   (content hash; the full checklist text travels once per version, so scores are recomputed
   under exactly the rules used), ``purpose`` ("review", "consensus", "reference"), ``status``,
@@ -82,6 +84,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auditdesk import site
+from auditdesk.exchange.package_check import DEFAULT_PURPOSE, PackageError, check_package_answers
+from auditdesk.exchange.package_check import expect as _expect
+from auditdesk.exchange.package_check import validate_payload as _validate
 from auditdesk.store import audits as store
 from auditdesk.store.models import (
     Audit,
@@ -108,13 +113,8 @@ SITE_KEY_FORMAT = 1
 FINGERPRINT_LENGTH = 16
 IMAGE_KEY_PREFIX = "IM-"
 PURPOSES = store.PURPOSES
-DEFAULT_PURPOSE = "review"
 #: Identifiers shorter than this are not searched for in free text (too many false alarms).
 _MIN_IDENTIFIER_LENGTH = 6
-
-
-class PackageError(ValueError):
-    """A package or site-key file that cannot be written or read; one sentence for the user."""
 
 
 @dataclass
@@ -643,52 +643,6 @@ def read_package(path: str | os.PathLike[str], secret: bytes) -> dict[str, Any]:
     return payload
 
 
-def _expect(condition: bool, what: str) -> None:
-    if not condition:
-        raise PackageError(f"The package is damaged: {what}.")
-
-
-def _validate(payload: dict[str, Any]) -> None:
-    """Shape checks (the signature already vouches for the origin; this catches bugs)."""
-    versions = payload.get("checklist_versions")
-    _expect(isinstance(versions, dict), "no checklist versions")
-    for content_hash, v in versions.items():
-        _expect(
-            isinstance(v, dict)
-            and all(isinstance(v.get(k), str) for k in ("checklist_id", "version", "source_text")),
-            f"checklist version {content_hash[:12]} is incomplete",
-        )
-    _expect(isinstance(payload.get("reviewers"), dict), "no reviewer list")
-    audits = payload.get("audits")
-    _expect(isinstance(audits, list), "no audit list")
-    for entry in audits:
-        _expect(isinstance(entry, dict), "an audit is not an object")
-        _expect(isinstance(entry.get("exam_key"), str), "an audit has no exam key")
-        reviewer = entry.get("reviewer")
-        _expect(isinstance(reviewer, dict) and isinstance(reviewer.get("name"), str), "reviewer")
-        _expect(entry.get("checklist") in versions, "an audit's checklist version is missing")
-        _expect(entry.get("status") in store.STATUSES, "an audit has an unknown status")
-        _expect(entry.get("purpose", DEFAULT_PURPOSE) in PURPOSES, "unknown audit purpose")
-        for name in ("answers", "measurements", "overrides", "events"):
-            items = entry.get(name, [])
-            _expect(isinstance(items, list) and all(isinstance(i, dict) for i in items), name)
-        for a in entry.get("answers", []):
-            _expect(isinstance(a.get("key"), str) and a.get("value") is not None, "an answer")
-            _expect(a.get("source", "reviewer") in store.ANSWER_SOURCES, "an answer source")
-        for mm in entry.get("measurements", []):
-            _expect(isinstance(mm.get("key"), str), "a measurement has no key")
-            _expect(
-                mm.get("calibration_source") in store.CALIBRATION_SOURCES,
-                "a measurement's calibration source",
-            )
-            _expect(isinstance(mm.get("value_px"), int | float), "a measurement has no value")
-        for o in entry.get("overrides", []):
-            _expect(o.get("field") in store.OVERRIDE_FIELDS, "an override field")
-            _expect(isinstance(o.get("reason"), str), "an override reason")
-        for e in entry.get("events", []):
-            _expect(e.get("kind") in store.EVENT_KINDS, "a history entry")
-
-
 # --------------------------------------------------------------------------------------------
 # import
 # --------------------------------------------------------------------------------------------
@@ -779,6 +733,7 @@ class _Importer:
 
     # ---------------------------------------------------------------- one audit
     def run(self) -> None:
+        check_package_answers(self.session, self.payload, self.studies)  # before any write
         missing: list[str] = []
         for entry in self.payload["audits"]:
             study_pk = self.studies.get(entry["exam_key"])

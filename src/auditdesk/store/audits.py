@@ -8,10 +8,10 @@ Why it is shaped like this:
   is one short, durable commit (SQLite runs WAL with ``synchronous=FULL``, see ``store.db``).
   ``AuditRecorder`` does exactly that and is what the GUI and CLI use; the plain functions are
   for callers that need several changes in one transaction (e.g. importing past audits).
-* **Raw answers are stored, scores are derived.** The checklist engine computes a score from the
-  answers and hands it to ``save_score``; the store never interprets keys or values (it does not
-  import the engine). Each checklist version is kept with its full file text, so an audit can be
-  re-scored years later with exactly the rules it used.
+* **Checked answers are stored, scores are derived.** ``set_answer`` refuses a key or value the
+  audit's own checklist version does not define (``checklists.answers``: one check for every
+  entry point); the engine computes the score and hands it to ``save_score``. Each version is
+  kept with its full text, so an audit is re-scored years later with the rules it used.
 * **Nothing is silently lost.** Each change writes an ``AuditEvent`` with the old and the new
   value; scores under another checklist version are added next to the original, never over it;
   overrides are appended (the newest per field wins).
@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from auditdesk.checklists.answers import check_stored_answer
 from auditdesk.store.db import Database
 from auditdesk.store.models import (
     Audit,
@@ -176,7 +177,7 @@ class AuditState:
 
 
 def _canonical(value: Any) -> str:
-    """Stable text of a JSON value, so that 1, 1.0 and True count as different answers."""
+    """Stable text of a JSON value, so that 1, 1.0 and True count as different values."""
     return json.dumps(value, sort_keys=True, allow_nan=False)
 
 
@@ -208,25 +209,23 @@ def _jsonable(value: Any) -> Any:
     return json.loads(_canonical(value))
 
 
+def _row(session: Session, model: Any, pk: int, what: str) -> Any:
+    row = session.get(model, pk)
+    if row is None:
+        raise AuditError(f"There is no {what} with id {pk}.")
+    return row
+
+
 def _audit(session: Session, audit_pk: int) -> Audit:
-    audit = session.get(Audit, audit_pk)
-    if audit is None:
-        raise AuditError(f"There is no audit with id {audit_pk}.")
-    return audit
+    return _row(session, Audit, audit_pk, "audit")
 
 
 def _reviewer(session: Session, reviewer_pk: int) -> Reviewer:
-    reviewer = session.get(Reviewer, reviewer_pk)
-    if reviewer is None:
-        raise AuditError(f"There is no reviewer with id {reviewer_pk}.")
-    return reviewer
+    return _row(session, Reviewer, reviewer_pk, "reviewer")
 
 
 def _checklist_version(session: Session, checklist_version_pk: int) -> ChecklistVersion:
-    version = session.get(ChecklistVersion, checklist_version_pk)
-    if version is None:
-        raise AuditError(f"There is no checklist version with id {checklist_version_pk}.")
-    return version
+    return _row(session, ChecklistVersion, checklist_version_pk, "checklist version")
 
 
 def _check_key(key: str) -> str:
@@ -495,9 +494,9 @@ def set_answer(
 ) -> AuditEvent | None:
     """Set (or with ``value=None`` clear) one answer, attributed to ``reviewer_pk``.
 
-    Returns the history event, or None when nothing changed (same value, reason and source),
-    so repeated clicks do not flood the history. A cleared answer is removed: "unanswered" has
-    one representation. History values are ``{"value", "reason_code", "source"}`` or None.
+    The value is checked against the audit's checklist version and kept in its checked form
+    (``InvalidAnswerError`` names what is valid). Returns the history event, or None when
+    nothing changed, so repeated clicks do not flood the history. A cleared answer is removed.
     """
     _check_key(key)
     if source not in ANSWER_SOURCES:
@@ -512,6 +511,7 @@ def set_answer(
     if reason_code is not None and (not reason_code.strip() or len(reason_code) > 64):
         raise AuditError("A reason code must have 1 to 64 characters.")
     audit = _audit(session, audit_pk)
+    value = check_stored_answer(_checklist_version(session, audit.checklist_version_pk), key, value)
     _reviewer(session, reviewer_pk)
     row = session.scalars(
         select(AuditAnswer).where(AuditAnswer.audit_pk == audit_pk, AuditAnswer.key == key)
