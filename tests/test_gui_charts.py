@@ -194,3 +194,19 @@ def test_dashboard_file_dialogs_are_injectable(dashboard, tmp_path: Path, monkey
     assert len(sheet.read_text(encoding="utf-8-sig").splitlines()) == 145  # header + 144 exams
     monkeypatch.setattr(win, "ask_save_path", lambda *a: None)  # cancelled: nothing happens
     win.pdf_button.click()
+
+
+def test_a_week_of_only_not_evaluable_exams_is_not_plotted(qtbot) -> None:
+    """Such a week has n = 0 (no proportion): it stays in the tables, not on the p-chart."""
+    from auditdesk.ui.charts import PChartWidget, SmallMultiples
+
+    rows = _rows([(3, 4), (2, 3), (4, 5)])
+    empty = measures.WeekRow(rows[1].week_start, measures.make_rate(0, 0, 2), {"RCC: x": 2})
+    weeks = [rows[0], empty, rows[2]]
+    widget = PChartWidget()
+    qtbot.addWidget(widget)
+    widget.set_weeks(weeks, title="Test")
+    assert widget.point_count() == 2
+    multiples = SmallMultiples()
+    qtbot.addWidget(multiples)
+    multiples.set_groups({"Only N/A": [empty], "Some": weeks}, kind="p")

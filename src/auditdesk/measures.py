@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,7 @@ __all__ = [
     "counted_audit_rule",
     "exam_results",
     "make_rate",
+    "measured_weeks",
     "overall",
     "pass_fail_items",
     "weekly",
@@ -384,6 +385,12 @@ def weekly(results: list[ExamResult]) -> list[WeekRow]:
                 reasons[reason] += 1
         rows.append(WeekRow(week, overall(exams), dict(sorted(reasons.items()))))
     return rows
+
+
+def measured_weeks(weeks: Sequence[WeekRow]) -> list[WeekRow]:
+    """Weeks with at least one evaluable exam: what a p-chart can plot. A week whose exams were
+    all not evaluable has no proportion (its count is in the tables and exports instead)."""
+    return [w for w in weeks if w.rate.denominator > 0]
 
 
 def by_group(results: list[ExamResult], key: Callable[[ExamResult], str | None]) -> dict[str, Rate]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditdesk import spc
+from auditdesk.measures import measured_weeks
 from auditdesk.spc_rules import ALL_RULES, SpecialCause, point_rules, special_causes
 from auditdesk.week_range import is_partial
 
@@ -54,7 +55,7 @@ def weekly_chart(
     ``today`` decides which weeks are partial (default: the computer's date).
     """
     today = today or dt.date.today()
-    used = [w for w in weeks if w.rate.denominator > 0]
+    used = measured_weeks(weeks)
     chart = spc.p_chart(
         [w.rate.numerator for w in used],
         [w.rate.denominator for w in used],

@@ -26,17 +26,12 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from auditdesk import spc
+from auditdesk.measures import measured_weeks
 
 EPOCH = date(1970, 1, 1)
 #: Top of the y axis: 0–100 % plus a band above 100 for the legend and annotation labels.
 Y_TOP = 122
 RULE_SETS = {"anhoej": "Anhøj", "ihi": "IHI", "both": "Anhøj + IHI"}
-
-
-def measured(rows: Sequence[Any]) -> list[Any]:
-    """Weeks with at least one evaluable exam: a week whose exams were all not evaluable has
-    no proportion to plot (its count is in the tables and exports, not on the chart)."""
-    return [r for r in rows if r.rate.denominator > 0]
 
 
 @dataclass(frozen=True)
@@ -645,7 +640,7 @@ class PChartWidget(_ChartBase):
         laney: bool = False,
     ) -> spc.PChart | None:
         """Compute (``spc.p_chart``; phases start at annotations marked as new phase) and show."""
-        rows = measured(rows)
+        rows = measured_weeks(rows)
         if not rows:
             self.clear()
             return None
@@ -823,7 +818,7 @@ class SmallMultiples(_ChartBase):
                     compact=True,
                 )
             else:
-                rows = measured(rows)
+                rows = measured_weeks(rows)
                 chart = spc.p_chart(
                     [r.rate.numerator for r in rows],
                     [r.rate.denominator for r in rows],
