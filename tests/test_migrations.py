@@ -89,12 +89,16 @@ ROWS_0001 = [
 ]
 
 
+# Columns added to the old tables by later revisions (empty on old rows; checked on their own).
+LATER_COLUMNS = {"view_confidence", "view_conflict"}
+
+
 def _dump(engine: Engine) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         return {
             table: [
-                tuple(row)
-                for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                tuple(v for k, v in row.items() if k not in LATER_COLUMNS)
+                for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").mappings()
             ]
             for table in OLD_TABLES
         }
