@@ -327,7 +327,7 @@ class AuditMeasurement(Base):
     key: Mapped[str] = mapped_column(String(128))  # e.g. "RMLO:pnl_mm"
     value_mm: Mapped[float | None] = mapped_column(Float)
     value_px: Mapped[float] = mapped_column(Float)
-    # pixel_spacing, imager_pixel_spacing, imager_pixel_spacing_ermf or none
+    # pixel_spacing, imager_pixel_spacing, imager_pixel_spacing_ermf, digitiser_spacing or none
     calibration_source: Mapped[str] = mapped_column(String(32))
     sop_uid: Mapped[str | None] = mapped_column(String(64))  # none: typed in, no image
     geometry: Mapped[Any] = mapped_column(JSON, nullable=True)  # points, for redrawing
