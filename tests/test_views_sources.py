@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from auditdesk import site
 from auditdesk.cli import main
+from auditdesk.demo.film import write_film_exam
 from auditdesk.demo.headers import new_dataset, write_dataset
 from auditdesk.dicom.calibration import CalibrationSource, calibration
 from auditdesk.dicom.classify import classify_mammo, is_mammography
@@ -308,38 +309,6 @@ def test_real_mammograms_keep_their_classification(shared_data: Path, name: str)
 # --------------------------------------------------------------------------------------------
 # A digitised 4-view film exam, imported, confirmed and corrected
 # --------------------------------------------------------------------------------------------
-
-FILM_VIEWS = (("RIGHT", "CC"), ("LEFT", "CC"), ("RIGHT", "MLO"), ("LEFT", "MLO"))
-
-
-def write_film_exam(folder: Path) -> list[Path]:
-    """Four scanned films, each with its own Study UID (as the public set has them), the view
-    only in a one-value Patient Orientation and the side only in the Patient ID."""
-    paths = []
-    for n, (side, view) in enumerate(FILM_VIEWS, start=1):
-        uid = f"1.2.826.0.1.3680043.10.1313.{n}"
-        ds = new_dataset(SECONDARY_CAPTURE, uid + ".3")
-        ds.Modality = "MG"
-        ds.ConversionType = "WSD"
-        ds.BodyPartExamined = "BREAST"
-        ds.PatientID = f"P_00001_{side}_{view}"
-        ds.PatientOrientation = view
-        ds.StudyInstanceUID = uid + ".1"
-        ds.SeriesInstanceUID = uid + ".2"
-        ds.StudyDate = "19980312"
-        if n == 1:
-            ds.PixelSpacing = [0.05, 0.05]
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows = ds.Columns = 16
-        ds.BitsAllocated = 16
-        ds.BitsStored = 12
-        ds.HighBit = 11
-        ds.PixelRepresentation = 0
-        path = folder / f"film{n}.dcm"
-        write_dataset(ds, np.full((16, 16), 100 * n, dtype=np.uint16), path)
-        paths.append(path)
-    return paths
 
 
 @pytest.fixture

@@ -165,7 +165,7 @@ class MammoHangingView(QWidget):
             if choice.image is not None and choice.image.lossy:
                 info = "LOSSY"
             if choice.image is not None and (evidence := evidence_text(choice.image)):
-                info += f"\nview: {evidence}"  # where the view came from (issue 13)
+                info = "\n".join(p for p in (info, f"view: {evidence}") if p)  # issue 13
             if choice.note:
                 info += f"\n{choice.note}"
             viewport.show_loaded(result, transform, label=self._overlay_text(slot), info=info)
