@@ -364,15 +364,16 @@ def _first(candidates: list[tuple[str | None, str]]) -> tuple[str | None, str]:
 
 
 def _conflict(what: str, candidates: list[tuple[str | None, str]], chosen: str | None) -> str:
-    """'laterality: ImageLaterality R used; SeriesDescription says L' or '' (geometry guesses
-    are left out: rotated images contradict them all the time)."""
+    """'laterality: ImageLaterality R used; SeriesDescription says L' or ''. Geometry and
+    identifier guesses are left out: rotated images contradict the first all the time, and an
+    identifier may hold a site prefix such as "CC-0012" on every image."""
     if chosen is None:
         return ""
     used = next(s for v, s in candidates if v == chosen)
     others = [
         f"{s} says {v}"
         for v, s in candidates
-        if v is not None and v != chosen and s != ORIENTATION_GEOMETRY
+        if v is not None and v != chosen and s not in (ORIENTATION_GEOMETRY, IDENTIFIER_TEXT)
     ]
     return f"{what}: {used} {chosen} used; " + "; ".join(others) if others else ""
 
