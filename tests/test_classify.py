@@ -300,8 +300,11 @@ def test_protocol_name_used_when_series_description_has_no_view() -> None:
 
 def test_patient_orientation_heuristic() -> None:
     mlo = classify_mammo(mg(PatientOrientation=["P", "FL"]))
-    assert (mlo.view, mlo.view_source) == ("MLO", "PatientOrientation")
-    assert (mlo.laterality, mlo.laterality_source) == ("R", "PatientOrientation")
+    # Row/column letters are a geometric guess ("orientation geometry", low confidence); the
+    # label "PatientOrientation" is kept for a one-value view such as "CC" (test_views_sources).
+    assert (mlo.view, mlo.view_source) == ("MLO", "orientation geometry")
+    assert (mlo.laterality, mlo.laterality_source) == ("R", "orientation geometry")
+    assert mlo.view_confidence == "low"
     cc = classify_mammo(mg(PatientOrientation=["A", "R"]))
     assert (cc.view, cc.laterality) == ("CC", "L")
     lateral = classify_mammo(mg(PatientOrientation=["A", "F"]))

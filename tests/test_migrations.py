@@ -89,12 +89,16 @@ ROWS_0001 = [
 ]
 
 
+# Columns added to the old tables by later revisions (empty on old rows; checked on their own).
+LATER_COLUMNS = {"view_confidence", "view_conflict"}
+
+
 def _dump(engine: Engine) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         return {
             table: [
-                tuple(row)
-                for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").fetchall()
+                tuple(v for k, v in row.items() if k not in LATER_COLUMNS)
+                for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").mappings()
             ]
             for table in OLD_TABLES
         }
@@ -293,5 +297,56 @@ def test_upgrade_to_0004_keeps_audits_as_reviews_and_downgrade_drops_other_purpo
     with old_db.connect() as conn:
         assert tuple(conn.exec_driver_sql("SELECT * FROM audits").one()) == old_audit
         assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    upgrade(old_db)
+    assert current_revision(old_db) == head_revision()
+
+
+def test_upgrade_to_0006_adds_empty_view_confidence_and_spellings_and_downgrades(
+    old_db: Engine,
+) -> None:
+    """0006_view_confidence adds ``images.view_confidence``/``view_conflict`` (empty on images
+    indexed before: nothing is marked "please confirm" until they are read again) and
+    ``site_settings.view_spellings`` (empty). Downgrading to 0005_spc drops only those."""
+    upgrade(old_db, "0005_spc")
+    with old_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO site_settings (id, site_name, site_id, organisation, collaborative, "
+                "checklist_id, is_demo, updated_at) VALUES (1, 'Old', 'OLD1', '', '', "
+                "'acr-mammo-positioning', 0, '2026-01-01 00:00:00')"
+            )
+        )
+    before = _dump(old_db)
+    upgrade(old_db)
+    assert current_revision(old_db) == head_revision()
+    assert _dump(old_db) == before
+    with old_db.connect() as conn:
+        images = conn.exec_driver_sql(
+            "SELECT id, view, view_confidence, view_conflict FROM images ORDER BY id"
+        ).fetchall()
+        assert [tuple(r) for r in images] == [(1, "MLO", None, None), (2, None, None, None)]
+        assert conn.exec_driver_sql("SELECT view_spellings FROM site_settings").scalar() == ""
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db = Database(old_db.url.render_as_string(hide_password=False))
+    try:
+        from auditdesk.store.catalog import get_study
+
+        with db.session() as s:
+            image = get_study(s, 1).series[0].images[0]
+        assert (image.label, image.view_confidence, image.needs_confirmation) == (
+            "RMLO",
+            None,
+            False,
+        )
+    finally:
+        db.dispose()
+
+    command.downgrade(alembic_config(old_db), "0005_spc")
+    assert current_revision(old_db) == "0005_spc"
+    assert {"view_confidence", "view_conflict"}.isdisjoint(
+        c["name"] for c in inspect(old_db).get_columns("images")
+    )
+    assert "view_spellings" not in {c["name"] for c in inspect(old_db).get_columns("site_settings")}
+    assert _dump(old_db) == before
     upgrade(old_db)
     assert current_revision(old_db) == head_revision()

@@ -99,6 +99,7 @@ def _series_label(series: SeriesSummary) -> str:
 
 def cmd_studies(args: argparse.Namespace) -> int:
     from auditdesk.store.catalog import list_studies
+    from auditdesk.store.view_confirm import evidence_text
 
     db = _db(args)
     with db.session() as session:
@@ -131,7 +132,9 @@ def cmd_studies(args: argparse.Namespace) -> int:
                         flags.append(f"excluded: {img.exclusion_reason}")
                     if img.overridden:
                         flags.append("override: " + ",".join(img.overridden))
-                    where = f"{img.view_source}/{img.laterality_source}" if img.view else ""
+                    if img.view_conflict:
+                        flags.append(f"sources disagree: {img.view_conflict}")
+                    where = evidence_text(img)
                     print(f"        image {img.id:<6} {img.label:<8} {where} {'; '.join(flags)}")
     return 0
 
@@ -312,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--phi", action="store_true", help="include patient ID, accession and UIDs (internal use)"
     )
     p.set_defaults(func=cmd_studies)
+    from auditdesk.cli_views import add_commands as add_view_commands
+
+    add_view_commands(p.add_subparsers(dest="studies_action", metavar="ACTION"))
 
     p = sub.add_parser("render", help="render one DICOM image to PNG through the display pipeline")
     p.add_argument("file", metavar="FILE")

@@ -372,7 +372,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--calibration",
         default="imager_pixel_spacing",
-        choices=["pixel_spacing", "imager_pixel_spacing", "imager_pixel_spacing_ermf"],
+        choices=[
+            "pixel_spacing",
+            "imager_pixel_spacing",
+            "imager_pixel_spacing_ermf",
+            "digitiser_spacing",
+        ],
         help="calibration source of the --measure values",
     )
     q.add_argument("--comment")

@@ -78,6 +78,7 @@ def _print_site(settings: Any) -> None:
         ("Special causes", settings.spc_rules or "none (all rules off)"),
         ("Small-n flag", _small_np_text(settings.spc_small_np)),
         ("Cut weeks", settings.week_policy),
+        ("View spellings", "; ".join(settings.view_spellings.splitlines()) or "-"),
     ]
     for label, value in rows:
         print(f"{label + ':':<19} {value}")
@@ -145,6 +146,7 @@ def cmd_site_set(args: argparse.Namespace) -> int:
             "collaborative": args.collaborative,
             "checklist_id": args.checklist,
             "default_location": args.default_location,
+            "view_spellings": args.view_spellings,
         }
         nothing = all(v is None for v in changes.values())
         spc = _spc_changes(args, settings)
@@ -485,6 +487,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--goal", help="target %% of exams meeting criteria, e.g. 85 ('none' clears)")
     q.add_argument("--checklist", help="checklist whose 'meets criteria' is the measure")
     q.add_argument("--default-location", help="location of technologists without one ('' clears)")
+    q.add_argument(
+        "--view-spellings",
+        metavar="TEXT",
+        help="local words for views and sides, e.g. 'OBL = MLO; DROIT = R' ('' clears)",
+    )
     demo = q.add_mutually_exclusive_group()
     demo.add_argument("--demo", dest="demo", action="store_true", default=None)
     demo.add_argument("--no-demo", dest="demo", action="store_false")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from auditdesk.dicom.view_text import format_spellings, parse_spellings
 from auditdesk.spc import SMALL_NP
 from auditdesk.spc_rules import ALL_RULES, format_rules, parse_rules
 from auditdesk.store import models as m
@@ -65,6 +66,8 @@ class SiteSettings:
     spc_rules: str = DEFAULT_SPC_RULES
     spc_small_np: float = SMALL_NP
     week_policy: str = "snap"
+    # Local view spellings, "OBL = MLO" per line (dicom.view_text.parse_spellings).
+    view_spellings: str = ""
 
 
 _SETTING_FIELDS = (
@@ -79,6 +82,7 @@ _SETTING_FIELDS = (
     "spc_rules",
     "spc_small_np",
     "week_policy",
+    "view_spellings",
 )
 
 
@@ -101,6 +105,10 @@ def save_site(session: Session, settings: SiteSettings) -> None:
     if not (settings.checklist_id or "").strip():
         raise SiteError("The measure checklist id must not be empty.")
     _check_spc(settings)
+    try:
+        settings.view_spellings = format_spellings(parse_spellings(settings.view_spellings))
+    except ValueError as exc:
+        raise SiteError(str(exc)) from None
     row = _settings_row(session)
     if row is None:
         row = m.SiteSettingsRow()

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from auditdesk.store.catalog import _overrides as classification_overrides
 from auditdesk.store.models import Audit, AuditOverride, AuditScore, Image, Series, Study
+from auditdesk.store.view_confirm import labels_to_confirm
 
 STATUS_TODO = "to do"
 STATUS_IN_PROGRESS = "in progress"
@@ -73,6 +74,7 @@ class WorklistRow:
     sampled: bool = False  # in the current audit sample of its week
     second_reader: bool = False  # the sample names this reviewer as its second reader
     assigned_to_me: bool = False  # the sample names this reviewer (primary or second)
+    to_confirm: str = ""  # labels of guessed views not yet confirmed ("LCC RMLO"), issue 13
 
 
 @dataclass
@@ -260,6 +262,7 @@ def list_worklist(
     overrides = classification_overrides(session)
     views = _mammo_views(session, study_ids, overrides)
     views.update(_mr_roles(session, study_ids, overrides))
+    unconfirmed = labels_to_confirm(session, study_ids, overrides)
 
     # Reads only: a coach's consensus or calibration reference audit (auditdesk.adjudication)
     # is not the coach's own read of the exam and is no extra review.
@@ -319,6 +322,7 @@ def list_worklist(
                 and assignments.get(pk, (None, None))[1] == reviewer_pk,
                 assigned_to_me=reviewer_pk is not None
                 and reviewer_pk in assignments.get(pk, (None, None)),
+                to_confirm=" ".join(unconfirmed.get(pk, ())),
             )
         )
     rows = filter_rows(rows, flt, checklist_modalities=checklist_modalities)

@@ -25,6 +25,11 @@ Rule implemented by :func:`calibration`:
 4. Otherwise NONE: pixels are never called millimetres. Zero, negative, NaN or malformed
    spacings are refused with a note saying so.
 
+A digitised film (:func:`~auditdesk.dicom.digitised.is_digitised_film`: scanned, no detector)
+comes first and never reaches the steps above: its Pixel Spacing (else Nominal Scanned Pixel
+Spacing) is the digitiser's sampling of the film -> DIGITISER_SPACING; without one it is NONE.
+It is never presented as detector or patient-plane millimetres.
+
 Mode "detector" skips step 2 when Imager Pixel Spacing exists, for plane-consistent comparison.
 """
 
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from auditdesk.dicom.digitised import is_digitised_film
 from auditdesk.dicom.pixels import functional_group_item
 
 __all__ = [
@@ -57,6 +63,7 @@ class CalibrationSource(enum.StrEnum):
     PIXEL_SPACING = "pixel_spacing"
     IMAGER_PIXEL_SPACING = "imager_pixel_spacing"
     IMAGER_PIXEL_SPACING_ERMF = "imager_pixel_spacing_ermf"
+    DIGITISER_SPACING = "digitiser_spacing"
     NONE = "none"
 
     @property
@@ -70,6 +77,7 @@ _LABELS = {
     CalibrationSource.IMAGER_PIXEL_SPACING_ERMF: (
         "mm (Imager Pixel Spacing / ERMF, estimated breast plane)"
     ),
+    CalibrationSource.DIGITISER_SPACING: "mm (digitiser spacing, scanned film)",
     CalibrationSource.NONE: "px (no calibration)",
 }
 
@@ -152,6 +160,8 @@ def calibration(ds: Dataset, mode: str = "auto", frame: int = 0) -> Calibration:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}.")
     problems: list[str] = []
     ermf = _ermf(ds)
+    if is_digitised_film(ds):
+        return _digitiser_calibration(ds, ermf)
     imager, why = _spacing(ds.get("ImagerPixelSpacing"), "Imager Pixel Spacing")
     if why:
         problems.append(why)
@@ -232,6 +242,36 @@ def calibration(ds: Dataset, mode: str = "auto", frame: int = 0) -> Calibration:
         note = f"The file has no Pixel Spacing or Imager Pixel Spacing, so {_UNCALIBRATED_NOTE}."
     note = note[0].upper() + note[1:]
     return Calibration(None, None, CalibrationSource.NONE, note, ermf)
+
+
+def _digitiser_calibration(ds: Dataset, ermf: float | None) -> Calibration:
+    """A scanned film: the digitiser's spacing (Pixel Spacing, else Nominal Scanned Pixel
+    Spacing) or nothing; never detector or breast-plane millimetres."""
+    problems = []
+    for keyword, name in (
+        ("PixelSpacing", "Pixel Spacing"),
+        ("NominalScannedPixelSpacing", "Nominal Scanned Pixel Spacing"),
+    ):
+        spacing, why = _spacing(ds.get(keyword), name)
+        if spacing is not None:
+            return Calibration(
+                spacing[0],
+                spacing[1],
+                CalibrationSource.DIGITISER_SPACING,
+                f"Digitised film: {name} {_fmt(spacing)} is the film digitiser's sampling of the "
+                "film, not a detector or breast-plane measurement.",
+                ermf,
+            )
+        if why:
+            problems.append(why)
+    why = "; ".join(problems) if problems else "it has no digitiser Pixel Spacing"
+    return Calibration(
+        None,
+        None,
+        CalibrationSource.NONE,
+        f"Digitised film (uncalibrated): {why}, so {_UNCALIBRATED_NOTE}.",
+        ermf,
+    )
 
 
 def length_px(p0: Sequence[float], p1: Sequence[float]) -> float:

@@ -32,6 +32,7 @@ from auditdesk.dicom.scan import (
     scan_location,
 )
 from auditdesk.dicom.sources import Location, enumerate_sources, stat_location
+from auditdesk.dicom.view_reread import site_spellings, stale_mammograms
 from auditdesk.store.db import Database
 from auditdesk.store.models import Image, ImportIssue, ImportRun, Patient, Series, Study, utcnow
 
@@ -210,7 +211,7 @@ class _Writer:
                 "sop_class_uid", "transfer_syntax_uid", "instance_number", "rows", "columns",
                 "n_frames", "photometric", "bits_stored", "view", "view_source", "laterality",
                 "laterality_source", "view_modifiers", "is_screening_view", "exclusion_reason",
-                "mr_info", "slice_position_mm",
+                "mr_info", "slice_position_mm", "view_confidence", "view_conflict",
             ):  # fmt: skip
                 setattr(image, key, rec.get(key))
             image.is_tomosynthesis = bool(rec.get("is_tomosynthesis"))
@@ -317,6 +318,8 @@ def import_paths(
                 )
             )
         }
+        spellings = site_spellings(session)
+        stale |= stale_mammograms(session, bool(spellings))
         to_scan: list[Location] = []
         for loc in locations:
             hit = known.get((loc.path, loc.member))
@@ -338,7 +341,7 @@ def import_paths(
         summary.workers = workers if workers is not None else default_workers(len(to_scan), verify)
         writer = _Writer(session, summary)
         batch: list[ScanResult] = []
-        for result in scan_all(to_scan, summary.workers, cancel, verify):
+        for result in scan_all(to_scan, summary.workers, cancel, verify, spellings):
             done += 1
             if result.record is None:
                 reason = result.reason or "Unknown problem."

@@ -6,7 +6,6 @@ nothing raises on an odd header.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -20,7 +19,9 @@ from auditdesk.dicom.bvalues import (
     get_value,
     sequence_items,
 )
+from auditdesk.dicom.digitised import is_digitised_film
 from auditdesk.dicom.header_text import DictMixin, multi_text, upper_text
+from auditdesk.dicom.view_text import Spellings, TextHints, text_hints
 
 #: View abbreviations (ACR MQCM 1999 equivalents of PS3.16 CID 4014, plus SPECIMEN for G-8310).
 VIEWS: Final = ("CC", "MLO", "ML", "LM", "LMO", "XCCL", "XCCM", "FB", "SIO", "ISO", "SPECIMEN")
@@ -72,15 +73,41 @@ _LATERALITIES: Final = frozenset({"R", "L", "B", "U"})
 # --------------------------------------------------------------------------------------------
 
 
+#: How far a source is trusted (issue 13): header tags made for the purpose, a Patient Orientation
+#: that holds only a view, then free text and identifiers (guesses a reviewer should confirm).
+CONFIDENCES: Final = ("high", "medium", "low", "none")
+_RANK: Final = {c: i for i, c in enumerate(CONFIDENCES)}
+IDENTIFIER_TEXT: Final = "identifier text"
+ORIENTATION_GEOMETRY: Final = "orientation geometry"
+SOURCE_CONFIDENCE: Final = {
+    "ViewCodeSequence": "high",
+    "ViewPosition": "high",
+    "ImageLaterality": "high",
+    "FrameLaterality": "high",
+    "Laterality": "high",
+    "PatientOrientation": "medium",
+    "SeriesDescription": "low",
+    "ProtocolName": "low",
+    "ProcessingDescription": "low",
+    "ImageComments": "low",
+    ORIENTATION_GEOMETRY: "low",
+    IDENTIFIER_TEXT: "low",
+    "none": "none",
+}
+
+
 @dataclass(frozen=True)
 class MammoInfo(DictMixin):
     """What the header says about one mammography image, with where each fact came from.
 
-    ``view_source``: "ViewCodeSequence", "ViewPosition", "SeriesDescription" (any free text:
-    Series Description, Protocol Name, processing description, image comments),
-    "PatientOrientation" (low-confidence heuristic) or "none". ``laterality_source`` uses the
-    same text label for side letters found in free text (including a View Position like "RCC").
-    ``exclusion_reason`` is None exactly when ``is_screening_view`` is True.
+    ``view_source`` / ``laterality_source``: the attribute that gave the value
+    ("ViewCodeSequence", "ViewPosition", "PatientOrientation" (a one-value view), "ImageLaterality",
+    "FrameLaterality", "Laterality", "SeriesDescription", "ProtocolName", "ProcessingDescription",
+    "ImageComments", "orientation geometry" (row/column letters),
+    "identifier text" (Patient ID / Study ID; the identifier itself is never kept) or "none").
+    ``view_confidence`` is the lower of the two sources' confidence (:data:`SOURCE_CONFIDENCE`);
+    "low" means a reviewer should confirm. ``view_conflict`` names sources that disagreed with
+    the one used. ``exclusion_reason`` is None exactly when ``is_screening_view`` is True.
     """
 
     view: str | None = None
@@ -93,6 +120,9 @@ class MammoInfo(DictMixin):
     is_screening_view: bool = False
     exclusion_reason: str | None = None
     lossy: bool = False
+    view_confidence: str = "none"
+    view_conflict: str | None = None
+    digitised: bool = False
 
 
 def _sop_class(ds: Dataset) -> str:
@@ -142,101 +172,34 @@ def _coded_view(ds: Dataset) -> tuple[str | None, list[str]]:
     return view, modifiers
 
 
-# Text tokens. Descriptions are split on anything that is not a letter or digit, so "CC" is only
-# recognised as a whole token ("R CC", "RCC", "L_CC"), never inside "ACCESSION" or "SUCCESS".
-_VIEW_TOKEN: Final = re.compile(
-    r"^(?P<lat>R|L|B)?(?P<view>XCCL|XCCM|XCC|LMO|MLO|CC|ML|LM|FB|SIO|ISO|CV)(?P<id>ID)?$"
+_TEXT_FIELDS: Final = (
+    ("SeriesDescription", "SeriesDescription"),
+    ("ProtocolName", "ProtocolName"),
+    ("AcquisitionDeviceProcessingDescription", "ProcessingDescription"),
+    ("ImageComments", "ImageComments"),
 )
-_TOKEN_VIEW_MAP: Final = {"XCC": "XCCL", "CV": "CC"}  # XCC: see codes.VIEW_CODES on R-102CF
-_LATERALITY_WORDS: Final = {"RIGHT": "R", "LEFT": "L", "BILATERAL": "B"}
-_MAG_TOKENS: Final = frozenset({"MAG", "MAGN", "MAGNIFICATION", "MAGNIFIED", "MAGNIFY"})
-_SPOT_TOKENS: Final = frozenset({"SPOT", "SPOTCOMPRESSION"})
-_BOTH_TOKENS: Final = frozenset({"SPOTMAG", "MAGSPOT"})
-_ROLLED: Final = {
-    "LATERAL": "ROLLED_LATERAL",
-    "MEDIAL": "ROLLED_MEDIAL",
-    "INFERIOR": "ROLLED_INFERIOR",
-    "SUPERIOR": "ROLLED_SUPERIOR",
-}
-
-
-@dataclass(frozen=True)
-class _TextHints:
-    view: str | None = None
-    laterality: str | None = None
-    modifiers: tuple[str, ...] = ()
-    tomo: bool = False
-    specimen: bool = False
-
-
-def _tokens(text: str) -> list[str]:
-    return [t for t in re.split(r"[^A-Z0-9]+", text.upper()) if t]
-
-
-def _text_hints(text: str) -> _TextHints:
-    """View, laterality and modifier hints from a description such as "L XCCL SPOT".
-
-    Deliberately conservative: "ID" counts as implant-displaced only right after a view token
-    ("R CC ID", "RMLOID"), never on its own ("PATIENT ID"); single letters R/L count as
-    laterality only next to a view token.
-    """
-    toks = _tokens(text)
-    view: str | None = None
-    lat: str | None = None
-    mods: list[str] = []
-    tomo = specimen = False
-    words_lat: set[str] = set()
-    for i, tok in enumerate(toks):
-        m = _VIEW_TOKEN.match(tok)
-        if m and view is None:
-            view = _TOKEN_VIEW_MAP.get(m["view"], m["view"])
-            if m["view"] == "CV":
-                mods.append("CLEAVAGE")
-            if m["lat"]:
-                lat = m["lat"]
-            elif i > 0 and toks[i - 1] in ("R", "L", "B"):
-                lat = toks[i - 1]
-            elif i + 1 < len(toks) and toks[i + 1] in ("R", "L", "B"):
-                lat = toks[i + 1]
-            if m["id"] or (i + 1 < len(toks) and toks[i + 1] == "ID"):
-                mods.append("IMPLANT_DISPLACED")
-            continue
-        if tok in _LATERALITY_WORDS:
-            words_lat.add(_LATERALITY_WORDS[tok])
-        elif tok in _SPOT_TOKENS:
-            mods.append("SPOT")
-        elif tok in _MAG_TOKENS:
-            mods.append("MAGNIFICATION")
-        elif tok in _BOTH_TOKENS:
-            mods.extend(("SPOT", "MAGNIFICATION"))
-        elif tok in ("EKLUND", "IMPLANTDISPLACED") or (
-            tok == "IMPLANT" and i + 1 < len(toks) and toks[i + 1].startswith("DISPLACE")
-        ):
-            mods.append("IMPLANT_DISPLACED")
-        elif tok == "CLEAVAGE":
-            mods.append("CLEAVAGE")
-        elif tok == "TANGENTIAL":
-            mods.append("TANGENTIAL")
-        elif tok == "ROLLED" and i + 1 < len(toks) and toks[i + 1] in _ROLLED:
-            mods.append(_ROLLED[toks[i + 1]])
-        elif tok.startswith("TOMO") or tok == "DBT":
-            tomo = True
-        elif tok.startswith("SPECIMEN"):
-            specimen = True
-    if lat is None and len(words_lat) == 1:
-        lat = words_lat.pop()
-    return _TextHints(view, lat, tuple(mods), tomo, specimen)
+_IDENTIFIER_FIELDS: Final = ("PatientID", "StudyID")
 
 
 def _description_texts(ds: Dataset) -> list[str]:
     """Free-text fields that name the view, most specific first."""
-    keys = (
-        "SeriesDescription",
-        "ProtocolName",
-        "AcquisitionDeviceProcessingDescription",
-        "ImageComments",
-    )
-    return [t for t in (as_text(get_value(ds, k)) for k in keys) if t]
+    return [t for t, _ in _labelled_texts(ds)]
+
+
+def _labelled_texts(ds: Dataset) -> list[tuple[str, str]]:
+    """(text, source label) of the free-text fields, most specific first."""
+    found = ((as_text(get_value(ds, k)), label) for k, label in _TEXT_FIELDS)
+    return [(t, label) for t, label in found if t]
+
+
+def _orientation_view(ds: Dataset) -> str | None:
+    """A Patient Orientation holding only a view ("CC", "MLO"; one value), as digitisers and
+    some converters write it instead of row/column directions."""
+    parts = [p for p in multi_text(get_value(ds, "PatientOrientation")) if p]
+    if len(parts) != 1:
+        return None
+    hint = text_hints(parts[0])
+    return hint.view if hint.view and not hint.laterality else None
 
 
 def _orientation_hints(ds: Dataset) -> tuple[str | None, str | None]:
@@ -300,7 +263,7 @@ def _image_type(ds: Dataset) -> tuple[str, ...]:
     return multi_text(get_value(ds, "ImageType"))
 
 
-def _is_tomo(ds: Dataset, hints: Iterable[_TextHints]) -> bool:
+def _is_tomo(ds: Dataset, hints: Iterable[TextHints]) -> bool:
     if _sop_class(ds) == BREAST_TOMOSYNTHESIS_SOP:
         return True
     if any("TOMO" in v for v in _image_type(ds)):
@@ -314,12 +277,13 @@ def is_mammography(ds: Dataset) -> bool:
     MG modality or an MG/breast SOP class is enough. A CT/RG/DX/CR/OT/SC object (or any secondary
     capture) also counts when Body Part Examined is BREAST, when its View Code Sequence or View
     Position is a mammography view, or when its ImageType says TOMO and its description names a
-    mammography view (Hologic stores tomosynthesis slices as CT).
+    mammography view (Hologic stores tomosynthesis slices as CT). A digitised breast film
+    (:func:`~auditdesk.dicom.digitised.is_digitised_film`) is a mammogram.
     """
     try:
         modality = upper_text(get_value(ds, "Modality"))
         sop = _sop_class(ds)
-        if modality == "MG" or sop in MAMMO_SOP_CLASSES:
+        if modality == "MG" or sop in MAMMO_SOP_CLASSES or is_digitised_film(ds):
             return True
         if modality not in _HOST_MODALITIES and not sop.startswith(_SECONDARY_CAPTURE_PREFIX):
             return False
@@ -327,10 +291,10 @@ def is_mammography(ds: Dataset) -> bool:
             return True
         if _coded_view(ds)[0] is not None:
             return True
-        if _text_hints(as_text(get_value(ds, "ViewPosition"))).view is not None:
+        if text_hints(as_text(get_value(ds, "ViewPosition"))).view is not None:
             return True
         if any("TOMO" in v for v in _image_type(ds)):
-            return any(_text_hints(t).view for t in _description_texts(ds))
+            return any(text_hints(t).view for t in _description_texts(ds))
         return False
     except Exception:
         return False
@@ -376,58 +340,98 @@ def _exclusion(
     return None
 
 
-def classify_mammo(ds: Dataset) -> MammoInfo:
+def classify_mammo(ds: Dataset, spellings: Spellings = ()) -> MammoInfo:
     """View, laterality, modifiers and screening eligibility of one mammography image.
 
-    Order of evidence (domain.md 7.1, 8.9): View Code Sequence (code + scheme, then Code Meaning)
-    > View Position > description tokens > Patient Orientation heuristic; laterality from Image
-    Laterality > Frame Laterality (tomosynthesis functional groups) > series Laterality >
-    description > Patient Orientation. Never raises.
+    Order of evidence (domain.md 7.1, 8.9; issue 13): View Code Sequence (code + scheme, then
+    Code Meaning) > View Position > a one-value Patient Orientation ("CC") > description tokens
+    (Series Description, Protocol Name, processing description, image comments; with the site's
+    local ``spellings``) > Patient Orientation geometry > identifier text (Patient ID, Study
+    ID). Laterality: Image Laterality > Frame Laterality (tomosynthesis functional groups) >
+    series Laterality > View Position text ("RCC") > descriptions > geometry > identifiers.
+    The first source wins; any later one that disagrees is named in ``view_conflict``. Never
+    raises.
     """
     try:
-        return _classify_mammo(ds)
+        return _classify_mammo(ds, spellings)
     except Exception as exc:  # a header odd enough to break the rules above
         return MammoInfo(exclusion_reason=f"Header could not be classified ({type(exc).__name__}).")
 
 
-def _classify_mammo(ds: Dataset) -> MammoInfo:
-    hints = [_text_hints(t) for t in _description_texts(ds)]
+def _first(candidates: list[tuple[str | None, str]]) -> tuple[str | None, str]:
+    known = [(v, s) for v, s in candidates if v is not None]
+    return known[0] if known else (None, "none")
+
+
+def _conflict(what: str, candidates: list[tuple[str | None, str]], chosen: str | None) -> str:
+    """'laterality: ImageLaterality R used; SeriesDescription says L' or ''. Geometry and
+    identifier guesses are left out: rotated images contradict the first all the time, and an
+    identifier may hold a site prefix such as "CC-0012" on every image."""
+    if chosen is None:
+        return ""
+    used = next(s for v, s in candidates if v == chosen)
+    others = [
+        f"{s} says {v}"
+        for v, s in candidates
+        if v is not None and v != chosen and s not in (ORIENTATION_GEOMETRY, IDENTIFIER_TEXT)
+    ]
+    return f"{what}: {used} {chosen} used; " + "; ".join(others) if others else ""
+
+
+def _confidence(*sources: str) -> str:
+    known = [SOURCE_CONFIDENCE.get(s, "low") for s in sources if s != "none"]
+    return max(known, key=_RANK.__getitem__) if known else "none"
+
+
+def _classify_mammo(ds: Dataset, spellings: Spellings) -> MammoInfo:
+    labelled = _labelled_texts(ds)
+    hints = [(text_hints(t, spellings), label) for t, label in labelled]
+    ident_hints = [
+        text_hints(as_text(get_value(ds, k)), spellings)
+        for k in _IDENTIFIER_FIELDS
+        if as_text(get_value(ds, k))
+    ]
+    ident = next((h for h in ident_hints if h.view or h.laterality), TextHints())
     coded_view, modifiers = _coded_view(ds)
-    vp_hint = _text_hints(as_text(get_value(ds, "ViewPosition")))
-    view_source = "none"
-    view: str | None = None
-    if coded_view is not None:
-        view, view_source = coded_view, "ViewCodeSequence"
-    elif vp_hint.view is not None:
-        view, view_source = vp_hint.view, "ViewPosition"
-        modifiers.extend(vp_hint.modifiers)
-    else:
-        text_view = next((h.view for h in hints if h.view), None)
-        if text_view is None and any(h.specimen for h in hints):
-            text_view = "SPECIMEN"
-        if text_view is not None:
-            view, view_source = text_view, "SeriesDescription"
+    vp_hint = text_hints(as_text(get_value(ds, "ViewPosition")))
     po_view, po_lat = _orientation_hints(ds)
-    if view is None and po_view is not None:
-        view, view_source = po_view, "PatientOrientation"
-    for h in hints:
+    view_candidates: list[tuple[str | None, str]] = [
+        (coded_view, "ViewCodeSequence"),
+        (vp_hint.view, "ViewPosition"),
+        (_orientation_view(ds), "PatientOrientation"),
+        *((h.view or ("SPECIMEN" if h.specimen else None), label) for h, label in hints),
+        (po_view, ORIENTATION_GEOMETRY),
+        (ident.view, IDENTIFIER_TEXT),
+    ]
+    view, view_source = _first(view_candidates)
+    if view_source == "ViewPosition":
+        modifiers.extend(vp_hint.modifiers)
+    for h, _label in hints:
         modifiers.extend(h.modifiers)
     mods = _unique_sorted_modifiers(modifiers)
 
-    candidates: list[tuple[str | None, str]] = [
+    lat_candidates: list[tuple[str | None, str]] = [
         (upper_text(get_value(ds, "ImageLaterality")), "ImageLaterality"),
         (_frame_laterality(ds), "FrameLaterality"),
         (upper_text(get_value(ds, "Laterality")), "Laterality"),
-        (vp_hint.laterality, "SeriesDescription"),
-        (next((h.laterality for h in hints if h.laterality), None), "SeriesDescription"),
-        (po_lat, "PatientOrientation"),
+        (vp_hint.laterality, "ViewPosition"),
+        *((h.laterality, label) for h, label in hints),
+        (po_lat, ORIENTATION_GEOMETRY),
+        (ident.laterality, IDENTIFIER_TEXT),
     ]
-    valid = [(v, s) for v, s in candidates if v in _LATERALITIES]
+    valid = [(v, s) for v, s in lat_candidates if v in _LATERALITIES]
     known = [(v, s) for v, s in valid if v != "U"]  # "unpaired" says nothing about the side
     laterality, laterality_source = (known or valid or [(None, "none")])[0]
+    conflicts = [
+        _conflict("view", view_candidates, view),
+        _conflict("laterality", known, laterality if laterality != "U" else None),
+    ]
+    both_sides = [label for h, label in hints if h.both_sides]
+    if both_sides:
+        conflicts.append(f"{', '.join(both_sides)} names both sides")
 
     intent = _presentation_intent(ds)
-    tomo = _is_tomo(ds, hints)
+    tomo = _is_tomo(ds, [h for h, _ in hints])
     stereo = any("STEREO" in v for v in _image_type(ds))
     reason = _exclusion(view, mods, intent, stereo, tomo)
     lossy = as_text(get_value(ds, "LossyImageCompression")) == "01"
@@ -442,4 +446,7 @@ def _classify_mammo(ds: Dataset) -> MammoInfo:
         is_screening_view=reason is None,
         exclusion_reason=reason,
         lossy=lossy,
+        view_confidence=_confidence(view_source, laterality_source),
+        view_conflict="; ".join(c for c in conflicts if c) or None,
+        digitised=is_digitised_film(ds),
     )

@@ -30,6 +30,7 @@ from auditdesk.dicom.pixels import (
     transfer_syntax,
 )
 from auditdesk.dicom.sources import Location, open_location, stat_location
+from auditdesk.dicom.view_text import Spellings
 
 # A process pool costs ~0.4 s to start (about 1,200 headers read sequentially on the reference
 # machine, see shared/reference/env-notes.md 4b); below this many files one process is faster.
@@ -66,7 +67,7 @@ def _int(ds: Dataset, keyword: str) -> int | None:
     return as_int(get_value(ds, keyword))
 
 
-def _record(ds: Dataset, layout_encapsulated: bool) -> dict[str, Any]:
+def _record(ds: Dataset, layout_encapsulated: bool, spellings: Spellings = ()) -> dict[str, Any]:
     mammo = classify.is_mammography(ds)
     modality = _text(ds, "Modality", 16)
     when = classify.procedure_datetime(ds)
@@ -97,10 +98,12 @@ def _record(ds: Dataset, layout_encapsulated: bool) -> dict[str, Any]:
         "encapsulated": layout_encapsulated,
     }
     if mammo:
-        info = classify.classify_mammo(ds)
+        info = classify.classify_mammo(ds, spellings)
         record.update(
             view=info.view,
             view_source=info.view_source,
+            view_confidence=info.view_confidence,
+            view_conflict=info.view_conflict,
             laterality=info.laterality,
             laterality_source=info.laterality_source,
             view_modifiers=list(info.modifiers),
@@ -125,11 +128,12 @@ def _verify_pixels(fp: BinaryIO) -> None:
     decode_frame(ds, 0)
 
 
-def scan_location(loc: Location, verify: bool = False) -> ScanResult:
+def scan_location(loc: Location, verify: bool = False, spellings: Spellings = ()) -> ScanResult:
     """Read one file's header and decide whether it is a usable image.
 
     With ``verify`` the first frame is also decoded (slow for JPEG 2000: seconds per mammogram),
     so corrupt compressed data is reported at import instead of when the image is opened.
+    ``spellings``: the site's local view spellings (read from the database by the caller).
     """
     try:
         size, stamp = stat_location(loc)
@@ -155,7 +159,7 @@ def scan_location(loc: Location, verify: bool = False) -> ScanResult:
                 check_codec(ts)
             available = layout.length if layout.length is not None else size
             check_pixel_size(ds, None if layout.encapsulated else available)
-            record = _record(ds, layout.encapsulated)
+            record = _record(ds, layout.encapsulated, spellings)
             if verify:
                 _verify_pixels(fp)
     except (HeaderError, PixelDataError) as exc:
@@ -168,19 +172,25 @@ def scan_location(loc: Location, verify: bool = False) -> ScanResult:
 
 
 def scan_all(
-    locations: list[Location], workers: int, cancel: CancelCallback | None, verify: bool
+    locations: list[Location],
+    workers: int,
+    cancel: CancelCallback | None,
+    verify: bool,
+    spellings: Spellings = (),
 ) -> Iterator[ScanResult]:
     if workers <= 1:
         for loc in locations:
             if cancel and cancel():
                 return
-            yield scan_location(loc, verify)
+            yield scan_location(loc, verify, spellings)
         return
     # spawn: safe inside a Qt process (fork would copy the GUI's threads and locks).
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         results = pool.map(
-            partial(scan_location, verify=verify), locations, chunksize=1 if verify else CHUNK_SIZE
+            partial(scan_location, verify=verify, spellings=spellings),
+            locations,
+            chunksize=1 if verify else CHUNK_SIZE,
         )
         try:
             for result in results:

@@ -105,6 +105,7 @@ CALIBRATION_TEXT = {
     "pixel_spacing": "Pixel Spacing",
     "imager_pixel_spacing": "Imager Pixel Spacing",
     "imager_pixel_spacing_ermf": "Imager Pixel Spacing / ERMF",
+    "digitiser_spacing": "digitiser spacing (scanned film)",
     "reported": "reported by import, calibration unknown",
     "none": "no calibration",
     "entered": "entered by the reviewer",

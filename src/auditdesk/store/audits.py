@@ -58,13 +58,11 @@ ANSWER_SOURCES = ("reviewer", "computed", "header", "consensus")
 # measures; only "review" audits count in agreement between reviewers.
 PURPOSES = ("review", "consensus", "reference")
 # "reported": a number in mm taken from an imported spreadsheet; how it was calibrated is unknown.
+# "digitiser_spacing": a scanned film's Pixel Spacing (dicom.digitised), never detector mm.
 CALIBRATION_SOURCES = (
-    "pixel_spacing",
-    "imager_pixel_spacing",
-    "imager_pixel_spacing_ermf",
-    "reported",
-    "none",
-)
+    "pixel_spacing", "imager_pixel_spacing", "imager_pixel_spacing_ermf", "digitiser_spacing",
+    "reported", "none",
+)  # fmt: skip
 OVERRIDE_FIELDS = ("meets_criteria", "grade")
 EVENT_KINDS = (
     "answer",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from auditdesk.store.models import ClassificationOverride, Image, Series, Study
+from auditdesk.store.view_confirm import needs_confirmation
 
 VIEW_CHOICES = ("CC", "MLO", "ML", "LM", "LMO", "XCCL", "XCCM", "FB", "SIO", "ISO", "SPECIMEN")
 LATERALITY_CHOICES = ("R", "L", "B", "U")
@@ -61,6 +62,9 @@ class ImageSummary:
     b_values: list[float]
     temporal_position: int | None
     overridden: list[str] = field(default_factory=list)
+    view_confidence: str | None = None  # high/medium/low/none; None: indexed before 0006
+    view_conflict: str | None = None
+    needs_confirmation: bool = False  # low confidence, not yet confirmed or corrected
 
     @property
     def label(self) -> str:
@@ -187,7 +191,10 @@ def _image_summary(img: Image, ovr: dict[str, str | None]) -> ImageSummary:
         slice_position_mm=img.slice_position_mm,
         b_values=sorted(set(b_values)),
         temporal_position=mr.get("temporal_position"),
+        view_confidence=img.view_confidence,
+        view_conflict=img.view_conflict,
     )
+    summary.needs_confirmation = needs_confirmation(img.view_confidence, summary.label, ovr)
     if "view" in ovr:
         summary.view, summary.view_source = ovr["view"], "reviewer"
         summary.overridden.append("view")

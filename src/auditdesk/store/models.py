@@ -137,6 +137,9 @@ class Image(Base):
     view_source: Mapped[str | None] = mapped_column(String(32))
     laterality: Mapped[str | None] = mapped_column(String(2))
     laterality_source: Mapped[str | None] = mapped_column(String(32))
+    # high/medium/low/none (dicom.mammo_views.SOURCE_CONFIDENCE) and disagreeing sources (0006).
+    view_confidence: Mapped[str | None] = mapped_column(String(8))
+    view_conflict: Mapped[str | None] = mapped_column(Text)
     view_modifiers: Mapped[list[Any] | None] = mapped_column(JSON)
     is_screening_view: Mapped[bool | None] = mapped_column(Boolean)
     exclusion_reason: Mapped[str | None] = mapped_column(Text)
@@ -324,7 +327,7 @@ class AuditMeasurement(Base):
     key: Mapped[str] = mapped_column(String(128))  # e.g. "RMLO:pnl_mm"
     value_mm: Mapped[float | None] = mapped_column(Float)
     value_px: Mapped[float] = mapped_column(Float)
-    # pixel_spacing, imager_pixel_spacing, imager_pixel_spacing_ermf or none
+    # pixel_spacing, imager_pixel_spacing, imager_pixel_spacing_ermf, digitiser_spacing or none
     calibration_source: Mapped[str] = mapped_column(String(32))
     sop_uid: Mapped[str | None] = mapped_column(String(64))  # none: typed in, no image
     geometry: Mapped[Any] = mapped_column(JSON, nullable=True)  # points, for redrawing
@@ -418,6 +421,8 @@ class SiteSettingsRow(Base):
     spc_rules: Mapped[str] = mapped_column(String(128), default=SPC_RULES_ALL)
     spc_small_np: Mapped[float] = mapped_column(Float, default=5.0)
     week_policy: Mapped[str] = mapped_column(String(16), default="snap")
+    # Local view spellings, "OBL = MLO" per line (dicom.view_text; revision 0006).
+    view_spellings: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -40,12 +40,15 @@ DRAWN_KEYS = (PNL_KEY, RULER_KEY)
 
 def exam_title(study: StudySummary, *, blinded: bool) -> str:
     """'Mammo 2026-03-01 · RCC LCC RMLO LMLO · tech J.S.': no patient data, ever; the
-    technologist only when the audit is not blinded."""
+    technologist only when the audit is not blinded; guessed views to confirm named."""
     kind = {"mammo": "Mammo", "mr": "MR"}.get(study.kind, study.modalities or "Exam")
     date = study.procedure_date.isoformat() if study.procedure_date else "no date"
     parts = [f"{kind} {date}"]
     if study.views:
         parts.append(" ".join(study.views))
+    guessed = sorted(i.label for s in study.series for i in s.images if i.needs_confirmation)
+    if guessed:  # issue 13: a view read from free text or an identifier is a guess
+        parts.append(f"please confirm {' '.join(guessed)} (view from text)")
     if not blinded:
         parts.append(f"tech {study.technologist}" if study.technologist else "tech unknown")
     return " · ".join(parts)

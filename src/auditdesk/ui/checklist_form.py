@@ -94,9 +94,9 @@ CALIBRATION_TEXT = {
     "pixel_spacing": "Pixel Spacing",
     "imager_pixel_spacing": "Imager Pixel Spacing",
     "imager_pixel_spacing_ermf": "Imager Pixel Spacing ÷ magnification factor",
-    "reported": "reported",
-    "none": "no calibration",
-}
+    "digitiser_spacing": "digitiser spacing (scanned film)",
+    "reported": "reported", "none": "no calibration",
+}  # fmt: skip
 COMMENT_SAVE_MS = 800
 _DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(10)}
 _ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)

@@ -14,6 +14,7 @@ from auditdesk.dicom.loader import DisplayLoader, LoadedImage, result_of
 from auditdesk.dicom.sources import Location
 from auditdesk.hanging import MAMMO_SLOTS, MammoHanging, chest_wall_side, slot_transform
 from auditdesk.store.catalog import StudySummary
+from auditdesk.store.view_confirm import evidence_text
 from auditdesk.ui.viewer import ImageViewport, LoadBridge
 
 __all__ = ["PAIRS", "MammoHangingView"]
@@ -163,6 +164,8 @@ class MammoHangingView(QWidget):
             info = ""  # the viewport puts the window name (and "inverted") in front
             if choice.image is not None and choice.image.lossy:
                 info = "LOSSY"
+            if choice.image is not None and (evidence := evidence_text(choice.image)):
+                info = "\n".join(p for p in (info, f"view: {evidence}") if p)  # issue 13
             if choice.note:
                 info += f"\n{choice.note}"
             viewport.show_loaded(result, transform, label=self._overlay_text(slot), info=info)

@@ -65,6 +65,7 @@ from auditdesk.store.catalog import (
     set_override,
 )
 from auditdesk.store.db import Database
+from auditdesk.ui import view_marks
 from auditdesk.ui.audit_panel import AuditPanel, drawable_measurements
 from auditdesk.ui.checklist_form import key_help
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
@@ -687,14 +688,8 @@ class MainWindow(QMainWindow):
                 for image in series.images:
                     self._images[image.id] = (study, series, image)
                     text = self._image_text(study, image)
-                    note = ""
-                    if image.is_screening_view is False:
-                        note = image.exclusion_reason or "not a screening view"
-                    if image.overridden:
-                        note = (note + "  " if note else "") + "corrected by reviewer"
-                    s_item.appendRow(
-                        [self._item(text, "image", image.id), self._item(note, "image", image.id)]
-                    )
+                    s_item.appendRow(view_marks.image_cells(self._item, text, image))
+        view_marks.update_exam_title(self)
         self.tree.expandToDepth(0)
         self.tree.setColumnWidth(0, 230)
         self.worklist.refresh()
@@ -1059,6 +1054,7 @@ class MainWindow(QMainWindow):
         for field_name in OVERRIDABLE[kind]:
             act = menu.addAction(f"Correct {field_name}…")
             act.triggered.connect(lambda _=False, f=field_name: self.ask_override(kind, ident, f))
+        view_marks.add_confirm_action(menu, self, kind, ident)
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 
     def ask_override(self, target: str, ident: int, field_name: str) -> None:

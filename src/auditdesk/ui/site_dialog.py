@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -58,6 +59,14 @@ class _Tech:
     id: int | None = None
     aliases: list[str] = field(default_factory=list)  # stored (normalised) aliases
     new_aliases: list[str] = field(default_factory=list)  # raw names mapped in this dialog
+
+
+SPELLINGS_HELP = (
+    "Words your archive uses for mammography views and sides in descriptions, protocol names "
+    "and identifiers: PHRASE = MEANING, one per line. MEANING is a side (R, L), a view (CC, MLO, "
+    "ML, LM, XCCL, ...) or both (R MLO). Views read this way are low-confidence guesses that a "
+    "reviewer confirms; they apply from the next import."
+)
 
 
 def parse_goal(text: str) -> float | None:
@@ -177,6 +186,11 @@ class SiteDialog(QDialog):
         self._fill_location_combo(s.default_location)
         self.demo_label = QLabel("This database holds DEMO data: every report says so.", tab)
         self.demo_label.setVisible(s.is_demo)
+        self.spellings_edit = QPlainTextEdit(s.view_spellings, tab)
+        self.spellings_edit.setObjectName("view_spellings")
+        self.spellings_edit.setPlaceholderText("One per line, e.g.\nOBL = MLO\nDROIT = R")
+        self.spellings_edit.setToolTip(SPELLINGS_HELP)
+        self.spellings_edit.setMaximumHeight(90)
 
         form = QFormLayout()
         form.addRow("Site name", self.name_edit)
@@ -187,6 +201,7 @@ class SiteDialog(QDialog):
         form.addRow("Measure checklist", self.checklist_combo)
         form.addRow("Meets criteria means", self.meets_label)
         form.addRow("Default location", self.location_combo)
+        form.addRow("Local view spellings", self.spellings_edit)
         layout = QVBoxLayout(tab)
         layout.addLayout(form)
         layout.addWidget(self.demo_label)
@@ -424,6 +439,7 @@ class SiteDialog(QDialog):
             checklist_id=self.checklist_combo.currentData() or self._settings.checklist_id,
             default_location=self.location_combo.currentText().strip() or None,
             is_demo=self._settings.is_demo,
+            view_spellings=self.spellings_edit.toPlainText(),
         )
         return self.chart_tab.apply(settings)  # rules, small-n, week policy
 

@@ -188,7 +188,8 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_EXAM:
             return f"{row.exam_label} · 2nd read" if row.second_reader else row.exam_label
         if col == COL_VIEWS:
-            return row.views
+            mark = f"please confirm {row.to_confirm}" if row.to_confirm else ""
+            return " · ".join(t for t in (row.views, mark) if t)
         if col == COL_TECH:
             return row.technologist or ""
         if col == COL_STATUS:
@@ -227,6 +228,12 @@ class WorklistModel(QAbstractTableModel):
             return "In its week's audit sample"
         if col == COL_STATUS and row.my_checklist_id:
             return f"{row.my_status} ({row.my_checklist_id})"
+        if col == COL_VIEWS and row.to_confirm:
+            return (
+                f"View or side of {row.to_confirm} was guessed from free text or an identifier: "
+                "check it, then right-click the image in the study tree → Confirm view and side "
+                "(or Correct view… / Correct laterality…)"
+            )
         if col == COL_REVIEWS:
             text = f"{row.n_reviews} completed audit(s)"
             if row.has_audit_by_others:
