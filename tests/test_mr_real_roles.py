@@ -2,7 +2,7 @@
 
 The expected roles were read off the classifier on main before the localizer / inversion-recovery
 / T1 rules were added (issue 13), and checked by hand against each header (dcmread): where a
-role changed on purpose the comment says why.
+role changed on purpose (two localizers, OTHER -> LOCALIZER) the comment says why.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ EXPECTED: dict[tuple[str, str, int], str] = {
     ("enhanced_multiframe", "emri_small.dcm", 1): "OTHER",
     # Bruker pre-clinical GR, TR 362 ms.
     ("enhanced_multiframe", "mr_brucker.dcm", 1): "OTHER",
-    # Philips "Survey_MST": GR TR 15 ms, 256 matrix.
-    ("misc", "GH064_Philips_J2K_lossless.dcm", 1): "OTHER",
-    # Siemens "loc_MPR_cor" (ProtocolName "loc"), *fl3d1_ns.
-    ("misc", "GH1261_Siemens_JPEGLosslessSV1.dcm", 1): "OTHER",
+    # Philips "Survey_MST": GR TR 15 ms, 256 matrix. Was OTHER: "Survey" is Philips' localizer,
+    # so LOCALIZER (issue 13) is the right role.
+    ("misc", "GH064_Philips_J2K_lossless.dcm", 1): "LOCALIZER",
+    # Siemens "loc_MPR_cor" (ProtocolName "loc"), *fl3d1_ns (the AutoAlign scout sequence), an
+    # MPR of the localizer. Was OTHER; LOCALIZER is right.
+    ("misc", "GH1261_Siemens_JPEGLosslessSV1.dcm", 1): "LOCALIZER",
     # Philips dual-echo GR (in/opposed phase) "Liver/SpleeDUAL/ADRENA".
     ("misc", "MR-JPEGLosslessSV1_Philips.dcm", 1): "OTHER",
     # Siemens MPR of a T1 VIBE, one time point.
