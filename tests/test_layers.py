@@ -19,6 +19,8 @@ CORE_MODULES = [
     "auditdesk.dicom.mammo_views",
     "auditdesk.dicom.mr_image",
     "auditdesk.dicom.mr_roles",
+    "auditdesk.dicom.mr_exclusions",
+    "auditdesk.dicom.enhanced_frames",
     "auditdesk.dicom.bvalues",
     "auditdesk.dicom.codes",
     "auditdesk.dicom.pixels",
