@@ -31,7 +31,8 @@ def csa2(fields: dict[str, tuple[str, list[str]]]) -> bytes:
     out += struct.pack("<2I", len(fields), 77)
     for name, (vr, items) in fields.items():
         out += name.encode().ljust(64, b"\x00")
-        out += struct.pack("<i4s3i", 1, vr.encode().ljust(4, b"\x00"), 3, len(items), 77)
+        vm = len(items)  # values; readers expect items past VM to be empty
+        out += struct.pack("<i4s3i", vm, vr.encode().ljust(4, b"\x00"), 3, len(items), 77)
         for item in items:
             data = item.encode() + b"\x00"
             out += struct.pack("<4i", len(data), len(data), 77, len(data))
