@@ -97,3 +97,22 @@ def write(ds: Dataset, path: Path) -> Path:
 def read(path: Path) -> Dataset:
     """As the index reads a file: header only."""
     return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+
+
+def write_prostate_with_localizer(folder: Path) -> None:
+    """One study: a 3-plane localizer, a T2W TSE and a FLAIR (SE\\IR, TI 2500)."""
+    study = generate_uid()
+    loc, t2, flair = generate_uid(), generate_uid(), generate_uid()
+    for i, plane in enumerate([AXIAL, SAGITTAL, CORONAL]):
+        write(mr_dataset(study, loc, i + 1, orientation=plane, SeriesNumber=1,
+                         SeriesDescription="3-pl loc", ScanningSequence="GR",
+                         RepetitionTime=7.0, EchoTime=3.0), folder / f"loc{i}.dcm")  # fmt: skip
+    for i in range(4):
+        write(mr_dataset(study, t2, i + 1, z=3.0 * i, SeriesNumber=2,
+                         SeriesDescription="t2_tse_tra", ScanningSequence="SE",
+                         RepetitionTime=4500.0, EchoTime=100.0),
+              folder / f"t2_{i}.dcm")  # fmt: skip
+        write(mr_dataset(study, flair, i + 1, z=3.0 * i, SeriesNumber=3,
+                         ScanningSequence=["SE", "IR"], InversionTime=2500.0,
+                         SequenceName="*tir2d1_19", RepetitionTime=9000.0,
+                         EchoTime=101.0), folder / f"flair{i}.dcm")  # fmt: skip
