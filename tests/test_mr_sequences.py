@@ -365,3 +365,37 @@ def test_plain_t2w_is_still_t2w(tmp_path: Path) -> None:
         "spin echo, TR 5000 ms, TE 104 ms",
         "SeriesDescription names a T2 series",
     )
+
+
+def test_series_indexed_with_older_mr_facts_are_read_again(db: Any, tmp_path: Path) -> None:
+    """A FLAIR indexed by an older AuditDesk (no Inversion Time, no facts version, role T2W)
+    is read again on the next import of the same files and becomes OTHER."""
+    from sqlalchemy import select
+    from sqlalchemy.orm.attributes import flag_modified
+
+    from auditdesk.dicom.index import import_paths
+    from auditdesk.dicom.mr_image import MR_FACTS_MARKER
+    from auditdesk.store.models import Image, Series
+    from mr_writer import write_prostate_with_localizer
+
+    write_prostate_with_localizer(tmp_path / "study")
+    assert import_paths(db, [tmp_path / "study"]).added == 11
+    with db.transaction() as session:
+        flair = session.scalars(select(Series).where(Series.series_number == 3)).one()
+        assert flair.mr_role == "OTHER"
+        flair.mr_role = "T2W"  # as the old classifier left it
+        for image in session.scalars(select(Image).where(Image.series_pk == flair.id)):
+            image.mr_info = {
+                k: v
+                for k, v in image.mr_info.items()
+                if k not in (MR_FACTS_MARKER, "inversion_time_ms")
+            }
+            flag_modified(image, "mr_info")
+    again = import_paths(db, [tmp_path / "study"])
+    assert (again.updated, again.added) == (4, 0)  # exactly the FLAIR's four images
+    with db.session() as session:
+        flair = session.scalars(select(Series).where(Series.series_number == 3)).one()
+        assert flair.mr_role == "OTHER"
+        assert "Inversion Time 2500 ms" in flair.mr_info["role_reasons"]
+    third = import_paths(db, [tmp_path / "study"])
+    assert (third.updated, third.added) == (0, 0)

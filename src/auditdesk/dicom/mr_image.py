@@ -7,7 +7,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from pydicom.dataset import Dataset
 
@@ -34,6 +34,12 @@ from auditdesk.dicom.header_text import DictMixin, multi_text, upper_text
 # --------------------------------------------------------------------------------------------
 # MR: per-image facts
 # --------------------------------------------------------------------------------------------
+
+#: Key stored in every image's ``mr_info`` with :data:`MR_FACTS_VERSION`. An image indexed with
+#: an older version (or none) is read again on the next import, so facts added later reach
+#: series indexed before them. 2: Inversion Time, Enhanced MR stack positions, mosaic slices.
+MR_FACTS_MARKER: Final = "mr_facts_version"
+MR_FACTS_VERSION: Final = 2
 
 
 @dataclass(frozen=True)
