@@ -157,9 +157,24 @@ def test_ir_diffusion_is_not_dwi_but_fat_suppressed_diffusion_is(tmp_path: Path)
     assert any(r.startswith("DWI evidence overruled: b-values 800") for r in stir.role_reasons)
     spair = series(tmp_path, ScanningSequence=["EP", "SE"], InversionTime=180, **common)
     assert spair.role == "DWI"
+    assert spair.role_reasons[-1] == (
+        "Inversion Time 180 ms without other signs of inversion recovery: fat suppression"
+    )
     # a FLAIR-length TI on an EPI is an inversion pulse whatever else the series says
     flair_dwi = series(tmp_path, ScanningSequence=["EP", "SE"], InversionTime=2000, **common)
     assert flair_dwi.role == "OTHER"
+
+
+def test_short_inversion_time_alone_is_fat_suppression_on_a_t2w(tmp_path: Path) -> None:
+    """A T2W TSE with spectral fat suppression may carry a short TI: T2W, with a note. The same
+    TI with STIR in the name is a STIR (inversion recovery)."""
+    t2 = {"ScanningSequence": "SE", "RepetitionTime": 4000, "EchoTime": 100, "InversionTime": 170}
+    spair = series(tmp_path, SeriesDescription="t2_tse_tra_spair", **t2)
+    assert spair.role == "T2W"
+    assert spair.role_reasons[-1].endswith("fat suppression")
+    stir = series(tmp_path, SeriesDescription="t2_stir_tra", **t2)
+    assert stir.role == "OTHER"
+    assert "Inversion Time 170 ms" in stir.role_reasons
 
 
 def test_zero_inversion_time_is_no_inversion(tmp_path: Path) -> None:

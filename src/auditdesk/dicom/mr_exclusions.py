@@ -52,10 +52,11 @@ _IR_SEQUENCE: Final = re.compile(
     r"^\*?(?:SPC)?T?IR(?![A-Z])|(?<![A-Z])(FLAIR|STIR|TIRM|T?IR|IRFSE|IRTSE|PSIR)(?![A-Z])"
 )
 
-#: Inversion Time alone (no IR in Scanning Sequence, name or text) on an EPI diffusion series
-#: below this is read as fat suppression (SPAIR-like), not as an IR sequence: STIR/SPAIR TIs are
-#: ~150-250 ms at 1.5-3 T, T1-FLAIR/MPRAGE ~700-1100 ms, FLAIR ~1500-2800 ms [P: textbook ranges].
-IR_TI_ALONE_MIN_ON_DIFFUSION_MS: Final = 300.0
+#: An Inversion Time alone (no IR in Scanning Sequence, sequence name or text) below this is read
+#: as spectral fat suppression (SPAIR-like, on a T2W TSE or a DWI), not as an IR sequence:
+#: STIR/SPAIR TIs are ~150-250 ms at 1.5-3 T, T1-FLAIR/MPRAGE ~700-1100 ms, FLAIR ~1500-2800 ms
+#: [P: textbook ranges]. A real STIR says IR in its Scanning Sequence, name or description.
+IR_TI_ALONE_MIN_MS: Final = 300.0
 
 #: T1-weighted timing: spin echo with TR below this and TE below T1_MAX_TE_MS; gradient echo
 #: with TR below T1_GRE_MAX_TR_MS (the DCE limits of domain.md 3.3).
@@ -135,14 +136,16 @@ def localizer_evidence(
     return reasons
 
 
-def inversion_recovery_evidence(
-    images: Sequence[MRImageInfo], text: str, raw_text: str, text_label: str, diffusion: bool
-) -> list[str]:
-    """Why the series is an inversion-recovery sequence ([] when it is not).
+def _inversion_time(images: Sequence[MRImageInfo]) -> float | None:
+    """Median Inversion Time > 0 (GE writes 0 when there is no inversion pulse)."""
+    return _median([im.inversion_time_ms for im in images if (im.inversion_time_ms or 0) > 0])
 
-    ``diffusion``: the series also has diffusion evidence (b-values, EPI); there an Inversion Time
-    below :data:`IR_TI_ALONE_MIN_ON_DIFFUSION_MS` with no other IR sign is fat suppression.
-    """
+
+def inversion_recovery_evidence(
+    images: Sequence[MRImageInfo], text: str, raw_text: str, text_label: str
+) -> list[str]:
+    """Why the series is an inversion-recovery sequence ([] when it is not). An Inversion Time
+    below :data:`IR_TI_ALONE_MIN_MS` counts only next to another sign of IR."""
     reasons: list[str] = []
     scan = scan_tokens(images)
     if "IR" in scan:
@@ -154,11 +157,20 @@ def inversion_recovery_evidence(
         reasons.append(f"sequence name {', '.join(ir_names)} is an inversion-recovery sequence")
     if text and _IR_TEXT.search(text):
         reasons.append(f'{text_label} "{raw_text}" names an inversion-recovery sequence')
-    ti = _median([im.inversion_time_ms for im in images if (im.inversion_time_ms or 0) > 0])
-    fat_suppression = diffusion and not reasons and (ti or 0) < IR_TI_ALONE_MIN_ON_DIFFUSION_MS
-    if ti is not None and not fat_suppression:
+    ti = _inversion_time(images)
+    if ti is not None and (reasons or ti >= IR_TI_ALONE_MIN_MS):
         reasons.append(f"Inversion Time {_fmt(ti)} ms")
     return reasons
+
+
+def fat_suppression_note(images: Sequence[MRImageInfo]) -> str | None:
+    """The note shown when a short Inversion Time was not taken as inversion recovery."""
+    ti = _inversion_time(images)
+    if ti is None or ti >= IR_TI_ALONE_MIN_MS:
+        return None
+    return (
+        f"Inversion Time {_fmt(ti)} ms without other signs of inversion recovery: fat suppression"
+    )
 
 
 def t1_evidence(images: Sequence[MRImageInfo], text: str, text_label: str) -> list[str]:

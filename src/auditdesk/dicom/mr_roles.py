@@ -18,6 +18,7 @@ from auditdesk.dicom.bvalues import (
 )
 from auditdesk.dicom.header_text import DictMixin
 from auditdesk.dicom.mr_exclusions import (
+    fat_suppression_note,
     inversion_recovery_evidence,
     localizer_evidence,
     t1_evidence,
@@ -262,13 +263,15 @@ def _role(
     if localizer:
         return "LOCALIZER", localizer
     role, reasons = _evidence_role(images, b_values, n_temporal, temporal_how, images_per_position)
-    diffusion = any(b > 0 for b in b_values) or "EP" in _scan_tokens(images)
-    ir = inversion_recovery_evidence(images, text, raw_text, text_label, diffusion)
+    ir = inversion_recovery_evidence(images, text, raw_text, text_label)
     if ir:
         out = ["inversion recovery (FLAIR/STIR/TIRM...): never T2W, DWI, ADC or DCE", *ir]
         if role != "OTHER":
             out.append(f"{role} evidence overruled: {'; '.join(reasons)}")
         return "OTHER", out
+    note = fat_suppression_note(images)
+    if note:
+        reasons = [*reasons, note]
     if role in ("T2W", "OTHER"):
         t1 = t1_evidence(images, text, text_label)
         if t1 and role == "T2W":
