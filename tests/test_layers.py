@@ -25,6 +25,8 @@ CORE_MODULES = [
     "auditdesk.demo.film",
     "auditdesk.dicom.mr_image",
     "auditdesk.dicom.mr_roles",
+    "auditdesk.dicom.mr_exclusions",
+    "auditdesk.dicom.enhanced_frames",
     "auditdesk.dicom.bvalues",
     "auditdesk.dicom.codes",
     "auditdesk.dicom.pixels",

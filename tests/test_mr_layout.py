@@ -4,6 +4,7 @@ in patient coordinates."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from auditdesk.dicom.index import import_paths
 from auditdesk.mr_layout import (
+    HIDDEN_ROLES,
     Stack,
     build_stacks,
     default_layout,
@@ -20,9 +22,9 @@ from auditdesk.mr_layout import (
     relative_index,
     stacks_from_series,
 )
+from auditdesk.store.catalog import list_studies, set_override
 from auditdesk.store.models import Image, Study
-
-AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+from mr_writer import AXIAL, write_prostate_with_localizer
 
 
 @pytest.fixture
@@ -217,3 +219,42 @@ def test_enhanced_mr_frames_are_ordered_and_phased_per_frame() -> None:
     assert [stack.slice(0, z).frame for z in range(3)] == [2, 1, 0]
     assert [stack.slice(1, z).frame for z in range(3)] == [5, 4, 3]
     assert stack.slice(1, 0).lossy
+
+
+# ------------------------------------------------------------------------------ localizers
+def test_localizer_series_get_no_stack() -> None:
+    t2, t2_infos = _series(1, "T2W", [(0.0, 0.0, 3.0 * k) for k in range(5)])
+    loc, loc_infos = _series(2, "LOCALIZER", [(0.0, 0.0, 10.0 * k) for k in range(3)])
+    other, other_infos = _series(3, "OTHER", [(0.0, 0.0, 3.0 * k) for k in range(5)])
+    stacks = stacks_from_series([loc, t2, other], {**t2_infos, **loc_infos, **other_infos})
+    assert [s.label for s in stacks] == ["T2W", "OTHER"]
+    assert "LOCALIZER" in HIDDEN_ROLES
+    assert all("LOCALIZER" not in label for label in default_layout(stacks))
+
+
+def test_indexed_localizer_is_listed_not_stacked_and_a_reviewer_can_set_or_clear_it(
+    db: Any, tmp_path: Path
+) -> None:
+    write_prostate_with_localizer(tmp_path / "study")
+    import_paths(db, [tmp_path / "study"])
+    with db.session() as session:
+        (study,) = list_studies(session)
+        roles = {s.series_number: s.role for s in study.series}
+        assert roles == {1: "LOCALIZER", 2: "T2W", 3: "OTHER"}
+        loc = next(s for s in study.series if s.role == "LOCALIZER")
+        assert loc.role_reasons == [
+            'SeriesDescription "3-pl loc" names a localizer',
+            "3 orthogonal planes in one gradient-echo series, matrix 16",
+        ]
+        assert [s.label for s in build_stacks(session, study.id)] == ["T2W", "OTHER"]
+        t2_pk = next(s.id for s in study.series if s.role == "T2W")
+    with db.transaction() as session:  # a reviewer says the T2W is a localizer
+        set_override(session, target="series", target_id=t2_pk, field_name="role",
+                     value="localizer", reviewer="Coach", reason="test")  # fmt: skip
+    with db.session() as session:
+        assert [s.label for s in build_stacks(session, study.id)] == ["OTHER"]
+    with db.transaction() as session:  # and clears it again
+        set_override(session, target="series", target_id=t2_pk, field_name="role", value=None,
+                     reviewer="Coach")  # fmt: skip
+    with db.session() as session:
+        assert [s.label for s in build_stacks(session, study.id)] == ["T2W", "OTHER"]

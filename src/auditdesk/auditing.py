@@ -149,7 +149,7 @@ def header_facts(session: Session, study_pk: int) -> dict[str, Any]:
     series_rows = session.scalars(select(Series).where(Series.study_pk == study_pk))
     for series in series_rows:
         role = series.mr_role
-        if role in (None, "OTHER"):
+        if role in (None, "OTHER", "LOCALIZER"):
             continue
         # Geometry and protocol are the same on every image of a series: one row is enough
         # (this runs on every answer, and a DCE series has hundreds of images).

@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--laterality", help="R, L, B, U or 'auto'")
             q.add_argument("--screening", help="yes/no: count in screening audits, or 'auto'")
         else:
-            q.add_argument("--role", help="T2W, DWI, ADC, DCE, OTHER or 'auto'")
+            q.add_argument("--role", help="T2W, DWI, ADC, DCE, LOCALIZER, OTHER or 'auto'")
         q.add_argument("--reviewer", required=True, help="who makes the correction")
         q.add_argument("--reason", help="why")
         q.set_defaults(func=cmd_override)

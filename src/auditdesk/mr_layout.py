@@ -29,6 +29,7 @@ from auditdesk.store.catalog import SeriesSummary, get_study
 from auditdesk.store.models import Image
 
 __all__ = [
+    "HIDDEN_ROLES",
     "MAX_LINK_ANGLE_DEG",
     "ROLE_ORDER",
     "Slice",
@@ -47,6 +48,10 @@ MAX_LINK_ANGLE_DEG: Final = 10.0
 
 #: Reading order of the roles (stack picker, default layout).
 ROLE_ORDER: Final = ("T2W", "DWI", "ADC", "DCE", "OTHER")
+
+#: Roles never offered as a stack (picker, default layout): a localizer is listed in the study
+#: tree with its reason, but nobody reads or audits it.
+HIDDEN_ROLES: Final = frozenset({"LOCALIZER"})
 
 Vec = tuple[float, float, float]
 
@@ -309,12 +314,15 @@ def stacks_from_series(
     series: list[SeriesSummary], mr_infos: dict[int, dict[str, Any]]
 ) -> list[Stack]:
     """Stacks of a study's MR series (``mr_infos``: Image pk -> Image.mr_info), in reading
-    order: T2W, DWI by ascending b, ADC, DCE, OTHER; same role by series number."""
+    order: T2W, DWI by ascending b, ADC, DCE, OTHER; same role by series number. Series with a
+    :data:`HIDDEN_ROLES` role (after reviewer overrides) get no stack."""
     stacks: list[Stack] = []
     for s in series:
         if s.modality not in (None, "MR") and s.role is None:
             continue
         role = s.role or "OTHER"
+        if role in HIDDEN_ROLES:
+            continue
         slices: list[Slice] = []
         calculated = False
         for img in s.images:

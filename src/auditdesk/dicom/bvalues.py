@@ -14,8 +14,14 @@ NEMA PS3.3 C.8.13.5.9 MR Diffusion Macro; dcm2niix documentation/source; NA-MIC 
    GE adds 10^9 as a flag ("1000001250\\8\\0\\0" -> 1250);
 6. Philips (2001,1003) "Diffusion B-Factor" FL (creator Philips Imaging DD 001);
 7. UIH (0065,1009) (VR not confirmed in our sources: decoded from FD/FL/text by length);
-8. Siemens Sequence Name "*ep_b1000t" (Siemens naming convention, not a standard);
-9. series description tokens "b1400", "B=800" (last resort, source "SeriesDescription").
+8. Canon (formerly Toshiba) classic images: Image Comments (0020,4000) "b=1500(0.445,0.000,0.895)"
+   (dcm2niix Canon/README.md: since Canon, classic DWI no longer fills the public tag); only when
+   the Manufacturer is Canon/Toshiba or blank;
+9. Siemens Sequence Name "*ep_b1000t" (Siemens naming convention, not a standard);
+10. series description tokens "b1400", "B=800" (last resort, source "SeriesDescription").
+
+Siemens mosaic images (ImageType MOSAIC: every slice of one volume tiled into one image) carry
+the same b-value sources as single slices (CSA "B_value", (0019,100C)): one value per mosaic.
 
 Private elements are only trusted when their Private Creator matches, or, when the file carries no
 creator for that block (de-identification tools strip them, as in the real GE ADC series in
@@ -62,6 +68,7 @@ SOURCE_SIEMENS_CSA: Final = "Siemens CSA"
 SOURCE_GE: Final = "GE (0043,1039)"
 SOURCE_PHILIPS: Final = "Philips (2001,1003)"
 SOURCE_UIH: Final = "UIH (0065,1009)"
+SOURCE_CANON: Final = "Canon ImageComments"
 SOURCE_SEQUENCE_NAME: Final = "SequenceName"
 SOURCE_DESCRIPTION: Final = "SeriesDescription"
 
@@ -377,11 +384,16 @@ def parse_csa_header(blob: bytes | bytearray | None) -> dict[str, list[str]]:
     return out
 
 
-def _csa_b_value(ds: Dataset) -> float | None:
+def siemens_csa_fields(ds: Dataset | None) -> dict[str, list[str]]:
+    """The Siemens CSA Image Header (0029,1010) as {field: [items]}; {} when absent."""
     elem = private_element(ds, SIEMENS_CSA_IMAGE)
     if elem is None or not isinstance(elem.value, (bytes, bytearray)):
-        return None
-    for item in parse_csa_header(elem.value).get("B_value", []):
+        return {}
+    return parse_csa_header(elem.value)
+
+
+def _csa_b_value(ds: Dataset) -> float | None:
+    for item in siemens_csa_fields(ds).get("B_value", []):
         if item:
             return as_float(item)
     return None
@@ -484,6 +496,17 @@ def _siemens_old_b(ds: Dataset) -> float | None:
     return _plausible(nums[0]) if nums else None
 
 
+_CANON_COMMENT_B: Final = re.compile(r"^\s*B\s*=\s*(\d{1,5}(?:\.\d+)?)(?![0-9])")
+
+
+def _canon_comment_b(ds: Dataset) -> float | None:
+    """Canon/Toshiba classic DWI: Image Comments "b=1500(x,y,z)" (dcm2niix Canon/README.md)."""
+    if not _manufacturer_matches(ds, ("CANON", "TOSHIBA")):
+        return None
+    m = _CANON_COMMENT_B.match(as_text(get_value(ds, "ImageComments")).upper())
+    return _plausible(float(m.group(1))) if m else None
+
+
 def _sequence_name_b(ds: Dataset) -> float | None:
     name = as_text(get_value(ds, "SequenceName")).upper()
     m = _SIEMENS_SEQ_B.search(name)
@@ -491,7 +514,7 @@ def _sequence_name_b(ds: Dataset) -> float | None:
 
 
 def _classic_chain(ds: Dataset) -> tuple[float | None, str | None]:
-    """Steps 2-9 of the chain (top-level tags), first hit wins."""
+    """Steps 2-10 of the chain (top-level tags), first hit wins."""
     elem = get_element(ds, _TAG_B_VALUE)
     if elem is not None:
         nums = decode_numbers(elem.value, "d")  # FD, or raw bytes when read as UN
@@ -508,6 +531,7 @@ def _classic_chain(ds: Dataset) -> tuple[float | None, str | None]:
         (SOURCE_GE, lambda: _ge_b(ds)),
         (SOURCE_PHILIPS, lambda: _private_b(ds, PHILIPS_B_FACTOR)),
         (SOURCE_UIH, lambda: _private_b(ds, UIH_B_VALUE)),
+        (SOURCE_CANON, lambda: _canon_comment_b(ds)),
         (SOURCE_SEQUENCE_NAME, lambda: _sequence_name_b(ds)),
         (
             SOURCE_DESCRIPTION,

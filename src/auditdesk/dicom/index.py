@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auditdesk.dicom import classify
 from auditdesk.dicom.acquired import ENCODING_MARKER
+from auditdesk.dicom.mr_image import MR_FACTS_MARKER, MR_FACTS_VERSION
 from auditdesk.dicom.scan import (
     CancelCallback,
     ScanResult,
@@ -307,14 +308,20 @@ def import_paths(
             )
         }
         # MR images indexed before the phase-encoding tags were read are read once more, so
-        # their acquired in-plane resolution becomes determinable (dicom.acquired).
+        # their acquired in-plane resolution becomes determinable (dicom.acquired); so are
+        # images indexed with older MR facts (dicom.mr_image.MR_FACTS_VERSION).
         stale = {
             (path, member)
             for path, member in session.execute(
                 select(Image.path, Image.archive_member)
                 .join(Series, Image.series_pk == Series.id)
                 .where(
-                    Series.modality == "MR", Image.mr_info[ENCODING_MARKER].as_boolean().is_(None)
+                    Series.modality == "MR",
+                    Image.mr_info[ENCODING_MARKER].as_boolean().is_(None)
+                    | (
+                        func.coalesce(Image.mr_info[MR_FACTS_MARKER].as_integer(), 0)
+                        < MR_FACTS_VERSION
+                    ),
                 )
             )
         }

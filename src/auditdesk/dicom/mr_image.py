@@ -7,7 +7,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from pydicom.dataset import Dataset
 
@@ -20,6 +20,13 @@ from auditdesk.dicom.bvalues import (
     frame_b_values,
     get_value,
     sequence_items,
+    siemens_csa_fields,
+)
+from auditdesk.dicom.enhanced_frames import (
+    frame_stack_positions,
+    frame_temporal_positions,
+    inversion_recovery,
+    inversion_time_ms,
 )
 from auditdesk.dicom.exam_facts import parse_datetime, parse_time
 from auditdesk.dicom.header_text import DictMixin, multi_text, upper_text
@@ -27,6 +34,12 @@ from auditdesk.dicom.header_text import DictMixin, multi_text, upper_text
 # --------------------------------------------------------------------------------------------
 # MR: per-image facts
 # --------------------------------------------------------------------------------------------
+
+#: Key stored in every image's ``mr_info`` with :data:`MR_FACTS_VERSION`. An image indexed with
+#: an older version (or none) is read again on the next import, so facts added later reach
+#: series indexed before them. 2: Inversion Time, Enhanced MR stack positions, mosaic slices.
+MR_FACTS_MARKER: Final = "mr_facts_version"
+MR_FACTS_VERSION: Final = 2
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,15 @@ class MRImageInfo(DictMixin):
     frame_slice_positions: tuple[float, ...] = ()
     frame_temporal_positions: tuple[int, ...] = ()
     frame_acquisition_times: tuple[float, ...] = ()
+    #: Inversion Time (ms), Enhanced MR: MR Modifier Sequence Inversion Times; None or 0 when
+    #: the sequence has no inversion pulse (GE writes 0).
+    inversion_time_ms: float | None = None
+    #: Enhanced MR frames without Plane Position: place in the stack (Stack ID * 10000 +
+    #: In-Stack Position Number, from Frame Content or the Dimension Index) so frames at one
+    #: position can still be counted. An index, never millimetres.
+    frame_stack_positions: tuple[int, ...] = ()
+    #: Siemens mosaic: slices tiled in one image (CSA NumberOfImagesInMosaic); None otherwise.
+    mosaic_slices: int | None = None
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -121,7 +143,9 @@ def _fg(item: Dataset | None, shared: Dataset | None, keyword: str) -> Dataset |
     return first_item(item, keyword) or first_item(shared, keyword)
 
 
-def _enhanced_scanning_sequence(ds: Dataset, shared: Dataset | None) -> str | None:
+def _enhanced_scanning_sequence(
+    ds: Dataset, first: Dataset | None, shared: Dataset | None
+) -> str | None:
     """Scanning Sequence equivalent for Enhanced MR, which codes it differently:
     Echo Pulse Sequence SPIN/GRADIENT/BOTH -> SE/GR, Echo Planar Pulse Sequence YES -> EP,
     MR Modifier Inversion Recovery YES -> IR."""
@@ -133,8 +157,7 @@ def _enhanced_scanning_sequence(ds: Dataset, shared: Dataset | None) -> str | No
         parts.append("SE")
     if echo in ("GRADIENT", "BOTH"):
         parts.append("GR")
-    modifier = first_item(shared, "MRModifierSequence")
-    if upper_text(get_value(modifier, "InversionRecovery")) == "YES":
+    if inversion_recovery(first, shared):
         parts.append("IR")
     return "\\".join(parts) or None
 
@@ -145,6 +168,14 @@ def _contrast_agent(ds: Dataset) -> str | None:
         return agent
     item = first_item(ds, "ContrastBolusAgentSequence")
     return _text_or_none(get_value(item, "CodeMeaning")) if item is not None else None
+
+
+def _mosaic_slices(ds: Dataset) -> int | None:
+    """Slices tiled in a Siemens mosaic image (CSA NumberOfImagesInMosaic; the image's own
+    position describes the whole tile, not one slice); None for ordinary images."""
+    items = siemens_csa_fields(ds).get("NumberOfImagesInMosaic")
+    n = as_int(items[0]) if items else None
+    return n if n is not None and n > 0 else None
 
 
 def mr_image_info(ds: Dataset) -> MRImageInfo:
@@ -174,11 +205,10 @@ def _mr_image_info(ds: Dataset) -> MRImageInfo:
     timing = _fg(first, shared, "MRTimingAndRelatedParametersSequence")
     echo = _fg(first, shared, "MREchoSequence")
     measures = _fg(first, shared, "PixelMeasuresSequence")
-    content = first_item(first, "FrameContentSequence")
 
     scanning = "\\".join(t for t in multi_text(get_value(ds, "ScanningSequence")) if t) or None
     if scanning is None and per_frame:
-        scanning = _enhanced_scanning_sequence(ds, shared)
+        scanning = _enhanced_scanning_sequence(ds, first, shared)
 
     position = _vector(get_value(ds, "ImagePositionPatient"), 3)
     if position is None:
@@ -195,7 +225,6 @@ def _mr_image_info(ds: Dataset) -> MRImageInfo:
         slice_pos = as_float(get_value(ds, "SliceLocation"))
 
     frame_positions: list[float] = []
-    frame_temporal: list[int] = []
     frame_times: list[float] = []
     for item in per_frame:
         pos = _vector(
@@ -208,21 +237,19 @@ def _mr_image_info(ds: Dataset) -> MRImageInfo:
         if sp is not None:
             frame_positions.append(sp)
         fc = first_item(item, "FrameContentSequence")
-        tp = as_int(get_value(fc, "TemporalPositionIndex"))
-        if tp is not None:
-            frame_temporal.append(tp)
         secs = _datetime_seconds(get_value(fc, "FrameAcquisitionDateTime"))
         if secs is not None:
             frame_times.append(secs)
     # Per-frame tuples are only useful when complete (aligned with the frames).
     n_pf = len(per_frame)
     frame_positions = frame_positions if len(frame_positions) == n_pf else []
-    frame_temporal = frame_temporal if len(frame_temporal) == n_pf else []
+    frame_temporal = frame_temporal_positions(ds, per_frame)
+    stack_positions = frame_stack_positions(ds, per_frame) if not frame_positions else []
     frame_times = frame_times if len(frame_times) == n_pf else []
 
     temporal_position = as_int(get_value(ds, "TemporalPositionIdentifier"))
-    if temporal_position is None and content is not None:
-        temporal_position = as_int(get_value(content, "TemporalPositionIndex"))
+    if temporal_position is None and frame_temporal:
+        temporal_position = frame_temporal[0]
     acq_time = _seconds(parse_time(get_value(ds, "AcquisitionTime")))
     if acq_time is None:
         acq_time = _datetime_seconds(get_value(ds, "AcquisitionDateTime"))
@@ -288,4 +315,7 @@ def _mr_image_info(ds: Dataset) -> MRImageInfo:
         frame_slice_positions=tuple(frame_positions),
         frame_temporal_positions=tuple(frame_temporal),
         frame_acquisition_times=tuple(frame_times),
+        inversion_time_ms=inversion_time_ms(ds, first, shared),
+        frame_stack_positions=tuple(stack_positions),
+        mosaic_slices=_mosaic_slices(ds),
     )

@@ -1,5 +1,6 @@
-"""MR series roles (T2W, DWI, ADC, DCE, OTHER) from the per-image facts of a series, slice
-planes and slice order. Specification: domain.md section 7.2."""
+"""MR series roles (T2W, DWI, ADC, DCE, LOCALIZER, OTHER) from the per-image facts of a series,
+slice planes and slice order. Specification: domain.md section 7.2; localizers, inversion
+recovery and T1 weighting (never a PI-QUAL role) in :mod:`~auditdesk.dicom.mr_exclusions`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from auditdesk.dicom.bvalues import (
     normalise_b_value,
 )
 from auditdesk.dicom.header_text import DictMixin
+from auditdesk.dicom.mr_exclusions import (
+    fat_suppression_note,
+    inversion_recovery_evidence,
+    localizer_evidence,
+    t1_evidence,
+)
 from auditdesk.dicom.mr_image import MRImageInfo, plane_normal
 
 # --------------------------------------------------------------------------------------------
@@ -46,7 +53,12 @@ T2W_MIN_TR_MS: Final = 2000.0
 T2W_MIN_TE_MS: Final = 70.0
 T2W_MAX_TE_MS: Final = 200.0
 
-ROLES: Final = ("T2W", "DWI", "ADC", "DCE", "OTHER")
+#: Every role a series can have. LOCALIZER: a scout, listed with its reason but never offered as
+#: a stack to read or audit. OTHER: any other sequence (FLAIR, T1, field maps...).
+ROLES: Final = ("T2W", "DWI", "ADC", "DCE", "LOCALIZER", "OTHER")
+
+#: The roles PI-QUAL audits (the rest are listed, never audited).
+PIQUAL_ROLES: Final = ("T2W", "DWI", "ADC", "DCE")
 
 
 @dataclass(frozen=True)
@@ -158,12 +170,14 @@ class _Sample:
 def _samples(images: Sequence[MRImageInfo]) -> list[_Sample]:
     out: list[_Sample] = []
     for im in images:
-        n = len(im.frame_slice_positions) or len(im.frame_temporal_positions)
+        # mm positions when frames have Plane Position, else their place in the stack
+        places = im.frame_slice_positions or tuple(float(p) for p in im.frame_stack_positions)
+        n = len(places) or len(im.frame_temporal_positions)
         if im.n_frames > 1 and n == im.n_frames:
             for i in range(n):
                 out.append(
                     _Sample(
-                        im.frame_slice_positions[i] if im.frame_slice_positions else None,
+                        places[i] if places else None,
                         im.frame_temporal_positions[i] if im.frame_temporal_positions else None,
                         im.frame_acquisition_times[i]
                         if len(im.frame_acquisition_times) == n
@@ -235,6 +249,43 @@ def _temporal_analysis(
 
 
 def _role(
+    images: Sequence[MRImageInfo],
+    b_values: Sequence[float],
+    n_temporal: int,
+    temporal_how: str,
+    images_per_position: float,
+) -> tuple[str, list[str]]:
+    """Localizer first, then the PI-QUAL role rules, then the sequences that are never a PI-QUAL
+    role however T2W/DWI-like they look (inversion recovery; T1 weighting against T2W). What
+    was overruled is kept in the reasons, so a reviewer sees the conflict."""
+    text, raw_text, text_label = _series_text(images)
+    localizer = localizer_evidence(images, text, raw_text, text_label)
+    if localizer:
+        return "LOCALIZER", localizer
+    role, reasons = _evidence_role(images, b_values, n_temporal, temporal_how, images_per_position)
+    ir = inversion_recovery_evidence(images, text, raw_text, text_label)
+    if ir:
+        out = ["inversion recovery (FLAIR/STIR/TIRM...): never T2W, DWI, ADC or DCE", *ir]
+        if role != "OTHER":
+            out.append(f"{role} evidence overruled: {'; '.join(reasons)}")
+        return "OTHER", out
+    note = fat_suppression_note(images)
+    if note:
+        reasons = [*reasons, note]
+    if role in ("T2W", "OTHER"):
+        t1 = t1_evidence(images, text, text_label)
+        if t1 and role == "T2W":
+            return "OTHER", [
+                "T1-weighted: never T2W",
+                *t1,
+                f"T2W evidence overruled: {'; '.join(reasons)}",
+            ]
+        if t1:
+            return "OTHER", [reasons[0], *t1, *reasons[1:]]
+    return role, reasons
+
+
+def _evidence_role(
     images: Sequence[MRImageInfo],
     b_values: Sequence[float],
     n_temporal: int,
@@ -331,13 +382,17 @@ def _role(
 
 
 def classify_mr_series(images: Sequence[MRImageInfo]) -> MRSeriesInfo:
-    """Role (T2W/DWI/ADC/DCE/OTHER) of one MR series from its images' facts, with reasons.
+    """Role (T2W/DWI/ADC/DCE/LOCALIZER/OTHER) of one MR series from its images' facts, with
+    reasons.
 
-    Priority (domain.md 7.2, ADC before DWI): ImageType ADC or an ADC description -> ADC;
+    Localizers first (ImageType LOCALIZER, localizer words, 3-plane low-resolution gradient
+    echo). Then (domain.md 7.2, ADC before DWI): ImageType ADC or an ADC description -> ADC;
     FA/exponential-ADC maps -> OTHER; non-zero b-values, DIFFUSION/TRACEW ImageType, Siemens
     "ep_b" sequence names or diffusion words -> DWI; at least :data:`DCE_MIN_TEMPORAL_POSITIONS`
     time points plus T1-GRE timing, a contrast agent or dynamic words -> DCE; spin echo with
-    T2 timing or T2 words -> T2W; otherwise OTHER. Never raises.
+    T2 timing or T2 words -> T2W; otherwise OTHER. Inversion-recovery evidence turns any of
+    these into OTHER, T1-weighted evidence turns T2W into OTHER (reasons say what was
+    overruled). Never raises.
     """
     imgs = [im for im in images if isinstance(im, MRImageInfo)]
     if not imgs:
@@ -359,6 +414,9 @@ def _classify_mr_series(imgs: list[MRImageInfo]) -> MRSeriesInfo:
     positions = [s.position for s in samples if s.position is not None]
     n_positions = len(_cluster(positions))
     images_per_position = len(samples) / n_positions if n_positions else float(len(samples))
+    mosaics = [im.mosaic_slices for im in imgs if im.mosaic_slices]
+    if mosaics and len(mosaics) == len(imgs):
+        n_positions = max(mosaics)  # a Siemens mosaic tiles a whole volume into one image
     n_temporal, resolution, how = _temporal_analysis(imgs, samples)
     role, reasons = _role(imgs, b_values, n_temporal, how, images_per_position)
     if role != "DCE" and how != "TemporalPositionIdentifier":

@@ -21,6 +21,7 @@ from auditdesk.dicom import classify
 from auditdesk.dicom.acquired import encoding_tags
 from auditdesk.dicom.bvalues import as_int, as_text, get_value
 from auditdesk.dicom.headers import HeaderError, pixel_layout, read_header
+from auditdesk.dicom.mr_image import MR_FACTS_MARKER, MR_FACTS_VERSION
 from auditdesk.dicom.pixels import (
     PixelDataError,
     check_codec,
@@ -116,7 +117,7 @@ def _record(ds: Dataset, layout_encapsulated: bool, spellings: Spellings = ()) -
     elif modality == "MR":
         info_mr = classify.mr_image_info(ds)
         # Phase-encoding tags ride along in the same JSON, for the acquired resolution.
-        mr_info = {**info_mr.to_dict(), **encoding_tags(ds)}
+        mr_info = {**info_mr.to_dict(), **encoding_tags(ds), MR_FACTS_MARKER: MR_FACTS_VERSION}
         record.update(mr_info=mr_info, slice_position_mm=info_mr.slice_position_mm)
     return record
 

@@ -19,7 +19,8 @@ from auditdesk.store.view_confirm import needs_confirmation
 
 VIEW_CHOICES = ("CC", "MLO", "ML", "LM", "LMO", "XCCL", "XCCM", "FB", "SIO", "ISO", "SPECIMEN")
 LATERALITY_CHOICES = ("R", "L", "B", "U")
-ROLE_CHOICES = ("T2W", "DWI", "ADC", "DCE", "OTHER")
+#: MR series roles a reviewer can set: the same set as ``dicom.mr_roles.ROLES`` (tested).
+ROLE_CHOICES = ("T2W", "DWI", "ADC", "DCE", "LOCALIZER", "OTHER")
 SCREENING_CHOICES = ("yes", "no")
 
 OVERRIDABLE: dict[str, dict[str, tuple[str, ...]]] = {

@@ -677,14 +677,10 @@ class MainWindow(QMainWindow):
                 if series.presentation_intent == "FOR PROCESSING":
                     role += " FOR PROCESSING"
                 s_item = self._item(label, "series", series.id)
-                item.appendRow(
-                    [
-                        s_item,
-                        self._item(
-                            f"{role}  ({len(series.images)} img)".strip(), "series", series.id
-                        ),
-                    ]
-                )
+                role_label = f"{role}  ({len(series.images)} img)".strip()
+                r_item = self._item(role_label, "series", series.id)
+                r_item.setToolTip("\n".join(series.role_reasons))  # the evidence for the role
+                item.appendRow([s_item, r_item])
                 for image in series.images:
                     self._images[image.id] = (study, series, image)
                     text = self._image_text(study, image)
