@@ -32,6 +32,7 @@ from auditdesk.dicom.scan import (
     scan_location,
 )
 from auditdesk.dicom.sources import Location, enumerate_sources, stat_location
+from auditdesk.store import study_groups
 from auditdesk.store.db import Database
 from auditdesk.store.models import Image, ImportIssue, ImportRun, Patient, Series, Study, utcnow
 
@@ -105,6 +106,8 @@ class _Writer:
         self.studies: dict[str, Study] = {}
         self.series: dict[str, Series] = {}
         self.touched_mr_series: set[int] = set()
+        # Studies a reviewer merged or split stay that way when the same files come back.
+        self.groupings = study_groups.load_resolver(session)
 
     def _patient_pk(self, patient_id: str) -> int:
         if patient_id not in self.patients:
@@ -180,6 +183,7 @@ class _Writer:
         for res in results:
             rec = res.record
             assert rec is not None
+            rec = self.groupings.apply(rec) if self.groupings else rec
             study = self._study(rec)
             series = self._series(rec, study)
             self.summary.study_uids.add(study.study_uid)
