@@ -242,6 +242,18 @@ def test_audits_follow_the_merge_and_a_clash_is_refused_with_one_sentence(split_
         assert s.get(Audit, b1).study_pk == back["LMLO"]  # type: ignore[union-attr]
     assert undone.study_id in back.values()
 
+    # An audit made on the merged exam has no original study to go back to: undo refuses.
+    with db.transaction() as s:
+        again = merge_studies(s, [back[v] for v in ("RCC", "RMLO", "LMLO")], reviewer="A")
+    with db.transaction() as s:
+        carol = audits.create_reviewer(s, "Carol Coach", "coach", "CC").id
+    later = _audit(db, again.study_id, carol, version)
+    with db.transaction() as s, pytest.raises(GroupingError) as err:
+        undo_for_study(s, again.study_id, "merge", reviewer="Bob Lead")
+    assert f"audit {later} (study {again.study_id}, Carol Coach" in str(err.value)
+    with db.session() as s:
+        assert s.get(Study, again.study_id) is not None  # nothing changed
+
 
 def test_merge_survives_reimport_and_unmerge_survives_it_too(split_exam) -> None:
     db, data, paths = split_exam

@@ -705,12 +705,14 @@ def _undo_split(session: Session, grouping: StudyGrouping) -> tuple[int, list[st
         pk = series_pk.get(uid)
         if pk is not None and session.scalar(select(Image.id).where(Image.series_pk == pk)) is None:
             session.execute(delete(Series).where(Series.id == pk))
+    _check_items_unique(session, [original.id, new.id], SampleItem)
+    _check_items_unique(session, [original.id, new.id], CalibrationItem)
     for model in (SampleItem, CalibrationItem):
         for row in session.scalars(select(model).where(model.study_pk == new.id)).all():
-            session.delete(row)
+            row.study_pk = original.id
             notes.append(
-                f"Study {new.id} was in a sample or calibration set; it is gone with the undo "
-                f"(study {original.id} holds its images again)."
+                f"Study {new.id} was sampled or in a calibration set; that entry now points at "
+                f"study {original.id}, which holds its images again."
             )
     session.flush()
     session.execute(delete(Study).where(Study.id == new.id))
