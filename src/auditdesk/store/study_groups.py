@@ -402,8 +402,8 @@ def merge_studies(
         text = "; ".join(" and ".join(_audit_label(session, a) for a in g) for g in clashes)
         raise GroupingError(
             f"Merge refused: {text} would become two audits of one exam by the same reviewer "
-            "with the same checklist; keep one (the other reviewer's audit can be redone on "
-            "the merged exam) before merging."
+            "with the same checklist, and one exam holds one such audit; leave one of those "
+            "studies out of the merge (its audit stays with it)."
         )
     _check_items_unique(session, pks, SampleItem)
     _check_items_unique(session, pks, CalibrationItem)
