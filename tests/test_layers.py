@@ -30,6 +30,7 @@ CORE_MODULES = [
     "auditdesk.store.models",
     "auditdesk.store.catalog",
     "auditdesk.store.study_groups",
+    "auditdesk.store.study_uid_map",
     "auditdesk.study_suggestions",
     "auditdesk.cli_studies",
     "auditdesk.demo.generator",

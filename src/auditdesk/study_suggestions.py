@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from auditdesk.store.catalog import StudySummary
-from auditdesk.store.study_groups import normalized_patient_id
+from auditdesk.store.study_uid_map import normalized_patient_id
 
 __all__ = ["Suggestion", "suggest_groups", "suggestion_of"]
 

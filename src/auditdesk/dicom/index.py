@@ -32,7 +32,7 @@ from auditdesk.dicom.scan import (
     scan_location,
 )
 from auditdesk.dicom.sources import Location, enumerate_sources, stat_location
-from auditdesk.store import study_groups
+from auditdesk.store import study_uid_map
 from auditdesk.store.db import Database
 from auditdesk.store.models import Image, ImportIssue, ImportRun, Patient, Series, Study, utcnow
 
@@ -107,7 +107,7 @@ class _Writer:
         self.series: dict[str, Series] = {}
         self.touched_mr_series: set[int] = set()
         # Studies a reviewer merged or split stay that way when the same files come back.
-        self.groupings = study_groups.load_resolver(session)
+        self.groupings = study_uid_map.load_resolver(session)
 
     def _patient_pk(self, patient_id: str) -> int:
         if patient_id not in self.patients:
