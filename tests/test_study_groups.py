@@ -391,3 +391,70 @@ def test_resolver_follows_splits_then_merges() -> None:
     assert r.resolve("sop1", "A", "ser") == ("M2", "ser-x")
     assert r.resolve("sop9", "B", "ser") == ("B", "ser")
     assert not UidResolver([])
+
+
+def test_an_image_that_arrives_after_the_merge_joins_it_and_goes_home_on_unmerge(
+    tmp_path: Path, db: Database
+) -> None:
+    import pydicom
+
+    paths = four_view_exam(tmp_path / "data", index=1, day=DAY, patient_id="P")
+    late = tmp_path / "late"
+    late.mkdir()
+    rmlo = paths["RMLO"].rename(late / "rmlo.dcm")
+    ds = pydicom.dcmread(rmlo)  # the RMLO belongs to the RCC's study, and comes later
+    ds.StudyInstanceUID = pydicom.dcmread(paths["RCC"]).StudyInstanceUID
+    ds.save_as(rmlo)
+    import_paths(db, [tmp_path / "data"])
+    ids = _ids(db)
+    assert sorted(ids) == ["LCC", "LMLO", "RCC"]
+    with db.transaction() as s:
+        merged = merge_studies(s, list(ids.values()), reviewer="Alice Tech")
+
+    import_paths(db, [late])  # filed under the merged study, not a re-created RCC study
+    with db.session() as s:
+        studies = list_studies(s)
+    assert [(st.id, st.views) for st in studies] == [
+        (merged.study_id, ["RCC", "LCC", "RMLO", "LMLO"])
+    ]
+
+    with db.transaction() as s:  # its own header says it belongs with the RCC
+        result = undo_for_study(s, merged.study_id, "merge", reviewer="Alice Tech")
+    assert result.notes == []
+    with db.session() as s:
+        views = sorted(tuple(st.views) for st in list_studies(s))
+    assert views == [("LCC",), ("LMLO",), ("RCC", "RMLO")]
+
+
+def test_the_measure_counts_the_merged_exam_once_with_its_date_and_technologist(split_exam):
+    """An audit made on one of the pieces before the merge counts for the merged exam: one
+    exam in the measure's denominator, on the exam's date, for its technologist."""
+    from auditdesk.auditing import AuditSession, find_checklist
+    from auditdesk.checklists.rules import answer_keys, item_for_key
+    from auditdesk.measures import exam_results, overall
+
+    db, _data, _paths = split_exam
+    ids = _ids(db)
+    with db.transaction() as s:
+        reviewer = audits.create_reviewer(s, "Ann Reader", "technologist", "AR").id
+    checklist = find_checklist("acr-mammo-positioning")
+    audit = AuditSession.start(db, study_pk=ids["RCC"], reviewer_pk=reviewer, checklist=checklist)
+    computed = audit.state().score.result["computed"]
+    for key in answer_keys(checklist):
+        item = item_for_key(checklist, key)
+        if not item.required or computed.get(key, {}).get("value") in ("pass", "fail"):
+            continue
+        if item.type == "pass_fail":
+            audit.answer(key, "pass")
+        elif item.type == "choice":
+            audit.answer(key, item.options[0].value)
+    audit.complete()
+    with db.transaction() as s:
+        merged = merge_studies(s, list(ids.values()), reviewer="Ann Reader")
+    with db.session() as s:
+        results = exam_results(s, "acr-mammo-positioning")
+    assert [(r.study_pk, r.procedure_date, r.technologist) for r in results] == [
+        (merged.study_id, DAY, "TECH, A")
+    ]
+    rate = overall(results)  # one exam: in the denominator, or counted apart as not evaluable
+    assert rate.denominator + rate.not_evaluable == 1
