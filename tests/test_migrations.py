@@ -350,3 +350,50 @@ def test_upgrade_to_0006_adds_empty_view_confidence_and_spellings_and_downgrades
     assert _dump(old_db) == before
     upgrade(old_db)
     assert current_revision(old_db) == head_revision()
+
+
+def test_upgrade_from_0005_adds_study_groupings_that_work_and_downgrade_drops_them(
+    old_db: Engine,
+) -> None:
+    """0007 (issue 13) only adds ``study_groupings`` and ``study_uid_map``: indexed rows are
+    untouched, a merge and its undo work on studies indexed by the first release, and going
+    back to 0005 drops the two tables."""
+    from auditdesk.store.study_groups import history, merge_studies, undo_grouping
+
+    upgrade(old_db, "0005_spc")
+    before = _dump(old_db)
+    upgrade(old_db)
+    assert {"study_groupings", "study_uid_map"} <= set(inspect(old_db).get_table_names())
+    assert _dump(old_db) == before
+    with old_db.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+    db = Database(old_db.url.render_as_string(hide_password=False))
+    try:
+        with db.transaction() as s:  # a mammogram and an MR of different dates: forced
+            merged = merge_studies(s, [1, 2], reviewer="Alice Tech", force=True)
+        with db.session() as s:
+            (row,) = history(s)
+            assert (row.action, row.source_study_ids, row.result_study_id) == (
+                "merge",
+                [1, 2],
+                merged.study_id,
+            )
+        with db.transaction() as s:
+            undo_grouping(s, merged.grouping_id, reviewer="Alice Tech")
+    finally:
+        db.dispose()
+    with old_db.connect() as conn:
+        studies = conn.exec_driver_sql(
+            "SELECT study_uid, kind, procedure_date, technologist FROM studies ORDER BY study_uid"
+        ).fetchall()
+        assert [tuple(r) for r in studies] == [
+            ("1.2.826.0.1.3680043.10.1.1", "mammo", "2025-03-04", "TECH^A"),
+            ("1.2.826.0.1.3680043.10.1.2", "mr", None, None),
+        ]
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+
+    command.downgrade(alembic_config(old_db), "0005_spc")
+    assert not {"study_groupings", "study_uid_map"} & set(inspect(old_db).get_table_names())
+    upgrade(old_db)
+    assert current_revision(old_db) == head_revision()

@@ -110,10 +110,13 @@ def cmd_studies(args: argparse.Namespace) -> int:
     if not studies:
         print("No studies indexed yet. Try: auditdesk import FOLDER  (or auditdesk demo)")
         return 0
+    from auditdesk.cli_studies import suggestion_marks
+
+    marks = suggestion_marks(studies)
     for study in studies:
         date = study.procedure_date.isoformat() if study.procedure_date else "????-??-??"
         who = f" [{study.patient_id}]" if args.phi else ""
-        views = " ".join(study.views)
+        views = " ".join(study.views) + (f"  ({marks[study.id]})" if study.id in marks else "")
         print(
             f"#{study.id:<5} {date} {study.kind:<5} {study.modalities or '':<6}"
             f" tech={study.technologist or '-'}{who}  {views}"
@@ -315,9 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--phi", action="store_true", help="include patient ID, accession and UIDs (internal use)"
     )
     p.set_defaults(func=cmd_studies)
+    from auditdesk.cli_studies import add_commands as add_studies_commands
     from auditdesk.cli_views import add_commands as add_view_commands
 
-    add_view_commands(p.add_subparsers(dest="studies_action", metavar="ACTION"))
+    actions = p.add_subparsers(dest="studies_action", metavar="ACTION")
+    add_view_commands(actions)  # studies confirm-view
+    add_studies_commands(actions)  # studies merge / split / unmerge / unsplit / suggest / history
 
     p = sub.add_parser("render", help="render one DICOM image to PNG through the display pipeline")
     p.add_argument("file", metavar="FILE")

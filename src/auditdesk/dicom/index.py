@@ -34,6 +34,7 @@ from auditdesk.dicom.scan import (
 )
 from auditdesk.dicom.sources import Location, enumerate_sources, stat_location
 from auditdesk.dicom.view_reread import site_spellings, stale_mammograms
+from auditdesk.store import study_uid_map
 from auditdesk.store.db import Database
 from auditdesk.store.models import Image, ImportIssue, ImportRun, Patient, Series, Study, utcnow
 
@@ -107,6 +108,8 @@ class _Writer:
         self.studies: dict[str, Study] = {}
         self.series: dict[str, Series] = {}
         self.touched_mr_series: set[int] = set()
+        # Studies a reviewer merged or split stay that way when the same files come back.
+        self.groupings = study_uid_map.load_resolver(session)
 
     def _patient_pk(self, patient_id: str) -> int:
         if patient_id not in self.patients:
@@ -182,6 +185,7 @@ class _Writer:
         for res in results:
             rec = res.record
             assert rec is not None
+            rec = self.groupings.apply(rec) if self.groupings else rec
             study = self._study(rec)
             series = self._series(rec, study)
             self.summary.study_uids.add(study.study_uid)

@@ -572,6 +572,48 @@ class CalibrationItem(Base):
     )
 
 
+# --- Studies merged and split (issue 13) ----------------------------------------------------------
+#
+# Archives send one exam as one study per image, or two exams under one study. A reviewer merges
+# or splits studies; each change is a grouping row (who, when, why, and what undo needs), and the
+# UID map tells the index where an image belongs, so re-importing the same files keeps the
+# grouping. The API is auditdesk/store/study_groups.py.
+
+
+class StudyGrouping(Base):
+    """One reviewer's merge or split of studies; kept after an undo (with who undid it)."""
+
+    __tablename__ = "study_groupings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # "merge" or "split"
+    # The study the action made: the merged exam, or the exam split off.
+    result_study_uid: Mapped[str] = mapped_column(String(64), index=True)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # What undo needs: the original studies' fields, the series/images/audits that moved.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    undone_by: Mapped[str | None] = mapped_column(String(128))
+    undo_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StudyUidMap(Base):
+    """Where the index files an image: an original Study UID ("study", a merge) or an image's
+    SOP Instance UID ("image", a split) goes to ``study_uid`` (and ``series_uid`` if set).
+    Rows of a grouping are deleted when it is undone; the newest row for a UID wins."""
+
+    __tablename__ = "study_uid_map"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grouping_pk: Mapped[int] = mapped_column(ForeignKey("study_groupings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    source_uid: Mapped[str] = mapped_column(String(64), index=True)
+    study_uid: Mapped[str] = mapped_column(String(64))
+    series_uid: Mapped[str | None] = mapped_column(String(64))
+
+
 __all__ = [
     "Annotation",
     "Audit",
@@ -597,6 +639,8 @@ __all__ = [
     "SiteSecret",
     "SiteSettingsRow",
     "Study",
+    "StudyGrouping",
+    "StudyUidMap",
     "Technologist",
     "TechnologistAlias",
 ]

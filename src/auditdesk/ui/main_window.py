@@ -65,7 +65,7 @@ from auditdesk.store.catalog import (
     set_override,
 )
 from auditdesk.store.db import Database
-from auditdesk.ui import view_marks
+from auditdesk.ui import study_groups, view_marks
 from auditdesk.ui.audit_panel import AuditPanel, drawable_measurements
 from auditdesk.ui.checklist_form import key_help
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
         add(file_menu, "Import &folder or DICOMDIR…", self._import_folder_dialog, shortcut="Ctrl+I")
         add(file_menu, "Import &zip file…", self._import_zip_dialog)
         add(file_menu, "&Export image as PNG…", self._export_png_dialog, shortcut="Ctrl+E")
+        add(file_menu, "Suggested &merges…", lambda: study_groups.open_suggestions(self))
         file_menu.addSeparator()
         add(file_menu, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
 
@@ -660,6 +661,7 @@ class MainWindow(QMainWindow):
         self._images.clear()
         self.model.removeRows(0, self.model.rowCount())
         root = self.model.invisibleRootItem()
+        suggested = study_groups.suggestion_marks(studies)
         for study in studies:
             date = study.procedure_date.isoformat() if study.procedure_date else "no date"
             kind = {"mammo": "Mammo", "mr": "MR"}.get(study.kind, study.modalities or "Other")
@@ -670,6 +672,7 @@ class MainWindow(QMainWindow):
             else:
                 tech = f"tech {study.technologist}" if study.technologist else "tech unknown"
             row = [item, self._item(f"{details}  ·  {tech}", "study", study.id)]
+            study_groups.mark_suggested(row[1], study.id, suggested)  # never merged silently
             root.appendRow(row)
             for series in study.series:
                 label = series.description or f"Series {series.series_number or ''}"
@@ -1044,6 +1047,10 @@ class MainWindow(QMainWindow):
     def _context_menu(self, pos: QPoint) -> None:
         index = self.tree.indexAt(pos)
         kind, ident = index.data(ROLE_KIND), index.data(ROLE_ID)
+        if kind == "study" and ident in self._studies:  # merge / split (ui.study_groups)
+            menu = study_groups.study_menu(self, self._studies[ident])
+            menu.exec(self.tree.viewport().mapToGlobal(pos))
+            return
         if kind not in OVERRIDABLE:
             return
         menu = QMenu(self)
