@@ -17,6 +17,7 @@ from auditdesk.paths import data_dir
 from auditdesk.store import audits as store
 from auditdesk.store.catalog import list_studies
 from auditdesk.store.models import StudyGrouping
+from auditdesk.ui.worklist import COL_VIEWS
 from study_group_files import four_view_exam
 
 pytestmark = pytest.mark.gui
@@ -88,6 +89,10 @@ def test_suggested_studies_are_marked_merged_from_the_menu_and_unmerged(qtbot, d
     marks = [window.model.item(r, 1).text() for r in range(window.model.rowCount())]
     assert all("merge suggested with" in text for text in marks), marks
     assert "FILM9" not in " ".join(marks)
+    # The worklist says so too, with the other studies in the tooltip.
+    views = window.worklist.model.index(0, COL_VIEWS)
+    assert "merge suggested" in views.data()
+    assert "File → Suggested merges" in views.data(Qt.ItemDataRole.ToolTipRole)
 
     _right_click_and_choose(qtbot, window, ids[0], "Merge with other studies")
     dialog = window.study_group_dialog

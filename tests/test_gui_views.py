@@ -69,11 +69,12 @@ def test_tree_worklist_and_form_mark_guessed_views_until_confirmed(qtbot, db, wi
     image_id, note, tip = rows["LCC"]
     assert note == "PatientOrientation / identifier text · low · please confirm"
     assert "Confirm view and side" in tip
+    # One film exam sent as four studies: each is also suggested for merging.
     assert _worklist_views(window) == [
-        "LCC · please confirm LCC",
-        "LMLO · please confirm LMLO",
-        "RCC · please confirm RCC",
-        "RMLO · please confirm RMLO",
+        "LCC · please confirm LCC · merge suggested",
+        "LMLO · please confirm LMLO · merge suggested",
+        "RCC · please confirm RCC · merge suggested",
+        "RMLO · please confirm RMLO · merge suggested",
     ]
 
     # The tree's context menu offers the confirmation for a mammogram.
@@ -93,7 +94,7 @@ def test_tree_worklist_and_form_mark_guessed_views_until_confirmed(qtbot, db, wi
         assert (row.field, row.value, row.reviewer) == ("view_confirmed", "LCC", "Carol Coach")
     assert _image_rows(window)["LCC"][1] == "PatientOrientation / identifier text · low · confirmed"
     assert "please confirm" not in exam_line.text()
-    assert _worklist_views(window)[0] == "LCC"
+    assert _worklist_views(window)[0] == "LCC · merge suggested"  # confirmed; still four studies
 
 
 def test_hanging_overlay_names_the_view_source(qtbot, window) -> None:

@@ -71,6 +71,9 @@ class WorklistRow:
     reviewers: int
     has_audit_by_others: bool
     my_not_evaluable: bool = False  # my audit could not judge the exam (N/A rule)
+    # Studies this one is suggested to be merged with (auditdesk.study_suggestions); set by the
+    # caller that lists the studies anyway, never merged silently.
+    merge_with: tuple[int, ...] = ()
     sampled: bool = False  # in the current audit sample of its week
     second_reader: bool = False  # the sample names this reviewer as its second reader
     assigned_to_me: bool = False  # the sample names this reviewer (primary or second)

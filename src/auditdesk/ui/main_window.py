@@ -691,6 +691,9 @@ class MainWindow(QMainWindow):
         view_marks.update_exam_title(self)
         self.tree.expandToDepth(0)
         self.tree.setColumnWidth(0, 230)
+        self.worklist.merge_suggestions = {
+            pk: tuple(group.study_ids) for pk, group in suggested.items()
+        }
         self.worklist.refresh()
         self.statusBar().showMessage(f"{len(studies)} studies indexed")
 

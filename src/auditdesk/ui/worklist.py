@@ -189,7 +189,8 @@ class WorklistModel(QAbstractTableModel):
             return f"{row.exam_label} · 2nd read" if row.second_reader else row.exam_label
         if col == COL_VIEWS:
             mark = f"please confirm {row.to_confirm}" if row.to_confirm else ""
-            return " · ".join(t for t in (row.views, mark) if t)
+            merge = "merge suggested" if row.merge_with else ""
+            return " · ".join(t for t in (row.views, mark, merge) if t)
         if col == COL_TECH:
             return row.technologist or ""
         if col == COL_STATUS:
@@ -228,6 +229,12 @@ class WorklistModel(QAbstractTableModel):
             return "In its week's audit sample"
         if col == COL_STATUS and row.my_checklist_id:
             return f"{row.my_status} ({row.my_checklist_id})"
+        if col == COL_VIEWS and row.merge_with and not row.to_confirm:
+            others = " ".join(f"#{pk}" for pk in row.merge_with if pk != row.study_pk)
+            return (
+                f"Looks like one exam with studies {others} (same patient and day, views that "
+                "complement each other): File → Suggested merges…"
+            )
         if col == COL_VIEWS and row.to_confirm:
             return (
                 f"View or side of {row.to_confirm} was guessed from free text or an identifier: "
@@ -266,6 +273,8 @@ class WorklistPanel(QWidget):
         self.db = db
         self.reviewer_pk: int | None = None
         self.blinded = False
+        # Study id -> studies it is suggested to merge with (the main window sets it).
+        self.merge_suggestions: dict[int, tuple[int, ...]] = {}
         self.filter = WorklistFilter(status="todo")
         self._technologist_choice: str | None = None  # remembered while blinded hides it
         self._base: list[WorklistRow] = []
@@ -424,6 +433,8 @@ class WorklistPanel(QWidget):
             )
         if self.blinded:
             base = [dataclasses.replace(r, technologist=None) for r in base]
+        for row in base:
+            row.merge_with = self.merge_suggestions.get(row.study_pk, ())
         self._base = base
         self._base_key = (self.filter.checklist_id, self.filter.kind)
         progress = week_progress(base)
