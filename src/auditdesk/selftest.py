@@ -115,6 +115,27 @@ def decode_codec(codec: str) -> str:
     return f"4-view mammogram + {MR_SLICES}-slice MR decoded and displayed ({used})"
 
 
+def check_worker_process() -> str:
+    """The viewer decodes in ``spawn`` worker processes: in a bundle each is the executable
+    started again, which only works when its entry point calls ``freeze_support``."""
+    import numpy as np
+
+    from auditdesk.dicom.loader import DisplayLoader
+    from auditdesk.dicom.pixels import read_dataset
+    from auditdesk.dicom.sources import Location
+
+    path = selftest_files("j2k")[0]
+    loader = DisplayLoader(workers=1)
+    try:
+        loaded = loader.submit(Location(str(path))).result(timeout=120)
+    finally:
+        loader.shutdown()
+    expected = read_dataset(selftest_files("raw")[0]).pixel_array
+    if loaded.display.stored is None or not np.array_equal(loaded.display.stored, expected):
+        raise ValueError(f"{path.name}: the worker process decoded different pixels")
+    return f"{path.name} decoded in a worker process"
+
+
 def check_migrations(folder: Path) -> str:
     """A fresh SQLite database migrates to the newest schema revision."""
     from auditdesk.store.db import current_revision, head_revision, open_database
@@ -151,6 +172,7 @@ def core_checks(folder: Path) -> list[Check]:
         Check(f"decode {label}", lambda codec=codec: decode_codec(codec))
         for codec, label in CODECS.items()
     ]
+    checks.append(Check("decode in a worker process", check_worker_process))
     checks.append(Check("database migrates", lambda: check_migrations(folder)))
     checks.append(Check("checklists load", check_checklists))
     return checks

@@ -49,6 +49,10 @@ def create_app(argv: list[str] | None = None) -> QApplication:
         app.setApplicationName("AuditDesk")
         app.setApplicationVersion(__version__)
         app.setStyle("Fusion")
+        from auditdesk.ui.app_fonts import register_bundled_fonts, set_app_icon
+
+        register_bundled_fonts()
+        set_app_icon(app)
     assert isinstance(app, QApplication)
     return app
 

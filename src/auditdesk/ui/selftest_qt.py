@@ -67,6 +67,7 @@ def check_qt() -> str:
 def check_pdf(db_url: str, folder: Path) -> str:
     """The weekly report renders to a PDF with its font embedded."""
     from auditdesk.store.db import open_database
+    from auditdesk.ui.app_fonts import bundled_font_files
     from auditdesk.ui.reports import write_weekly_report
 
     create_app()
@@ -82,4 +83,5 @@ def check_pdf(db_url: str, folder: Path) -> str:
     data = target.read_bytes()
     if not data.startswith(b"%PDF-") or b"/FontFile" not in data:
         raise RuntimeError(f"{target.name} is not a PDF with embedded text")
-    return f"weekly report, {len(data) // 1024} KiB, font {family}"
+    bundled = len(bundled_font_files())
+    return f"weekly report, {len(data) // 1024} KiB, font {family} ({bundled} bundled font files)"
