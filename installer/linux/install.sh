@@ -13,7 +13,9 @@
 # which uninstall.sh reads to remove exactly that.
 set -euo pipefail
 
-if [ "$(id -u)" -eq 0 ]; then
+# AUDITDESK_INSTALL_SCOPE=user|system overrides the choice by user id (root means system).
+SCOPE=${AUDITDESK_INSTALL_SCOPE:-$([ "$(id -u)" -eq 0 ] && echo system || echo user)}
+if [ "$SCOPE" = system ]; then
   APP_DIR=/opt/auditdesk
   BIN_DIR=/usr/local/bin
   SHARE_DIR=/usr/local/share
@@ -45,7 +47,7 @@ fi
 
 if [ -f "$MANIFEST" ]; then
   echo "Removing the installed version first (the data folder is kept)."
-  bash "$SRC/uninstall.sh" --quiet
+  AUDITDESK_INSTALL_SCOPE=$SCOPE bash "$SRC/uninstall.sh" --quiet
 elif [ -e "$APP_DIR" ]; then
   echo "install.sh: $APP_DIR exists but was not made by install.sh (no install-manifest.txt);" \
     "move it away first." >&2

@@ -9,7 +9,9 @@ set -euo pipefail
 QUIET=0
 if [ "${1:-}" = "--quiet" ]; then QUIET=1; fi
 
-if [ "$(id -u)" -eq 0 ]; then
+# AUDITDESK_INSTALL_SCOPE=user|system overrides the choice by user id (root means system).
+SCOPE=${AUDITDESK_INSTALL_SCOPE:-$([ "$(id -u)" -eq 0 ] && echo system || echo user)}
+if [ "$SCOPE" = system ]; then
   APP_DIR=/opt/auditdesk
 else
   APP_DIR="$HOME/.local/lib/auditdesk"

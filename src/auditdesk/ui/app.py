@@ -69,6 +69,10 @@ def run(db_url: str | None = None) -> int:
     except DatabaseError as exc:
         QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
         return 2
+    from auditdesk.crash_report import database_identifiers
+    from auditdesk.ui.crash_dialog import install_crash_handler
+
+    install_crash_handler([database_identifiers(db)])
     window = MainWindow(db)
     window.show()
     code = app.exec()
