@@ -60,15 +60,23 @@ PHI_ATTRIBUTES = (
     "sop_uid",
     "frame_of_reference_uid",
 )
+_UID = re.compile(r"\d+(?:\.\d+){2,}")  # 1.2.840.10008.x.y, 2.25.<big number>
 _PATTERNS = (
-    (re.compile(r"\d+(?:\.\d+){3,}"), "[uid]"),  # 1.2.840.10008.x.y: any UID
     (re.compile(r"\d{5,}"), "[number]"),  # IDs, accession numbers, YYYYMMDD dates
     (re.compile(r"\d{4}-\d{2}-\d{2}"), "[date]"),
     (re.compile(r"[^\s'\"^=,:;()\[\]]*\^[^\s'\"=,:;()\[\]]*"), "[name]"),  # DOE^JANE^^^
 )
-# A file path (POSIX or Windows) in a message, starting after a blank, quote or bracket: its
+# Anything with a slash or backslash in a message is taken for a file path (a "3/10" too): its
 # folders may be named after the patient, so only the file's suffix (".dcm") is kept.
-_PATH = re.compile(r"(?<![^\s'\"(\[=])(?:[A-Za-z]:)?[\\/][^\s'\"]+")
+_PATH = re.compile(r"[^\s'\"(\[=]*[\\/][^\s'\"]*")
+
+
+def _path_text(match: re.Match[str]) -> str:
+    text = match.group(0)
+    bare = text.rstrip(".,;:)]")
+    suffix = Path(bare.replace("\\", "/")).suffix
+    return "[path]" + (suffix if len(suffix) <= 6 else "") + text[len(bare) :]
+
 
 IdentifierSource = Callable[[], Iterable[str]]
 
@@ -184,7 +192,8 @@ def scrub(text: str, identifiers: Iterable[str]) -> str:
     """Remove every identifier (longest first), then anything shaped like one."""
     for value in sorted({v for v in identifiers if len(v.strip()) >= 3}, key=len, reverse=True):
         text = text.replace(value, REMOVED)
-    text = _PATH.sub(lambda m: "[path]" + Path(m.group(0).rstrip(".,;:)]")).suffix[:6], text)
+    text = _UID.sub(lambda m: "[uid]" if len(m.group(0)) >= 10 else m.group(0), text)
+    text = _PATH.sub(_path_text, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
