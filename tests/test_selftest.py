@@ -60,6 +60,29 @@ def test_selftest_passes_in_the_source_install(capsys):
     assert "platform plug-ins:" in lines[0] and "xcb" in lines[0] and "offscreen" in lines[0]
 
 
+@pytest.mark.gui
+def test_help_menu_runs_the_selftest_in_the_window(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMainWindow, QMessageBox
+
+    from auditdesk.ui.selftest_qt import add_selftest_action
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    help_menu = window.menuBar().addMenu("&Help")
+    help_menu.addAction("&Keyboard keys…")
+    shown: list[QMessageBox] = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box) or 0)
+    action = add_selftest_action(window)
+    assert action in help_menu.actions()  # the existing Help menu, not a second one
+    assert [a.text() for a in window.menuBar().actions()] == ["&Help"]
+    action.trigger()
+    assert len(shown) == 1
+    text = shown[0].text()
+    assert text.count("PASS") == 11 and "FAIL" not in text
+    assert text.endswith("selftest: all checks passed")
+    assert shown[0].icon() == QMessageBox.Icon.Information
+
+
 def test_shipped_files_are_in_the_transfer_syntax_their_names_say():
     for codec, uid in EXPECTED_TS.items():
         files = selftest.selftest_files(codec)

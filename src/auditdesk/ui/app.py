@@ -74,6 +74,9 @@ def run(db_url: str | None = None) -> int:
 
     install_crash_handler([database_identifiers(db)])
     window = MainWindow(db)
+    from auditdesk.ui.selftest_qt import add_selftest_action
+
+    add_selftest_action(window)
     window.show()
     code = app.exec()
     db.dispose()

@@ -1,4 +1,5 @@
-"""The Qt half of ``auditdesk --selftest``: Qt starts and a PDF report renders.
+"""The Qt half of ``auditdesk --selftest`` (Qt starts, a PDF report renders) and the same
+self-test from the window (Help → Run self-test…).
 
 Kept apart from :mod:`auditdesk.selftest` so the core never imports Qt. The report is written
 exactly as the app writes it (``reports.write_weekly_report``: QTextDocument printed with
@@ -7,13 +8,16 @@ QPdfWriter), so a bundle without fonts or the PDF writer's pieces fails here, no
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QLibraryInfo, qVersion
-from PySide6.QtGui import QFont, QFontDatabase, QFontInfo
+from PySide6.QtCore import QLibraryInfo, Qt, qVersion
+from PySide6.QtGui import QAction, QFont, QFontDatabase, QFontInfo
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox, QWidget
 
+from auditdesk.selftest import Check, core_checks, run_checks, scratch_folder
 from auditdesk.ui.app import create_app
 
 REPORT_FONT = "DejaVu Sans"  # the family ui/reports.py asks for
@@ -48,6 +52,7 @@ def check_qt() -> str:
     view = pg.GraphicsLayoutWidget()
     try:
         view.resize(200, 240)
+        view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)  # painted, never seen
         item = pg.ImageItem(np.ascontiguousarray(image.T))
         view.addViewBox().addItem(item)
         view.show()
@@ -85,3 +90,46 @@ def check_pdf(db_url: str, folder: Path) -> str:
         raise RuntimeError(f"{target.name} is not a PDF with embedded text")
     bundled = len(bundled_font_files())
     return f"weekly report, {len(data) // 1024} KiB, font {family} ({bundled} bundled font files)"
+
+
+def gui_checks(folder: Path) -> list[Check]:
+    """The same checks as ``auditdesk --selftest``, for Help → Run self-test in the window."""
+    return [
+        Check("Qt starts", check_qt),
+        *core_checks(folder),
+        Check("PDF report renders", lambda: check_pdf(f"sqlite:///{folder / 'st.sqlite'}", folder)),
+    ]
+
+
+def show_selftest(parent: QWidget | None = None) -> QMessageBox:
+    """Run every check (a few seconds) and show the lines; returns the shown box."""
+    out = io.StringIO()
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        with scratch_folder() as tmp:
+            code = run_checks(gui_checks(Path(tmp)), out)
+    finally:
+        QApplication.restoreOverrideCursor()
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information if code == 0 else QMessageBox.Icon.Warning)
+    box.setWindowTitle("AuditDesk self-test")
+    box.setText(out.getvalue().strip())
+    box.exec()
+    return box
+
+
+def add_selftest_action(window: QMainWindow) -> QAction:
+    """Help → Run self-test… (added from ui/app.py, so main_window.py stays as it is)."""
+    menu = next(
+        (
+            a.menu()
+            for a in window.menuBar().actions()
+            if a.menu() is not None and a.text().replace("&", "") == "Help"
+        ),
+        None,
+    )
+    if not isinstance(menu, QMenu):
+        menu = window.menuBar().addMenu("&Help")
+    action = menu.addAction("Run &self-test…")
+    action.triggered.connect(lambda: show_selftest(window))
+    return action
