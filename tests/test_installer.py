@@ -131,6 +131,11 @@ def test_install_upgrade_uninstall_in_a_temporary_home(tmp_path: Path):
     assert out.stdout.strip() == "fake auditdesk 2"
     assert _tree(home) == first_install
 
+    # The installed copy's own install.sh cannot reinstall itself (it would delete its source).
+    done = _run(["bash", str(app / "install.sh")], home)
+    assert done.returncode == 2 and "is the installed copy" in done.stderr
+    assert _tree(home) == first_install
+
     done = _run(["bash", str(app / "uninstall.sh")], home)
     assert done.returncode == 0, done.stderr
     assert "data folder was kept" in done.stdout
@@ -176,6 +181,14 @@ def test_desktop_entry_is_an_application_with_our_icon():
     assert desktop["Icon"] == "auditdesk"  # the PNG/SVG name in the hicolor theme
     assert desktop["Terminal"] == "false"
     assert desktop["Exec"].split()[0] == "auditdesk"
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils")
+def test_desktop_entry_validates():
+    done = subprocess.run(
+        ["desktop-file-validate", str(LINUX / "auditdesk.desktop")], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout
 
 
 @pytest.mark.gui

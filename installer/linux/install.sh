@@ -28,7 +28,8 @@ MANIFEST="$APP_DIR/install-manifest.txt"
 
 SRC=${1:-$(cd "$(dirname "$0")" && pwd)}
 TMP=""
-cleanup() { if [ -n "$TMP" ]; then rm -rf "$TMP"; fi; }
+LIST=""
+cleanup() { rm -rf ${TMP:+"$TMP"} ${LIST:+"$LIST"}; }
 trap cleanup EXIT
 if [ -f "$SRC" ]; then
   case "$SRC" in
@@ -45,6 +46,11 @@ if [ ! -x "$SRC/auditdesk" ] || [ ! -d "$SRC/share/applications" ]; then
   exit 2
 fi
 
+if [ "$(cd "$SRC" && pwd -P)" = "$(cd "$APP_DIR" 2>/dev/null && pwd -P)" ]; then
+  echo "install.sh: $SRC is the installed copy; run the install.sh of the new bundle" \
+    "instead (bash install.sh AuditDesk-<version>-linux-<arch>.tar.gz)." >&2
+  exit 2
+fi
 if [ -f "$MANIFEST" ]; then
   echo "Removing the installed version first (the data folder is kept)."
   AUDITDESK_INSTALL_SCOPE=$SCOPE bash "$SRC/uninstall.sh" --quiet
@@ -86,7 +92,6 @@ while IFS= read -r icon; do
 done < <(cd "$SRC/share/icons" && find . -type f | sed 's|^\./||' | sort)
 
 install -m 644 "$LIST" "$MANIFEST"
-rm -f "$LIST"
 echo "Installed AuditDesk in $APP_DIR"
 echo "  command: $BIN_DIR/auditdesk   menu entry: $SHARE_DIR/applications/auditdesk.desktop"
 echo "  check it: $BIN_DIR/auditdesk --selftest   remove it: bash $APP_DIR/uninstall.sh"
