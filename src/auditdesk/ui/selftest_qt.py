@@ -15,7 +15,17 @@ from pathlib import Path
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QLibraryInfo, Qt, qVersion
 from PySide6.QtGui import QAction, QFont, QFontDatabase, QFontInfo
-from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from auditdesk.selftest import Check, core_checks, run_checks, scratch_folder
 from auditdesk.ui.app import create_app
@@ -101,8 +111,8 @@ def gui_checks(folder: Path) -> list[Check]:
     ]
 
 
-def show_selftest(parent: QWidget | None = None) -> QMessageBox:
-    """Run every check (a few seconds) and show the lines; returns the shown box."""
+def show_selftest(parent: QWidget | None = None) -> QDialog:
+    """Run every check (a few seconds) and show the lines; returns the shown dialog."""
     out = io.StringIO()
     QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
     try:
@@ -110,12 +120,24 @@ def show_selftest(parent: QWidget | None = None) -> QMessageBox:
             code = run_checks(gui_checks(Path(tmp)), out)
     finally:
         QApplication.restoreOverrideCursor()
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Information if code == 0 else QMessageBox.Icon.Warning)
-    box.setWindowTitle("AuditDesk self-test")
-    box.setText(out.getvalue().strip())
-    box.exec()
-    return box
+    lines = out.getvalue().strip().splitlines()
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("AuditDesk self-test")
+    layout = QVBoxLayout(dialog)
+    verdict = QLabel(lines[-1] if code == 0 else f"{lines[-1]}: see the FAIL lines.")
+    verdict.setObjectName("verdict")
+    layout.addWidget(verdict)
+    view = QPlainTextEdit("\n".join(lines[:-1]))
+    view.setReadOnly(True)
+    view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    layout.addWidget(view)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout.addWidget(buttons)
+    dialog.resize(960, 360)
+    dialog.exec()
+    return dialog
 
 
 def add_selftest_action(window: QMainWindow) -> QAction:
