@@ -73,6 +73,9 @@ CORE_MODULES = [
     "auditdesk.cli_agreement",
     "auditdesk.adjudication",
     "auditdesk.cli_adjudication",
+    "auditdesk.selftest",
+    "auditdesk.cli_selftest",
+    "auditdesk.crash_report",
 ]
 
 BLOCKER = """

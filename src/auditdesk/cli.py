@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from auditdesk import __version__
+from auditdesk.cli_selftest import SelftestAction
 from auditdesk.paths import HOME_ENV, demo_dir
 
 if TYPE_CHECKING:
@@ -282,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Data lives in the platform's user data folder; set {HOME_ENV} to move it.",
     )
     parser.add_argument("--version", action="version", version=f"auditdesk {__version__}")
+    parser.add_argument("--selftest", action=SelftestAction)
     parser.add_argument(
         "--db",
         metavar="URL",

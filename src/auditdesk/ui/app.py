@@ -49,6 +49,10 @@ def create_app(argv: list[str] | None = None) -> QApplication:
         app.setApplicationName("AuditDesk")
         app.setApplicationVersion(__version__)
         app.setStyle("Fusion")
+        from auditdesk.ui.app_fonts import register_bundled_fonts, set_app_icon
+
+        register_bundled_fonts()
+        set_app_icon(app)
     assert isinstance(app, QApplication)
     return app
 
@@ -65,7 +69,14 @@ def run(db_url: str | None = None) -> int:
     except DatabaseError as exc:
         QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
         return 2
+    from auditdesk.crash_report import database_identifiers
+    from auditdesk.ui.crash_dialog import install_crash_handler
+
+    install_crash_handler([database_identifiers(db)])
     window = MainWindow(db)
+    from auditdesk.ui.selftest_qt import add_selftest_action
+
+    add_selftest_action(window)
     window.show()
     code = app.exec()
     db.dispose()

@@ -445,6 +445,9 @@ def _chart_image(
 def _ensure_app() -> None:
     if QApplication.instance() is None:  # e.g. called from a script: charts need a QApplication
         QApplication([])
+        from auditdesk.ui.app_fonts import register_bundled_fonts
+
+        register_bundled_fonts()
 
 
 def print_html(html_text: str, path: str | Path, images: dict[str, QImage] | None = None) -> None:
