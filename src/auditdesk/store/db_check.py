@@ -63,15 +63,17 @@ def is_writable(path: Path) -> bool:
     return os.access(folder, os.W_OK)
 
 
-def readonly_uri(path: Path) -> str:
+def readonly_uri(path: Path, *, look_only: bool = False) -> str:
     """A ``file:`` URI that opens ``path`` read-only.
 
     In a folder we cannot write to, SQLite cannot create the WAL index file it needs to read a
     WAL database, so the file is opened ``immutable`` (nobody can change it from here anyway).
+    ``look_only`` (the checks before opening) does the same whenever no WAL file exists, so
+    looking at a file leaves no ``-wal``/``-shm`` files beside it.
     """
     uri = f"file:{path.resolve().as_posix()}?mode=ro"
-    folder_writable = os.access(path.parent, os.W_OK)
-    if not folder_writable and not Path(f"{path}-wal").exists():
+    no_wal = not Path(f"{path}-wal").exists()
+    if no_wal and (look_only or not os.access(path.parent, os.W_OK)):
         uri += "&immutable=1"
     return uri
 
@@ -121,7 +123,7 @@ def inspect_file(path: Path, *, quick_check: bool = True) -> FileState:
         )
     state = FileState(path=path, exists=True, writable=is_writable(path))
     try:
-        conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=10)
+        conn = sqlite3.connect(readonly_uri(path, look_only=True), uri=True, timeout=10)
     except sqlite3.Error as exc:
         raise DatabaseRefusedError(
             f"The database file {where} cannot be opened ({exc}); {WHAT_TO_DO}.", "unreadable"
@@ -130,9 +132,11 @@ def inspect_file(path: Path, *, quick_check: bool = True) -> FileState:
         if quick_check:
             rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
             if rows != ["ok"]:
+                lines = [ln.strip() for r in rows for ln in str(r).splitlines()]
+                detail = next((ln for ln in lines if ln and not ln.startswith("***")), "?")
                 raise DatabaseRefusedError(
                     f"The database file {where} is damaged (SQLite integrity check: "
-                    f"{rows[0][:120]}); AuditDesk left it unchanged; {WHAT_TO_DO}.",
+                    f"{detail[:120]}); AuditDesk left it unchanged; {WHAT_TO_DO}.",
                     "damaged",
                 )
         state.tables = {
