@@ -44,3 +44,49 @@ def test_validate_refuses_a_shipped_id_and_version_with_other_content(
     bumped.write_text(re.sub(r'(?m)^version = "[^"]*"', 'version = "99.0"', edited, count=1))
     code, out, _ = _run(capsys, "checklist", "validate", str(bumped))
     assert code == 0 and "OK" in out
+
+
+def _mr_file() -> Path:
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mr"
+    files = sorted(p for p in shared.rglob("*") if p.is_file()) if shared.is_dir() else []
+    if not files:
+        pytest.skip("shared data not found")
+    return files[0]
+
+
+def _restudied(src: Path, dst: Path, study_uid: str) -> Path:
+    import pydicom
+
+    ds = pydicom.dcmread(src)
+    ds.StudyInstanceUID = study_uid
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(dst)
+    return dst
+
+
+def test_same_sop_uid_under_another_study_is_reported_and_leaves_no_empty_study(
+    tmp_path: Path, db
+) -> None:
+    from sqlalchemy import func, select
+
+    from auditdesk.dicom.index import import_paths
+    from auditdesk.store.models import Image, Series, Study
+
+    original = _restudied(_mr_file(), tmp_path / "a" / "one.dcm", "1.2.826.0.1.3680043.10.999.1")
+    first = import_paths(db, [original.parent], workers=1)
+    assert first.added == 1
+    copy = _restudied(original, tmp_path / "b" / "one.dcm", "1.2.826.0.1.3680043.10.999.2")
+    second = import_paths(db, [copy.parent], workers=1)
+    assert any("already indexed under another study" in m for _, m in second.notes)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Study)) == 1
+        assert s.scalar(select(func.count()).select_from(Series)) == 1
+        assert s.scalar(select(Study.study_uid)) == "1.2.826.0.1.3680043.10.999.1"
+    # The indexed file itself now says another study (its series stays): no empty study is left.
+    _restudied(original, original, "1.2.826.0.1.3680043.10.999.3")
+    import_paths(db, [original.parent], workers=1)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Study)) == 1
+        assert s.scalar(select(func.count()).select_from(Image)) == 1
+        has_image = select(Image.id).where(Image.series_pk == Series.id).exists()
+        assert s.scalar(select(func.count()).select_from(Series).where(~has_image)) == 0
