@@ -67,8 +67,11 @@ def _copy_sqlite(source_uri: str, target: Path) -> None:
         src.close()
 
 
-def make_backup(db_path: Path, reason: str = "manual", keep: int | None = None) -> Path:
-    """Back up ``db_path`` now; returns the new file. Old backups beyond ``keep`` are removed."""
+def make_backup(
+    db_path: Path, reason: str = "manual", keep: int | None = None, protect: Path | None = None
+) -> Path:
+    """Back up ``db_path`` now; returns the new file. Old backups beyond ``keep`` are removed
+    (never ``protect``: the backup being restored)."""
     if not db_path.exists():
         raise DatabaseError(f"There is no database file {db_path} to back up.")
     folder = backup_folder(db_path)
@@ -84,14 +87,16 @@ def make_backup(db_path: Path, reason: str = "manual", keep: int | None = None) 
         raise DatabaseError(
             f"Could not back up the database {db_path} into {folder}: {exc}."
         ) from exc
-    prune(db_path, app_settings.backup_keep() if keep is None else keep)
+    prune(db_path, app_settings.backup_keep() if keep is None else keep, protect)
     return target
 
 
-def prune(db_path: Path, keep: int) -> list[Path]:
+def prune(db_path: Path, keep: int, protect: Path | None = None) -> list[Path]:
     """Delete all but the newest ``keep`` backups of this database; returns what was removed."""
     removed = []
     for info in list_backups(db_path)[max(1, keep) :]:
+        if protect is not None and info.path.resolve() == protect.resolve():
+            continue
         info.path.unlink(missing_ok=True)
         removed.append(info.path)
     return removed
@@ -136,7 +141,7 @@ def restore_backup(backup: Path, db_path: Path) -> Path | None:
         except DatabaseRefusedError:
             healthy = False
         if healthy:
-            kept = make_backup(db_path, "before-restore")
+            kept = make_backup(db_path, "before-restore", protect=backup)
         else:
             folder = backup_folder(db_path)
             folder.mkdir(parents=True, exist_ok=True)

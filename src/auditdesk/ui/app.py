@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from auditdesk import __version__
+
+if TYPE_CHECKING:
+    from auditdesk.store.db import Database
 
 THEMES = ("dark", "light")
 
@@ -53,19 +57,44 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def open_with_dialogs(db_url: str | None) -> Database | None:
+    """Open the database; when it is refused, offer another file or a backup (None: quit)."""
+    from auditdesk.paths import default_db_url
+    from auditdesk.store.db import DatabaseError, DatabaseRefusedError, open_database
+    from auditdesk.store.db_check import sqlite_path_of
+    from auditdesk.ui.database_dialogs import DatabaseProblemDialog
+
+    url = db_url or default_db_url()
+    while True:
+        try:
+            return open_database(url)
+        except DatabaseRefusedError as exc:
+            dialog = DatabaseProblemDialog(str(exc), sqlite_path_of(url))
+            result = dialog.exec()
+            if result == DatabaseProblemDialog.OPEN_OTHER and dialog.chosen is not None:
+                url = f"sqlite:///{dialog.chosen}"
+            elif result != DatabaseProblemDialog.RESTORE:
+                return None
+        except DatabaseError as exc:
+            QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
+            return None
+
+
 def run(db_url: str | None = None) -> int:
     """Open the main window on the database and run the event loop."""
-    from auditdesk.store.db import DatabaseError, open_database
+    from auditdesk import app_log
+    from auditdesk.ui.database_dialogs import install_excepthook, mark_read_only
     from auditdesk.ui.main_window import MainWindow, settings
 
+    app_log.setup()
     app = create_app()
     apply_theme(str(settings().value("theme", "dark")))
-    try:
-        db = open_database(db_url)
-    except DatabaseError as exc:
-        QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
-        return 2
+    install_excepthook()
+    db = open_with_dialogs(db_url)
+    if db is None:
+        return 3
     window = MainWindow(db)
+    mark_read_only(window, db)
     window.show()
     code = app.exec()
     db.dispose()
