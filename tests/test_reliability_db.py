@@ -295,9 +295,10 @@ def test_unexpected_error_is_one_line_and_logged_without_phi(
     from auditdesk import app_log, cli
 
     uid, name, born = "1.2.826.0.1.3680043.10.999.4242", "Doe^Jane", "19650203"
+    pid, folder = "PID0099887766", "/data/DEMO-0042/20260301_MG_ACC4242/1.dcm"
 
     def boom(_args) -> int:
-        raise RuntimeError(f"study {uid} of {name} born {born} patient PID0099887766")
+        raise RuntimeError(f"study {uid} of {name} born {born} patient {pid} in {folder}")
 
     monkeypatch.setattr(cli, "cmd_studies", boom)
     err = io.StringIO()
@@ -308,5 +309,5 @@ def test_unexpected_error_is_one_line_and_logged_without_phi(
     assert str(app_log.log_path()) in err.getvalue()
     log = app_log.log_path().read_text()
     assert "RuntimeError" in log and "Traceback" in log and "boom" in log
-    for value in (uid, name, born, "Jane", "PID0099887766"):
+    for value in (uid, name, born, "Jane", pid, "DEMO-0042", "ACC4242"):
         assert value not in log

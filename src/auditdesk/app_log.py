@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
-import traceback
 from pathlib import Path
 
 from auditdesk.paths import log_dir
@@ -30,18 +29,36 @@ MAX_BYTES = 1_000_000
 BACKUP_COUNT = 3
 
 _PATTERNS = (
-    (re.compile(r"\b\d+(?:\.\d+){3,}\b"), "<uid>"),  # DICOM UIDs (1.2.840.…); also IPs
+    (re.compile(r"(?:[A-Za-z]:)?[/\\][^\s'\",;()]+"), "<path>"),  # folders name patients
+    (re.compile(r"\b\d+(?:\.\d+){2,}\b"), "<uid>"),  # DICOM UIDs (2.25.…, 1.2.840.…)
     (re.compile(r"\b(?:19|20)\d{2}-?[01]\d-?[0-3]\d\b"), "<date>"),  # birth/study dates
-    (re.compile(r"[^\s'\"/\\^]*[A-Za-z]\^+[A-Za-z][^\s'\"/\\]*"), "<name>"),  # DICOM names
-    (re.compile(r"\b[A-Za-z]*\d{5,}[A-Za-z\d]*\b"), "<id>"),  # patient IDs, accession numbers
+    (re.compile(r"[^\s'\"^]*[A-Za-z]\^+[A-Za-z][^\s'\"]*"), "<name>"),  # DICOM person names
+    (re.compile(r"\b[A-Za-z][A-Za-z_-]*\d{3,}[A-Za-z\d]*\b"), "<id>"),  # DEMO-0001, ACC123
+    (re.compile(r"\b\d{5,}\b"), "<id>"),  # numeric patient IDs, accession numbers
 )
 
 
 def scrub(text: str) -> str:
-    """``text`` without UIDs, dates, DICOM person names and long numbers."""
+    """``text`` without paths, UIDs, dates, DICOM person names and ID-like tokens."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def scrub_traceback(text: str) -> str:
+    """Keep a traceback's code locations (``File "…", line N``) and code lines; scrub the rest
+    (the exception messages, which may quote data)."""
+    out, code_next = [], False
+    for line in text.splitlines():
+        if line.startswith('  File "'):
+            out.append(line)
+            code_next = True
+        elif code_next and line.startswith("    "):
+            out.append(line)
+        else:
+            out.append(scrub(line))
+            code_next = False
+    return "\n".join(out)
 
 
 class _ScrubbingFormatter(logging.Formatter):
@@ -52,7 +69,7 @@ class _ScrubbingFormatter(logging.Formatter):
         record.msg = scrub(record.getMessage())
         record.args = None
         if record.exc_info:
-            record.exc_text = scrub(self.formatException(record.exc_info))
+            record.exc_text = scrub_traceback(self.formatException(record.exc_info))
             record.exc_info = None
         return super().format(record)
 
@@ -100,5 +117,6 @@ def _can_log() -> bool:
 def log_exception(context: str, exc: BaseException) -> None:
     """Write an unexpected error (with its traceback, scrubbed) to the log file."""
     logger = logging.getLogger(LOGGER_NAME)
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    logger.error("%s: %s\n%s", context, type(exc).__name__, details)
+    logger.error(
+        "%s: %s", context, type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__)
+    )

@@ -47,6 +47,7 @@ def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse
     app_log.setup()
     log = logging.getLogger("auditdesk.cli")
     command = getattr(args, "command", None) or "gui"
+    log.info("%s started", command)
     try:
         code = int(func(args) or 0)
         sys.stdout.flush()
@@ -82,6 +83,5 @@ def run_guarded(func: Callable[[argparse.Namespace], int | None], args: argparse
             file=sys.stderr,
         )
         return EXIT_UNEXPECTED
-    if code not in (EXIT_OK, EXIT_PARTIAL):
-        log.info("%s ended with exit code %d", command, code)
+    log.info("%s ended with exit code %d", command, code)
     return code
