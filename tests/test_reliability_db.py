@@ -44,6 +44,15 @@ def run(args: list[str], home: Path, powerless: bool = False) -> subprocess.Comp
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 
+def run_here(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
+    """The command in this process (fast); an escaping exception would fail the test."""
+    from auditdesk.cli import main
+
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture
 def healthy(tmp_path: Path) -> Path:
     """A migrated database holding one reviewer, closed (no WAL left)."""
@@ -87,7 +96,7 @@ def _newer(src: Path, dst: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["damaged", "foreign", "empty", "newer", "not_sqlite"])
 def test_refused_database_gives_one_line_exit_3_and_stays_unchanged(
-    kind: str, healthy: Path, tmp_path: Path
+    kind: str, healthy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / f"{kind}.sqlite"
     if kind == "damaged":
@@ -113,12 +122,17 @@ def test_refused_database_gives_one_line_exit_3_and_stays_unchanged(
         ["db", "check"],
         ["db", "backup"],
     ):
-        done = run(["--db", url, *args], tmp_path / "home")
-        assert done.returncode == 3, (args, done.stdout, done.stderr)
-        lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        code, out, err = run_here(capsys, ["--db", url, *args])
+        assert code == 3, (args, out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
         assert str(bad) in lines[0]
         assert sha(bad) == before, f"{args} changed the {kind} file"
+    if kind == "damaged":  # once through the real command: no traceback, exit code 3
+        done = run(["--db", url, "import", str(folder)], tmp_path / "home")
+        assert done.returncode == 3 and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert sha(bad) == before
     assert sorted(p.name for p in tmp_path.glob(f"{kind}.sqlite*")) == [bad.name]
 
 
@@ -130,30 +144,19 @@ def test_damaged_message_says_what_to_do(healthy: Path, tmp_path: Path) -> None:
     assert "restore a backup" in str(info.value)
 
 
-def test_forced_read_only_browses_and_refuses_writes(healthy: Path, tmp_path: Path) -> None:
+def test_forced_read_only_browses_and_refuses_writes(
+    healthy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = sha(healthy)
     url = f"sqlite:///{healthy}"
-    listing = run(["--read-only", "--db", url, "reviewer", "list"], tmp_path / "home")
-    assert listing.returncode == 0, listing.stderr
-    assert "Robin" in listing.stdout
-    assert "read-only" in listing.stderr
-    write = run(
-        [
-            "--read-only",
-            "--db",
-            url,
-            "reviewer",
-            "add",
-            "Kim",
-            "--role",
-            "coach",
-            "--initials",
-            "K",
-        ],
-        tmp_path / "home",
-    )
-    assert write.returncode == 3
-    assert "open read-only" in write.stderr and "Traceback" not in write.stderr
+    code, out, err = run_here(capsys, ["--read-only", "--db", url, "reviewer", "list"])
+    assert code == 0, err
+    assert "Robin" in out
+    assert "read-only" in err
+    add = ["reviewer", "add", "Kim", "--role", "coach", "--initials", "K"]
+    code, out, err = run_here(capsys, ["--read-only", "--db", url, *add])
+    assert code == 3
+    assert "open read-only" in err and len(err.strip().splitlines()) == 2  # note + refusal
     assert sha(healthy) == before
     db = open_database(url, read_only=True)
     with db.session() as s:
@@ -196,10 +199,16 @@ def test_read_only_file_and_folder_really_not_writable(healthy: Path) -> None:
         shutil.rmtree(root)
 
 
-def test_backup_restore_and_refusing_a_damaged_backup(healthy: Path, tmp_path: Path) -> None:
+def test_backup_restore_and_refusing_a_damaged_backup(
+    healthy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{healthy}"
-    home = tmp_path / "home"
-    made = run(["--db", url, "db", "backup", "--keep", "3"], home)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        code, out, err = run_here(capsys, ["--db", url, "db", *args])
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    made = cli("backup", "--keep", "3")
     assert made.returncode == 0, made.stderr
     db = open_database(url)
     from auditdesk.store.audits import create_reviewer
@@ -211,12 +220,12 @@ def test_backup_restore_and_refusing_a_damaged_backup(healthy: Path, tmp_path: P
     # A damaged or foreign backup is refused and the database is not touched.
     bad = _damaged(manual.path, tmp_path / "bad-backup.sqlite")
     before = sha(healthy)
-    refused = run(["--db", url, "db", "restore", str(bad)], home)
+    refused = cli("restore", str(bad))
     assert refused.returncode == 3 and "damaged" in refused.stderr
-    foreign = run(["--db", url, "db", "restore", str(_foreign(tmp_path / "f.sqlite"))], home)
+    foreign = cli("restore", str(_foreign(tmp_path / "f.sqlite")))
     assert foreign.returncode == 3 and "not AuditDesk's" in foreign.stderr
     assert sha(healthy) == before
-    restored = run(["--db", url, "db", "restore", str(manual.path)], home)
+    restored = cli("restore", str(manual.path))
     assert restored.returncode == 0, restored.stderr
     db = open_database(url)
     with db.session() as s:
@@ -227,7 +236,7 @@ def test_backup_restore_and_refusing_a_damaged_backup(healthy: Path, tmp_path: P
     assert kept, "the replaced database was kept"
     # keep=3 (a setting): never more than three backups of this database.
     for _ in range(4):
-        run(["--db", url, "db", "backup"], home)
+        cli("backup")
     assert len(backup.list_backups(healthy)) == 3
 
 

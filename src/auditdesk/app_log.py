@@ -17,6 +17,7 @@ API (small on purpose; a crash dialog can build on it):
 from __future__ import annotations
 
 import logging
+import os
 import logging.handlers
 import re
 from pathlib import Path
@@ -87,6 +88,10 @@ def setup(console: bool = False) -> Path:
     path = log_path() if _can_log() else None
     if path is None:
         return Path(LOG_FILENAME)
+    for old in [h for h in logger.handlers if getattr(h, "_auditdesk", False)]:
+        if getattr(old, "baseFilename", None) != os.path.abspath(path):  # data folder moved
+            logger.removeHandler(old)
+            old.close()
     if not any(getattr(h, "_auditdesk", False) for h in logger.handlers):
         handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
@@ -109,7 +114,6 @@ def _can_log() -> bool:
         folder = log_dir()
     except OSError:
         return False
-    import os
 
     return os.access(folder, os.W_OK)
 
