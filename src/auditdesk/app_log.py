@@ -17,8 +17,8 @@ API (small on purpose; a crash dialog can build on it):
 from __future__ import annotations
 
 import logging
-import os
 import logging.handlers
+import os
 import re
 from pathlib import Path
 
