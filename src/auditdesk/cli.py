@@ -254,14 +254,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_gui(args.db)
 
 
-def _run_gui(db_url: str | None) -> int:
+def _run_gui(db_url: str | None, read_only: bool = False) -> int:
     from auditdesk.ui.app import run
 
-    return run(db_url)
+    return run(db_url, read_only=read_only)
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    return _run_gui(args.db)
+    return _run_gui(args.db, read_only=bool(getattr(args, "read_only", False)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def open_with_dialogs(db_url: str | None) -> Database | None:
+def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database | None:
     """Open the database; when it is refused, offer another file or a backup (None: quit)."""
     from auditdesk.paths import default_db_url
     from auditdesk.store.db import DatabaseError, DatabaseRefusedError, open_database
@@ -67,7 +67,7 @@ def open_with_dialogs(db_url: str | None) -> Database | None:
     url = db_url or default_db_url()
     while True:
         try:
-            return open_database(url)
+            return open_database(url, read_only=True if read_only else None)
         except DatabaseRefusedError as exc:
             dialog = DatabaseProblemDialog(str(exc), sqlite_path_of(url))
             result = dialog.exec()
@@ -80,7 +80,7 @@ def open_with_dialogs(db_url: str | None) -> Database | None:
             return None
 
 
-def run(db_url: str | None = None) -> int:
+def run(db_url: str | None = None, read_only: bool = False) -> int:
     """Open the main window on the database and run the event loop."""
     from auditdesk import app_log
     from auditdesk.ui.database_dialogs import install_excepthook, mark_read_only
@@ -90,7 +90,7 @@ def run(db_url: str | None = None) -> int:
     app = create_app()
     apply_theme(str(settings().value("theme", "dark")))
     install_excepthook()
-    db = open_with_dialogs(db_url)
+    db = open_with_dialogs(db_url, read_only)
     if db is None:
         return 3
     window = MainWindow(db)
