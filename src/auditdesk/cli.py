@@ -30,7 +30,11 @@ def _db(args: argparse.Namespace) -> Database:
 
     db = open_database(args.db, read_only=True if getattr(args, "read_only", False) else None)
     if db.read_only:
-        print(f"Note: {db.read_only_message()}", file=sys.stderr)
+        print(
+            f"Note: the database {db.where} is open read-only: browsing, reports and exports "
+            "work; changes are refused.",
+            file=sys.stderr,
+        )
     return db
 
 
