@@ -156,3 +156,27 @@ def test_huge_declared_length_is_refused_without_reading_it(tmp_path: Path, db) 
     assert cli.returncode == 2
     assert "Traceback" not in cli.stderr
     assert len(cli.stderr.strip().splitlines()) == 1
+
+
+def test_deflated_dicom_bomb_is_refused_before_inflating(
+    tmp_path: Path, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pydicom
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    from auditdesk.dicom import headers
+
+    src = sorted(p for p in (SHARED / "mr").rglob("*") if p.is_file())[:1]
+    if not src:
+        pytest.skip("shared data not found")
+    ds = pydicom.dcmread(src[0])
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.add_new(0x00091010, "OB", b"\0" * (4 * 1024 * 1024))  # private bulk of zeros
+    folder = tmp_path / "deflated"
+    folder.mkdir()
+    ds.save_as(folder / "bomb.dcm", enforce_file_format=True)
+    assert (folder / "bomb.dcm").stat().st_size < 200 * 1024
+    monkeypatch.setattr(headers, "MAX_INFLATED_BYTES", 1024 * 1024)  # the 1 GiB limit, scaled
+    summary = import_paths(db, [folder], workers=1)
+    assert summary.usable_images == 0
+    assert "would inflate to more than" in summary.skipped[0].reason
