@@ -46,12 +46,8 @@ def test_validate_refuses_a_shipped_id_and_version_with_other_content(
     assert code == 0 and "OK" in out
 
 
-def _mr_file() -> Path:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mr"
-    files = sorted(p for p in shared.rglob("*") if p.is_file()) if shared.is_dir() else []
-    if not files:
-        pytest.skip("shared data not found")
-    return files[0]
+def _mr_file(shared_data: Path) -> Path:
+    return sorted(p for p in (shared_data / "mr").rglob("*") if p.is_file())[0]
 
 
 def _restudied(src: Path, dst: Path, study_uid: str) -> Path:
@@ -65,14 +61,16 @@ def _restudied(src: Path, dst: Path, study_uid: str) -> Path:
 
 
 def test_same_sop_uid_under_another_study_is_reported_and_leaves_no_empty_study(
-    tmp_path: Path, db
+    tmp_path: Path, db, shared_data: Path
 ) -> None:
     from sqlalchemy import func, select
 
     from auditdesk.dicom.index import import_paths
     from auditdesk.store.models import Image, Series, Study
 
-    original = _restudied(_mr_file(), tmp_path / "a" / "one.dcm", "1.2.826.0.1.3680043.10.999.1")
+    original = _restudied(
+        _mr_file(shared_data), tmp_path / "a" / "one.dcm", "1.2.826.0.1.3680043.10.999.1"
+    )
     first = import_paths(db, [original.parent], workers=1)
     assert first.added == 1
     copy = _restudied(original, tmp_path / "b" / "one.dcm", "1.2.826.0.1.3680043.10.999.2")

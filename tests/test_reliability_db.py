@@ -25,6 +25,7 @@ from auditdesk.store import backup
 from auditdesk.store.db import open_database, upgrade
 from auditdesk.store.errors import DatabaseRefusedError
 from auditdesk.store.models import Reviewer
+from conftest import skip_or_fail
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,9 +165,10 @@ def test_forced_read_only_browses_and_refuses_writes(
     db.dispose()
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
 def test_read_only_file_and_folder_really_not_writable(healthy: Path) -> None:
     """The file (444) in a folder (555), opened by a process that cannot override permissions."""
+    if shutil.which("setpriv") is None:
+        skip_or_fail("needs setpriv (util-linux) to drop root's permission override")
     root = Path(tempfile.mkdtemp(prefix="adro-", dir="/tmp"))
     try:
         folder = root / "share"

@@ -21,7 +21,6 @@ from auditdesk.dicom.index import import_paths
 
 LONG = bool(os.environ.get("AUDITDESK_LONG_TESTS"))
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared" / "data"
 
 
 def _run(args: list[str], home: Path, **kw) -> subprocess.CompletedProcess[str]:
@@ -118,11 +117,9 @@ def _mangle(data: bytes, rng: random.Random, how: str) -> bytes:
     raise AssertionError(how)
 
 
-def test_mangled_dicom_files_import_without_a_crash(tmp_path: Path, db) -> None:
-    if not SHARED.is_dir():
-        pytest.skip("shared data not found")
-    originals = sorted(p for p in (SHARED / "mr").rglob("*") if p.is_file())[:6]
-    originals += sorted((SHARED / "mg").glob("*.dcm"))[:2]
+def test_mangled_dicom_files_import_without_a_crash(tmp_path: Path, db, shared_data: Path) -> None:
+    originals = sorted(p for p in (shared_data / "mr").rglob("*") if p.is_file())[:6]
+    originals += sorted((shared_data / "mg").glob("*.dcm"))[:2]
     rng = random.Random(16)
     folder = tmp_path / "mangled"
     folder.mkdir()
@@ -145,10 +142,10 @@ def test_mangled_dicom_files_import_without_a_crash(tmp_path: Path, db) -> None:
     assert "Traceback" not in cli.stderr + cli.stdout
 
 
-def test_huge_declared_length_is_refused_without_reading_it(tmp_path: Path, db) -> None:
-    big = SHARED / "edge" / "3gb-bulk-data-truncated_MR.dcm"
-    if not big.is_file():
-        pytest.skip("shared data not found")
+def test_huge_declared_length_is_refused_without_reading_it(
+    tmp_path: Path, db, shared_data: Path
+) -> None:
+    big = shared_data / "edge" / "3gb-bulk-data-truncated_MR.dcm"
     summary = import_paths(db, [big], workers=1)
     assert summary.usable_images == 0
     assert "declares 3,221,225,472 bytes" in summary.skipped[0].reason
@@ -159,17 +156,15 @@ def test_huge_declared_length_is_refused_without_reading_it(tmp_path: Path, db) 
 
 
 def test_deflated_dicom_bomb_is_refused_before_inflating(
-    tmp_path: Path, db, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db, monkeypatch: pytest.MonkeyPatch, shared_data: Path
 ) -> None:
     import pydicom
     from pydicom.uid import DeflatedExplicitVRLittleEndian
 
     from auditdesk.dicom import headers
 
-    src = sorted(p for p in (SHARED / "mr").rglob("*") if p.is_file())[:1]
-    if not src:
-        pytest.skip("shared data not found")
-    ds = pydicom.dcmread(src[0])
+    src = sorted(p for p in (shared_data / "mr").rglob("*") if p.is_file())[0]
+    ds = pydicom.dcmread(src)
     ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
     ds.add_new(0x00091010, "OB", b"\0" * (4 * 1024 * 1024))  # private bulk of zeros
     folder = tmp_path / "deflated"
