@@ -20,7 +20,6 @@ from auditdesk.dicom import sources
 from auditdesk.dicom.index import import_paths
 
 LONG = bool(os.environ.get("AUDITDESK_LONG_TESTS"))
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(args: list[str], home: Path, **kw) -> subprocess.CompletedProcess[str]:

@@ -148,7 +148,7 @@ def restore_backup(backup: Path, db_path: Path) -> Path | None:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
             kept = folder / f"{db_path.stem}-{stamp}-damaged.sqlite"
             shutil.copyfile(db_path, kept)
-    source = f"file:{backup.resolve().as_posix()}?mode=ro"
+    source = f"{backup.resolve().as_uri()}?mode=ro"  # as_uri escapes ?, # and spaces
     try:
         if healthy:
             # Into the live file: SQLite locks it properly against other connections.

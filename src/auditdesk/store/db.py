@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from auditdesk.store.errors import (
     DatabaseBusyError,
@@ -70,7 +71,15 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     path = sqlite_path_of(url)
     if path is not None and read_only:
         uri = readonly_uri(path)
-        engine = create_engine(f"sqlite:///{uri}&uri=true", future=True)
+        import sqlite3
+
+        # A creator, not a URL: SQLAlchemy would decode the URI's %-escapes (spaces, #, ?).
+        engine = create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+            poolclass=QueuePool,  # as for a file URL ("sqlite://" alone means one per thread)
+            future=True,
+        )
         event.listen(engine, "connect", _sqlite_readonly_pragmas)
         return engine
     if path is not None:

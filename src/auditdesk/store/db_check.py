@@ -71,7 +71,7 @@ def readonly_uri(path: Path, *, look_only: bool = False) -> str:
     ``look_only`` (the checks before opening) does the same whenever no WAL file exists, so
     looking at a file leaves no ``-wal``/``-shm`` files beside it.
     """
-    uri = f"file:{path.resolve().as_posix()}?mode=ro"
+    uri = f"{path.resolve().as_uri()}?mode=ro"  # as_uri escapes ?, # and spaces
     no_wal = not Path(f"{path}-wal").exists()
     if no_wal and (look_only or not os.access(path.parent, os.W_OK)):
         uri += "&immutable=1"
