@@ -322,3 +322,17 @@ def test_unexpected_error_is_one_line_and_logged_without_phi(
     assert "RuntimeError" in log and "Traceback" in log and "boom" in log
     for value in (uid, name, born, "Jane", pid, "DEMO-0042", "ACC4242"):
         assert value not in log
+
+
+def test_read_only_and_backup_with_spaces_and_hash_in_the_path(
+    healthy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = tmp_path / "share #1" / "audits 2026.sqlite"
+    odd.parent.mkdir()
+    shutil.copyfile(healthy, odd)
+    url = f"sqlite:///{odd}"
+    code, out, err = run_here(capsys, ["--read-only", "--db", url, "reviewer", "list"])
+    assert code == 0 and "Robin" in out, err
+    code, out, err = run_here(capsys, ["--db", url, "db", "backup"])
+    assert code == 0, err
+    assert len(backup.list_backups(odd)) == 1
