@@ -336,3 +336,19 @@ def test_read_only_and_backup_with_spaces_and_hash_in_the_path(
     code, out, err = run_here(capsys, ["--db", url, "db", "backup"])
     assert code == 0, err
     assert len(backup.list_backups(odd)) == 1
+
+
+def test_damage_found_while_open_is_one_sentence(healthy: Path) -> None:
+    """The file is damaged under an open database (another program, a failing disk)."""
+    from auditdesk.store.audits import create_reviewer
+    from auditdesk.store.errors import DatabaseError
+
+    db = open_database(f"sqlite:///{healthy}")
+    db.engine.dispose()  # no cached pages: the next write reads the damaged file
+    data = bytearray(healthy.read_bytes())
+    for start in range(4096, len(data), 4096):  # every b-tree page but the schema's
+        data[start : start + 24] = b"\xa5" * 24
+    healthy.write_bytes(bytes(data))
+    with pytest.raises(DatabaseError, match="found damaged while in use"), db.transaction() as s:
+        create_reviewer(s, "Kim", "coach", "KM")
+    db.dispose()

@@ -18,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -127,6 +128,11 @@ def _is_locked(exc: BaseException) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
+def _is_damaged(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "file is not a database" in text
+
+
 def _is_readonly(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "readonly database" in text or "read-only" in text or "query_only" in text
@@ -201,14 +207,26 @@ class Database:
                     self._begin_immediate(session)
                 yield session
         except OperationalError as exc:
-            if self.read_only or _is_readonly(exc):
+            if _is_readonly(exc):
                 raise ReadOnlyDatabaseError(self.read_only_message()) from exc
             if _is_locked(exc):
                 raise DatabaseBusyError(
                     f"The database {self.where} is locked by another program; nothing was "
                     "saved; try again in a moment."
                 ) from exc
+            if _is_damaged(exc):
+                raise DatabaseError(self.damaged_message()) from exc
             raise
+        except SQLAlchemyDatabaseError as exc:
+            if _is_damaged(exc):
+                raise DatabaseError(self.damaged_message()) from exc
+            raise
+
+    def damaged_message(self) -> str:
+        return (
+            f"The database {self.where} was found damaged while in use; this change was not "
+            "saved; close AuditDesk and run 'auditdesk db check', then restore a backup."
+        )
 
     def _daily_backup(self) -> None:
         """Once a day, before the first write, back the file up (never fails the write)."""
