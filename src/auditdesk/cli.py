@@ -26,12 +26,17 @@ if TYPE_CHECKING:
 
 
 def _db(args: argparse.Namespace) -> Database:
-    from auditdesk.store.db import DatabaseError, open_database
+    """Open the database for a command; a refused file raises ``DatabaseError`` (exit 3)."""
+    from auditdesk.store.db import open_database
 
-    try:
-        return open_database(args.db)
-    except DatabaseError as exc:
-        raise SystemExit(f"auditdesk: {exc}") from exc
+    db = open_database(args.db, read_only=True if getattr(args, "read_only", False) else None)
+    if db.read_only:
+        print(
+            f"Note: the database {db.where} is open read-only: browsing, reports and exports "
+            "work; changes are refused.",
+            file=sys.stderr,
+        )
+    return db
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,14 +265,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_gui(args.db)
 
 
-def _run_gui(db_url: str | None) -> int:
+def _run_gui(db_url: str | None, read_only: bool = False) -> int:
     from auditdesk.ui.app import run
 
-    return run(db_url)
+    return run(db_url, read_only=read_only)
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    return _run_gui(args.db)
+    return _run_gui(args.db, read_only=bool(getattr(args, "read_only", False)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"auditdesk {__version__}")
     parser.add_argument("--selftest", action=SelftestAction)
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="open the database read-only (browse, report, export; nothing is saved)",
+    )
     parser.add_argument(
         "--db",
         metavar="URL",
@@ -359,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_adjudication_commands(sub)
 
+    from auditdesk.cli_db import add_commands as add_db_commands
+
+    add_db_commands(sub)
+
     p = sub.add_parser("override", help="correct an automatic classification (reviewer wins)")
     osub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for target in ("image", "series"):
@@ -377,12 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit codes are listed in README "When something goes wrong"."""
+    from auditdesk.cli_errors import run_guarded
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        return cmd_gui(args)
-    return int(func(args) or 0)
+    func = getattr(args, "func", None) or cmd_gui
+    return run_guarded(func, args)
 
 
 def gui_main() -> int:

@@ -59,24 +59,19 @@ def cmd_checklist_list(args: argparse.Namespace) -> int:
 
 
 def cmd_checklist_validate(args: argparse.Namespace) -> int:
-    from auditdesk.checklists.loader import ChecklistValidationError, load_checklist_file
+    """The same checks as ``checklist list`` and the app (including version clashes)."""
+    from auditdesk.checklists.loader import validate_files
 
-    failed = False
-    for name in args.files:
-        path = Path(name)
-        if not path.is_file():
-            print(f"{path}: no such file", file=sys.stderr)
-            failed = True
-            continue
-        try:
-            checklist = load_checklist_file(path)
-        except ChecklistValidationError as exc:
-            failed = True
-            for error in exc.errors:
-                print(str(error))
-            continue
-        print(f"{path}: OK — '{checklist.id}' version {checklist.version}: {checklist.title}")
-    return 1 if failed else 0
+    missing = [Path(n) for n in args.files if not Path(n).is_file()]
+    for path in missing:
+        print(f"{path}: no such file", file=sys.stderr)
+    result = validate_files([Path(n) for n in args.files if Path(n).is_file()])
+    for error in result.errors:
+        print(str(error))
+    for checklist in result.checklists:
+        what = f"'{checklist.id}' version {checklist.version}: {checklist.title}"
+        print(f"{checklist.origin}: OK — {what}")
+    return 1 if missing or result.errors else 0
 
 
 def cmd_checklist_show(args: argparse.Namespace) -> int:

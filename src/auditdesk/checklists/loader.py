@@ -375,23 +375,55 @@ def load_all(
             key = (checklist.id, checklist.version)
             known = by_version.get(key)
             if known is not None:
-                if known.content_hash != checklist.content_hash:
-                    result.errors.append(
-                        ChecklistError(
-                            str(path),
-                            LineFinder(checklist.source_text).line_of(("version",)),
-                            "version",
-                            f"checklist '{checklist.id}' version {checklist.version} already "
-                            f"exists in {known.origin} with different content; give your edited "
-                            'file a new version, e.g. version = "'
-                            + _next_version(checklist.version)
-                            + '"',
-                        )
-                    )
+                clash = _version_clash(checklist, path, known)
+                if clash is not None:
+                    result.errors.append(clash)
                 continue
             by_version[key] = checklist
             result.checklists.append(checklist)
     result.checklists.sort(key=lambda c: (c.id, c.version_key))
+    return result
+
+
+def _version_clash(checklist: Checklist, path: Path, known: Checklist) -> ChecklistError | None:
+    """The error for a file reusing another file's id and version with other content."""
+    if known.content_hash == checklist.content_hash:
+        return None
+    return ChecklistError(
+        str(path),
+        LineFinder(checklist.source_text).line_of(("version",)),
+        "version",
+        f"checklist '{checklist.id}' version {checklist.version} already exists in "
+        f"{known.origin} with different content; give your edited file a new version, "
+        f'e.g. version = "{_next_version(checklist.version)}"',
+    )
+
+
+def validate_files(
+    paths: Iterable[Path], shipped: Path | None = None, site: Path | None = None
+) -> LoadResult:
+    """Check files exactly as ``load_all`` (``checklist list`` and the app) would treat them.
+
+    Each file is parsed and then compared with the installed checklists (shipped and site) and
+    the files before it: the same id and version with different content is refused, so a file
+    that passes here is one the app will load.
+    """
+    installed = load_all(shipped=shipped, site=site)
+    by_version = {(c.id, c.version): c for c in installed.checklists}
+    result = LoadResult()
+    for path in paths:
+        try:
+            checklist = load_checklist_file(path)
+        except ChecklistValidationError as exc:
+            result.errors.extend(exc.errors)
+            continue
+        key = (checklist.id, checklist.version)
+        clash = _version_clash(checklist, path, by_version[key]) if key in by_version else None
+        if clash is not None:
+            result.errors.append(clash)
+            continue
+        by_version.setdefault(key, checklist)
+        result.checklists.append(checklist)
     return result
 
 

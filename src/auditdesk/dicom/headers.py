@@ -96,6 +96,40 @@ def _sniff_raw(fp: BinaryIO) -> Dataset | None:
     return best
 
 
+#: A deflated DICOM dataset is inflated whole by pydicom; beyond this it is refused unread.
+MAX_INFLATED_BYTES = 1024**3
+
+
+def _refuse_deflate_bomb(fp: BinaryIO) -> None:
+    """For a Deflated Explicit VR file, measure the inflated size in chunks first (HeaderError
+    past ``MAX_INFLATED_BYTES``), so a small file cannot make the reader allocate gigabytes."""
+    import zlib
+
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    start = fp.read(2048)
+    fp.seek(0)
+    if DEFLATED.encode() not in start:
+        return
+    try:
+        read_preamble(fp, True)
+        _read_file_meta_info(fp)
+        inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+        while chunk := inflater.unconsumed_tail or fp.read(65536):
+            total += len(inflater.decompress(chunk, 1024 * 1024))
+            if total > MAX_INFLATED_BYTES:
+                raise HeaderError(
+                    "The deflated DICOM dataset would inflate to more than "
+                    f"{MAX_INFLATED_BYTES // 1024**2:,} MiB; refused without reading it."
+                )
+            if inflater.eof:
+                break
+    except (zlib.error, ValueError, OSError, EOFError):
+        pass  # damaged: the normal reader below says why
+    finally:
+        fp.seek(0)
+
+
 def read_header(fp: BinaryIO) -> Dataset:
     """Read everything before the pixel data; leaves ``fp`` positioned at the Pixel Data tag.
 
@@ -106,6 +140,7 @@ def read_header(fp: BinaryIO) -> Dataset:
         raise HeaderError("The file is empty or too short to be DICOM.")
     fp.seek(0)
     has_marker = head[128:132] == b"DICM"
+    _refuse_deflate_bomb(fp)
     ds: Dataset | None = None
     error: Exception | None = None
     try:

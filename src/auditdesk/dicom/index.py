@@ -110,6 +110,22 @@ class _Writer:
         self.touched_mr_series: set[int] = set()
         # Studies a reviewer merged or split stay that way when the same files come back.
         self.groupings = study_uid_map.load_resolver(session)
+        self.left_series: set[int] = set()
+
+    def _copy_in_other_study(self, image: Image, rec: dict[str, Any], loc: Location) -> bool:
+        """A second copy of an indexed image under another Study UID: noted, not indexed."""
+        from auditdesk.dicom.index_conflicts import indexed_study, other_study_note
+
+        study = indexed_study(self.session, image)
+        if study is None or study.study_uid == rec["study_uid"]:
+            return False
+        if (image.path, image.archive_member) == (loc.path, loc.member) or not _location_exists(
+            image.path, image.archive_member
+        ):
+            return False  # the file itself changed study: it moves (see finish)
+        self.summary.duplicates += 1
+        self.summary.notes.append((loc.display(), other_study_note(study)))
+        return True
 
     def _patient_pk(self, patient_id: str) -> int:
         if patient_id not in self.patients:
@@ -186,11 +202,13 @@ class _Writer:
             rec = res.record
             assert rec is not None
             rec = self.groupings.apply(rec) if self.groupings else rec
+            image = existing.get(rec["sop_uid"])
+            if image is not None and self._copy_in_other_study(image, rec, res.location):
+                continue
             study = self._study(rec)
             series = self._series(rec, study)
             self.summary.study_uids.add(study.study_uid)
             self.summary.series_uids.add(series.series_uid)
-            image = existing.get(rec["sop_uid"])
             if image is not None:
                 same_place = (image.path, image.archive_member) == (
                     res.location.path,
@@ -206,6 +224,8 @@ class _Writer:
                 self.session.add(image)
                 existing[rec["sop_uid"]] = image
                 self.summary.added += 1
+            if image.series_pk is not None and image.series_pk != series.id:
+                self.left_series.add(image.series_pk)  # may be empty now (see finish)
             image.series_pk = series.id
             image.path = res.location.path
             image.archive_member = res.location.member
@@ -373,6 +393,9 @@ def import_paths(
         if batch:
             writer.write(batch)
         writer.classify_mr_series()
+        from auditdesk.dicom.index_conflicts import drop_if_empty
+
+        drop_if_empty(session, writer.left_series, {s.id for s in writer.studies.values()})
         run.finished_at = utcnow()
         run.files_seen = summary.files_seen
         run.images_added = summary.added

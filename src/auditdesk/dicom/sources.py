@@ -81,13 +81,33 @@ def _from_dicomdir(dicomdir: Path) -> list[Location]:
     return paths
 
 
+# A zip is read member by member (never extracted, so no path can escape); these limits keep a
+# "zip bomb" from exhausting memory: a member is inflated into memory when it is read.
+MAX_ZIP_MEMBERS = 200_000
+MAX_ZIP_MEMBER_BYTES = 2 * 1024**3
+MAX_ZIP_RATIO = 1000  # real DICOM rarely compresses better than 50:1
+
+
 def _zip_members(path: Path, out: Enumeration) -> None:
+    assert out.notes is not None
     with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
+        infos = zf.infolist()
+        if len(infos) > MAX_ZIP_MEMBERS:
+            out.notes.append((str(path), f"Zip file refused: more than {MAX_ZIP_MEMBERS:,} files."))
+            return
+        for info in infos:
             if info.is_dir():
                 continue
             if _ignored(info.filename):
                 out.ignored += 1
+                continue
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > MAX_ZIP_MEMBER_BYTES or (
+                ratio > MAX_ZIP_RATIO and info.file_size > 64 * 1024**2
+            ):
+                out.notes.append(
+                    (f"{path}!{info.filename}", "Skipped: it would inflate to an implausible size.")
+                )
                 continue
             out.locations.append(Location(str(path.resolve()), info.filename))
 

@@ -74,7 +74,6 @@ import json
 import os
 import platform
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +83,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auditdesk import site
+from auditdesk.exchange.limits import RefusedInputError, read_json_gzip
 from auditdesk.exchange.package_check import DEFAULT_PURPOSE, PackageError, check_package_answers
 from auditdesk.exchange.package_check import expect as _expect
 from auditdesk.exchange.package_check import validate_payload as _validate
@@ -602,15 +602,11 @@ def _site_label(payload: dict[str, Any]) -> str:
 def read_package(path: str | os.PathLike[str], secret: bytes) -> dict[str, Any]:
     """The verified payload of a package file, or :class:`PackageError` saying what is wrong."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PackageError(f"Cannot read the package {path}: {exc.strerror or exc}.") from exc
     damaged = f"{path.name} is damaged or not an AuditDesk package."
-    try:
-        document = json.loads(gzip.decompress(raw).decode("utf-8"))
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError):
-        raise PackageError(damaged) from None
+    try:  # streamed with size and item limits: a gzip bomb is refused early
+        document = read_json_gzip(path, damaged)
+    except RefusedInputError as exc:
+        raise PackageError(str(exc)) from None
     if not isinstance(document, dict):
         raise PackageError(damaged)
     payload, signature = document.get("payload"), document.get("signature")

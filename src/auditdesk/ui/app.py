@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from auditdesk import __version__
+
+if TYPE_CHECKING:
+    from auditdesk.store.db import Database
 
 THEMES = ("dark", "light")
 
@@ -57,26 +61,50 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run(db_url: str | None = None) -> int:
+def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database | None:
+    """Open the database; when it is refused, offer another file or a backup (None: quit)."""
+    from auditdesk.paths import default_db_url
+    from auditdesk.store.db import DatabaseError, DatabaseRefusedError, open_database
+    from auditdesk.store.db_check import sqlite_path_of
+    from auditdesk.ui.database_dialogs import DatabaseProblemDialog
+
+    url = db_url or default_db_url()
+    while True:
+        try:
+            return open_database(url, read_only=True if read_only else None)
+        except DatabaseRefusedError as exc:
+            dialog = DatabaseProblemDialog(str(exc), sqlite_path_of(url))
+            result = dialog.exec()
+            if result == DatabaseProblemDialog.OPEN_OTHER and dialog.chosen is not None:
+                url = f"sqlite:///{dialog.chosen}"
+            elif result != DatabaseProblemDialog.RESTORE:
+                return None
+        except DatabaseError as exc:
+            QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
+            return None
+
+
+def run(db_url: str | None = None, read_only: bool = False) -> int:
     """Open the main window on the database and run the event loop."""
-    from auditdesk.store.db import DatabaseError, open_database
+    from auditdesk import app_log
+    from auditdesk.ui.database_dialogs import install_excepthook, mark_read_only
     from auditdesk.ui.main_window import MainWindow, settings
 
+    app_log.setup()
     app = create_app()
     apply_theme(str(settings().value("theme", "dark")))
-    try:
-        db = open_database(db_url)
-    except DatabaseError as exc:
-        QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
-        return 2
+    db = open_with_dialogs(db_url, read_only)
+    if db is None:
+        return 3
     from auditdesk.crash_report import database_identifiers
     from auditdesk.ui.crash_dialog import install_crash_handler
-
-    install_crash_handler([database_identifiers(db)])
-    window = MainWindow(db)
     from auditdesk.ui.selftest_qt import add_selftest_action
 
+    install_crash_handler([database_identifiers(db)])
+    install_excepthook()  # refused writes first: "Not saved", not a crash report
+    window = MainWindow(db)
     add_selftest_action(window)
+    mark_read_only(window, db)
     window.show()
     code = app.exec()
     db.dispose()

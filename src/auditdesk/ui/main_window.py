@@ -70,6 +70,7 @@ from auditdesk.ui.audit_panel import AuditPanel, drawable_measurements
 from auditdesk.ui.checklist_form import key_help
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.common import setting_bool, settings
+from auditdesk.ui.database_dialogs import open_backups
 from auditdesk.ui.hanging_view import MammoHangingView
 from auditdesk.ui.mr_view import MRStudyView
 from auditdesk.ui.reviewers import (
@@ -404,6 +405,7 @@ class MainWindow(QMainWindow):
         add(file_menu, "Import &zip file…", self._import_zip_dialog)
         add(file_menu, "&Export image as PNG…", self._export_png_dialog, shortcut="Ctrl+E")
         add(file_menu, "Suggested &merges…", lambda: study_groups.open_suggestions(self))
+        add(file_menu, "Database &backups…", lambda: open_backups(self, self.db))
         file_menu.addSeparator()
         add(file_menu, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
 
