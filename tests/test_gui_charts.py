@@ -175,7 +175,8 @@ def test_dashboard_exports(dashboard, tmp_path: Path) -> None:
     assert win.save_chart(tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes().startswith(PNG)
     # Every output read as text (PDFs through pypdf): no PHI value anywhere.
-    outputs = [p for p in sorted(tmp_path.iterdir()) if ".sqlite" not in p.name]
+    # The exports themselves (not the database, nor the backups folder kept beside it).
+    outputs = [p for p in sorted(tmp_path.iterdir()) if p.is_file() and ".sqlite" not in p.name]
     assert len(outputs) == 8
     assert_no_phi(outputs, fx.phi)
 

@@ -25,9 +25,6 @@ LINUX = INSTALLER / "linux"
 SPEC = INSTALLER / "auditdesk.spec"
 ISS = INSTALLER / "windows" / "auditdesk.iss"
 
-needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-
-
 # --------------------------------------------------------------------------------------------
 # Linux
 # --------------------------------------------------------------------------------------------
@@ -78,7 +75,6 @@ def _run(cmd: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, env=_env(home), capture_output=True, text=True, timeout=60)
 
 
-@needs_bash
 def test_install_upgrade_uninstall_in_a_temporary_home(tmp_path: Path):
     home = tmp_path / "home"
     data = home / ".local" / "share" / "AuditDesk"
@@ -144,7 +140,6 @@ def test_install_upgrade_uninstall_in_a_temporary_home(tmp_path: Path):
     assert other.is_file()
 
 
-@needs_bash
 def test_installed_copy_of_a_portable_bundle_is_not_portable(tmp_path: Path):
     home = tmp_path / "home"
     home.mkdir()
@@ -157,7 +152,6 @@ def test_installed_copy_of_a_portable_bundle_is_not_portable(tmp_path: Path):
     assert (bundle / "portable.txt").exists()  # the stick itself is left as it was
 
 
-@needs_bash
 def test_install_refuses_what_is_not_a_bundle(tmp_path: Path):
     home = tmp_path / "home"
     home.mkdir()
