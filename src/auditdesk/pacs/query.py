@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from auditdesk.pacs.nodes import NodeConfig, PacsError
 
@@ -87,7 +88,7 @@ def _multi(ds: Dataset, keyword: str) -> list[str]:
     value = ds.get(keyword)
     if value in (None, ""):
         return []
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
+    if not isinstance(value, (MultiValue, list, tuple)):
         value = [value]
     return [str(v).strip() for v in value if str(v).strip()]
 

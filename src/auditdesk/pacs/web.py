@@ -8,6 +8,7 @@ from the node.
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,24 @@ def _call(node: NodeConfig, what: str, func: Callable[[], Any]) -> Any:
         raise PacsError(f"DICOMweb {what} at {node.url} failed: {exc}") from None
 
 
+PAGE = 200
+
+
+def _search_all(node: NodeConfig, what: str, search: Callable[..., list[dict]]) -> list[dict]:
+    """Page through QIDO results with limit/offset ourselves: some servers (Orthanc's DICOMweb
+    plug-in 1.7) ignore ``offset`` without ``limit``, which makes dicomweb-client's
+    ``get_remaining`` loop for ever."""
+    out: list[dict] = []
+    seen: set[str] = set()
+    while True:
+        page = _call(node, what, lambda: search(limit=PAGE, offset=len(out)))
+        fresh = [item for item in page if json.dumps(item, sort_keys=True) not in seen]
+        seen.update(json.dumps(item, sort_keys=True) for item in fresh)
+        out.extend(fresh)
+        if len(page) < PAGE or not fresh:
+            return out
+
+
 def echo(node: NodeConfig) -> float:
     started = time.monotonic()
     _call(node, "test query", lambda: _client(node).search_for_studies(limit=1))
@@ -84,11 +103,11 @@ def find_studies(node: NodeConfig, identifier: Dataset) -> list[Dataset]:
     if accession:
         filters["AccessionNumber"] = accession
     client = _client(node)
-    found = _call(
+    found = _search_all(
         node,
         "study query",
-        lambda: client.search_for_studies(
-            fields=list(STUDY_FIELDS), search_filters=filters, get_remaining=True
+        lambda **page: client.search_for_studies(
+            fields=list(STUDY_FIELDS), search_filters=filters, **page
         ),
     )
     return [Dataset.from_json(item) for item in found]
@@ -96,11 +115,11 @@ def find_studies(node: NodeConfig, identifier: Dataset) -> list[Dataset]:
 
 def list_instances(node: NodeConfig, study_uid: str) -> list[InstanceRef]:
     client = _client(node)
-    found = _call(
+    found = _search_all(
         node,
         "image query",
-        lambda: client.search_for_instances(
-            study_instance_uid=study_uid, fields=["SOPClassUID"], get_remaining=True
+        lambda **page: client.search_for_instances(
+            study_instance_uid=study_uid, fields=["SOPClassUID"], **page
         ),
     )
     refs = []
