@@ -67,6 +67,12 @@ CORE_MODULES = [
     "auditdesk.cli_agreement",
     "auditdesk.adjudication",
     "auditdesk.cli_adjudication",
+    "auditdesk.cli_pacs",
+    "auditdesk.pacs.nodes",
+    "auditdesk.pacs.query",
+    "auditdesk.pacs.dimse",
+    "auditdesk.pacs.web",
+    "auditdesk.pacs.retrieve",
 ]
 
 BLOCKER = """
