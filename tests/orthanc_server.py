@@ -167,3 +167,20 @@ class OrthancServer:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 answer = json.loads(resp.read())
                 assert answer.get("Status") in ("Success", "AlreadyStored"), answer
+
+
+def running_orthanc(folder: Path, files: list[Path]):
+    """Body of a module fixture: skip (fail under CI) without Orthanc, else start and load it."""
+    from tests.conftest import skip_or_fail
+
+    if shutil.which("Orthanc") is None:
+        skip_or_fail("Orthanc is not installed (Debian: apt-get install orthanc orthanc-dicomweb)")
+    if dicomweb_plugin() is None:
+        skip_or_fail("the Orthanc DICOMweb plug-in is not installed (apt: orthanc-dicomweb)")
+    server = OrthancServer(folder)
+    try:
+        server.start()
+        server.upload(files)
+        yield server
+    finally:
+        server.stop()

@@ -6,14 +6,12 @@ no answer). Expected values come from the generated test set's manifest and from
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
 import pytest
-from tests.conftest import skip_or_fail
-from tests.orthanc_server import ORTHANC_AET, OUR_AET, OrthancServer, dicomweb_plugin
+from tests.orthanc_server import ORTHANC_AET, OUR_AET, OrthancServer, running_orthanc
 
 from auditdesk.cli import main
 from auditdesk.pacs.nodes import NodeConfig, PacsError, get_node
@@ -80,17 +78,8 @@ def test_query_refuses_an_empty_date_range() -> None:
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory, test_set) -> Iterator[OrthancServer]:
-    if shutil.which("Orthanc") is None:
-        skip_or_fail("Orthanc is not installed (Debian: apt-get install orthanc orthanc-dicomweb)")
-    if dicomweb_plugin() is None:
-        skip_or_fail("the Orthanc DICOMweb plug-in is not installed (apt: orthanc-dicomweb)")
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc"))
-    try:
-        server.start()
-        server.upload([f.path for s in test_set.studies for f in s.files])
-        yield server
-    finally:
-        server.stop()
+    files = [f.path for s in test_set.studies for f in s.files]
+    yield from running_orthanc(tmp_path_factory.mktemp("orthanc"), files)
 
 
 def _mg(test_set) -> list:
