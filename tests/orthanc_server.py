@@ -49,6 +49,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _die_with_us() -> None:
+    """preexec_fn: the child gets SIGKILL when the test process dies (no stray Orthanc)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _setns(fd: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.setns(fd, CLONE_NEWNET) != 0:
@@ -102,7 +108,8 @@ class OrthancServer:
         if self.private:
             if self.holder is None:
                 self.holder = subprocess.Popen(
-                    ["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"]
+                    ["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"],
+                    preexec_fn=_die_with_us,
                 )
                 time.sleep(0.2)
                 self._home_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
@@ -113,7 +120,9 @@ class OrthancServer:
                     os.close(ns)
             cmd = ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", *cmd]
         log = open(self.folder / "orthanc.log", "ab")  # noqa: SIM115 (lives with the process)
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_us
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -85,6 +85,18 @@ def test_import_from_pacs_dialog_searches_filters_and_retrieves_all(
     dialog.technologist.setText("")
     with qtbot.waitSignal(dialog.search().done, timeout=20000):
         pass
+    # Draw a sample of one, then retrieve only it.
+    dialog.sample_n.setValue(1)
+    dialog.sample_mode.setCurrentIndex(dialog.sample_mode.findData("overall"))
+    dialog.sample_seed.setText("7")
+    picked = dialog.draw_sample()
+    rows = {i.row() for i in dialog.table.selectedIndexes()}
+    assert len(picked) == len(rows) == 1
+    assert dialog.table.item(rows.pop(), 0).text() == picked[0].key
+    with qtbot.waitSignal(dialog.imported, timeout=60000):
+        dialog.retrieve(selected_only=True)
+    with db.session() as s:
+        assert [st.study_uid for st in list_studies(s)] == [picked[0].study_uid]
     with qtbot.waitSignal(dialog.imported, timeout=60000):
         dialog.retrieve(selected_only=False)
     n_files = sum(len(s.files) for s in mammo)

@@ -71,6 +71,37 @@ def test_query_refuses_an_empty_date_range() -> None:
     assert StudyQuery(date_from=dt.date(2026, 3, 1)).date_range() == "20260301-"
 
 
+def test_sample_from_a_pacs_query_is_the_seeded_draw_of_the_sampling_dialog() -> None:
+    """Overall mode: candidates in (date, UID) order, random.Random(seed).sample(candidates, n),
+    kept in candidate order (auditdesk.sampling's rule), computed here with random directly.
+    Per technologist: at most n per Operators' Name, spelling variants grouped together."""
+    import datetime as dt
+    import random
+
+    from auditdesk.pacs.query import StudyMatch
+    from auditdesk.pacs.sample import draw_from_matches
+
+    day = dt.date(2026, 3, 2)
+    matches = [
+        StudyMatch(study_uid=f"1.2.{i}", date=day + dt.timedelta(days=i % 3), operators=[op])
+        for i, op in enumerate(["SMITH^JANE", "Smith, Jane", "DOE^ALEX", "SMITH^JANE", "DOE^ALEX"])
+    ]
+    candidates = sorted(matches, key=lambda m: (m.date, m.study_uid))
+    expected = random.Random(42).sample(candidates, 2)
+    expected.sort(key=candidates.index)
+    assert draw_from_matches(matches, n=2, mode="overall", seed=42) == (42, expected)
+
+    seed, picked = draw_from_matches(matches, n=1, mode="per_technologist")
+    assert 0 <= seed < 2**31
+    assert sorted(m.operators[0].split("^")[0].split(",")[0].upper() for m in picked) == [
+        "DOE",
+        "SMITH",
+    ]
+    assert draw_from_matches(matches, n=1, seed=seed) == (seed, picked)  # the seed reproduces it
+    with pytest.raises(PacsError, match="at least 1"):
+        draw_from_matches(matches, n=0)
+
+
 # --------------------------------------------------------------------------------------------
 # against a real Orthanc
 # --------------------------------------------------------------------------------------------
@@ -203,6 +234,24 @@ def test_cget_retrieve_brings_every_mg_image_with_the_views_of_a_direct_import(
                        "MG", "--json")  # fmt: skip
     outcome = json.loads(out)
     assert (outcome["images_received"], outcome["images_already_here"]) == (0, n_files)
+
+
+def test_retrieve_a_seeded_sample_fetches_only_the_sampled_study(
+    nodes: Database, test_set, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import random
+
+    code, out, _ = run(capsys, "--db", nodes.url, "pacs", "query", "orthanc", "--modality", "MG",
+                       "--json", "--phi")  # fmt: skip
+    # Candidates in (date, UID) order; random.Random(seed).sample picks the one to fetch.
+    candidates = sorted(json.loads(out), key=lambda r: (r["date"], r["study_uid"]))
+    expected = random.Random(11).sample(candidates, 1)[0]
+    code, out, err = run(capsys, "--db", nodes.url, "pacs", "retrieve", "orthanc", "--modality",
+                         "MG", "--sample", "1", "--overall", "--seed", "11", "--json")  # fmt: skip
+    assert code == 0 and "Sampled 1 studies (overall, seed 11)." in err
+    assert [s["key"] for s in json.loads(out)["studies"]] == [expected["key"]]
+    with nodes.session() as s:
+        assert [st.study_uid for st in list_studies(s)] == [expected["study_uid"]]
 
 
 @pytest.mark.parametrize("node", ["move", "web"])

@@ -229,6 +229,18 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if not studies:
         print("No matching studies; nothing to retrieve.")
         return 0
+    if args.sample:
+        from auditdesk.pacs.sample import draw_from_matches
+
+        mode = "overall" if args.overall else "per_technologist"
+        try:
+            seed, studies = draw_from_matches(studies, n=args.sample, mode=mode, seed=args.seed)
+        except PacsError as exc:
+            return _fail(str(exc))
+        print(
+            f"Sampled {len(studies)} studies ({mode.replace('_', ' ')}, seed {seed}).",
+            file=sys.stderr if args.json else sys.stdout,
+        )
 
     def progress(done: int, total: int, _key: str) -> None:
         if args.progress and total:
@@ -317,6 +329,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("name")
     _add_filters(q)
     q.add_argument("--study", nargs="+", metavar="KEY_OR_UID", help="only these studies")
+    q.add_argument(
+        "--sample", type=int, metavar="N", help="retrieve only a seeded random sample: N per "
+        "technologist (Operators' Name as the PACS lists it), or N overall with --overall"
+    )  # fmt: skip
+    q.add_argument("--overall", action="store_true", help="with --sample: N in total")
+    q.add_argument("--seed", type=int, help="with --sample: reproduce an earlier draw")
     q.add_argument("--method", choices=["get", "move"], help="override the node's DIMSE method")
     q.add_argument("--progress", action="store_true", help="show progress on stderr")
     q.add_argument("--json", action="store_true", help="print the outcome as JSON")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,9 @@ from pydicom.dataset import Dataset
 
 from auditdesk.pacs.nodes import NodeConfig, PacsError
 from auditdesk.pacs.transfer import InstanceRef, Sink, TransferCancelledError
+
+# dicomweb-client logs request URLs, which carry study UIDs: keep them out of any log file.
+logging.getLogger("dicomweb_client").setLevel(logging.WARNING)
 
 # QIDO attribute names for the study-level fields we ask for.
 STUDY_FIELDS = (

@@ -292,6 +292,25 @@ class PacsImportDialog(QDialog):
             self.search_button,
         ):  # fmt: skip
             row2.addWidget(w)
+        # Draw the week's sample from the listed studies (auditdesk.pacs.sample), then retrieve
+        # only the selected ones.
+        self.sample_n = QSpinBox()
+        self.sample_n.setRange(1, 1000)
+        self.sample_n.setValue(5)
+        self.sample_mode = QComboBox()
+        self.sample_mode.addItem("per technologist", "per_technologist")
+        self.sample_mode.addItem("overall", "overall")
+        self.sample_seed = QLineEdit()
+        self.sample_seed.setPlaceholderText("seed (blank: random)")
+        self.sample_button = QPushButton("Draw sample")
+        self.sample_button.clicked.connect(self.draw_sample)
+        row_sample = QHBoxLayout()
+        for w in (
+            QLabel("Sample"), self.sample_n, self.sample_mode, self.sample_seed,
+            self.sample_button,
+        ):  # fmt: skip
+            row_sample.addWidget(w)
+        row_sample.addStretch(1)
         self.table = make_table(self.COLUMNS, "pacs_studies")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.progress = QProgressBar()
@@ -313,7 +332,7 @@ class PacsImportDialog(QDialog):
             row3.addWidget(b)
         row3.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
-        for item in (row1, row2):
+        for item in (row1, row2, row_sample):
             layout.addLayout(item)
         layout.addWidget(self.table, 1)
         layout.addLayout(row3)
@@ -399,6 +418,33 @@ class PacsImportDialog(QDialog):
             for col, value in enumerate(values):
                 self.table.setItem(row, col, table_item(value, number=col == 3))
         self.status.setText(f"{len(matches)} studies found.")
+
+    def draw_sample(self) -> list[StudyMatch]:
+        """Select a seeded random sample of the listed studies (shown with its seed)."""
+        from auditdesk.pacs.sample import draw_from_matches
+
+        text = self.sample_seed.text().strip()
+        if text and not text.isdigit():
+            self.status.setText(f"The seed must be a whole number, not {text!r}.")
+            return []
+        seed, picked = draw_from_matches(
+            self.matches,
+            n=self.sample_n.value(),
+            mode=self.sample_mode.currentData(),
+            seed=int(text) if text else None,
+        )
+        self.sample_seed.setText(str(seed))
+        self.table.clearSelection()
+        mode = QAbstractItemView.SelectionMode
+        self.table.setSelectionMode(mode.MultiSelection)
+        for m in picked:
+            self.table.selectRow(self.matches.index(m))
+        self.table.setSelectionMode(mode.ExtendedSelection)
+        self.status.setText(
+            f"Sampled {len(picked)} of {len(self.matches)} studies (seed {seed}); "
+            "“Retrieve selected” fetches only these."
+        )
+        return picked
 
     def retrieve(self, *, selected_only: bool) -> PacsJob | None:
         node = self._node()
