@@ -118,3 +118,43 @@ def test_file_menu_opens_import_from_pacs(qtbot, db: Database, loader) -> None:
     assert len(dialogs) == 1
     assert "No PACS node yet" in dialogs[0].status.text()
     dialogs[0].close()
+
+
+def test_draw_a_weeks_sample_from_pacs_retrieves_only_the_sampled_exam(
+    qtbot, db: Database, orthanc: OrthancServer
+) -> None:
+    """Site → Draw a week's sample → From PACS…: the PACS dialog gets that week's mammograms and
+    the sampling settings; after retrieving the sampled exam the week can be drawn locally."""
+    import datetime as dt
+
+    from auditdesk.pacs.nodes import NodeConfig, save_node
+    from auditdesk.ui.common import pydate
+    from auditdesk.ui.sampling_dialog import SamplingDialog
+
+    with db.transaction() as s:
+        save_node(s, NodeConfig(name="web", protocol="dicomweb", url=f"{orthanc.http}/dicom-web"))
+    sampler = SamplingDialog(db)
+    qtbot.addWidget(sampler)
+    assert not sampler.draw_button.isEnabled()  # nothing indexed yet
+    sampler.mode_combo.setCurrentIndex(sampler.mode_combo.findData("overall"))
+    sampler.n_spin.setValue(1)
+    sampler.seed_edit.setText("3")
+    pacs = sampler.from_pacs()
+    first, last = pydate(pacs.date_from.date()), pydate(pacs.date_to.date())
+    assert (last - first, first.weekday()) == (dt.timedelta(days=6), 6)  # a Sunday-Saturday week
+    assert (pacs.modality.currentData(), pacs.sample_n.value()) == ("MG", 1)
+    assert (pacs.sample_mode.currentData(), pacs.sample_seed.text()) == ("overall", "3")
+
+    # The test set's mammograms are in the week of Sunday 2026-03-01.
+    pacs.preset_sample(dt.date(2026, 3, 1), n=1, mode="overall", seed="3")
+    with qtbot.waitSignal(pacs.search().done, timeout=20000):
+        pass
+    assert pacs.table.rowCount() == 2
+    assert len(pacs.draw_sample()) == 1
+    with qtbot.waitSignal(pacs.imported, timeout=60000):
+        pacs.retrieve(selected_only=True)
+    with db.session() as s:
+        assert len(list_studies(s)) == 1
+    assert sampler.draw_button.isEnabled()
+    assert sampler.week() == dt.date(2026, 3, 1)
+    pacs.close()

@@ -68,6 +68,19 @@ class PacsJob(QThread):
         self.done.emit(result)
 
 
+def keep_until_finished(owner: QWidget, job: PacsJob) -> None:
+    """Hold a reference to ``job`` until its thread has ended: a QThread object collected while
+    its thread still runs aborts the process (the ``done`` signal comes before ``finished``)."""
+    running: list[PacsJob] = owner.__dict__.setdefault("_running_jobs", [])
+    running.append(job)
+    job.finished.connect(lambda: running.remove(job) if job in running else None)
+
+
+def wait_for_jobs(owner: QWidget) -> None:
+    for job in list(owner.__dict__.get("_running_jobs", [])):
+        job.wait()
+
+
 def _nodes(db: Database) -> list[NodeConfig]:
     with db.session() as session:
         return list_nodes(session)
@@ -141,6 +154,10 @@ class PacsNodesDialog(QDialog):
         layout.addWidget(close)
         self._protocol_changed()
         self.reload()
+
+    def done(self, result: int) -> None:
+        wait_for_jobs(self)  # a Test still running must end before the dialog goes
+        super().done(result)
 
     def reload(self) -> None:
         self.nodes = _nodes(self.db)
@@ -244,6 +261,7 @@ class PacsNodesDialog(QDialog):
         job.failed.connect(self.status.setText)
         job.finished.connect(lambda: self.test_button.setEnabled(True))
         self.job = job
+        keep_until_finished(self, job)
         job.start()
         return job
 
@@ -419,6 +437,19 @@ class PacsImportDialog(QDialog):
                 self.table.setItem(row, col, table_item(value, number=col == 3))
         self.status.setText(f"{len(matches)} studies found.")
 
+    def preset_sample(self, week_first: dt.date, *, n: int, mode: str, seed: str = "") -> None:
+        """Set up for the Draw-a-week's-sample dialog: that week's mammograms, its N/mode/seed."""
+        self.any_date.setChecked(False)
+        self.date_from.setDate(qdate(week_first))
+        self.date_to.setDate(qdate(week_first + dt.timedelta(days=6)))
+        self.modality.setCurrentIndex(self.modality.findData("MG"))
+        self.sample_n.setValue(n)
+        self.sample_mode.setCurrentIndex(max(0, self.sample_mode.findData(mode)))
+        self.sample_seed.setText(seed)
+        self.status.setText(
+            "Search, then “Draw sample” and “Retrieve selected” to fetch only the sampled exams."
+        )
+
     def draw_sample(self) -> list[StudyMatch]:
         """Select a seeded random sample of the listed studies (shown with its seed)."""
         from auditdesk.pacs.sample import draw_from_matches
@@ -486,10 +517,18 @@ class PacsImportDialog(QDialog):
         job.finished.connect(lambda: self._busy(False))
         self._busy(True)
         self.progress.setRange(0, 0)
-        job.finished.connect(lambda: self.progress.setRange(0, 1))
+        self.progress.resetFormat()
+        job.finished.connect(self._stop_busy_bar)
         self.job = job
+        keep_until_finished(self, job)
         job.start()
         return job
+
+    def _stop_busy_bar(self) -> None:
+        """A search leaves the bar empty; a retrieve leaves its final count showing."""
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -503,14 +542,12 @@ class PacsImportDialog(QDialog):
 
     def closeEvent(self, event: Any) -> None:
         self.cancel()
-        if self.job is not None:
-            self.job.wait()
+        wait_for_jobs(self)
         super().closeEvent(event)
 
     def reject(self) -> None:
         self.cancel()
-        if self.job is not None:
-            self.job.wait()
+        wait_for_jobs(self)
         super().reject()
 
 
