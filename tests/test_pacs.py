@@ -210,11 +210,15 @@ def _transfer_syntaxes(folder: Path) -> set[str]:
 
 
 def test_cget_retrieve_brings_every_mg_image_with_the_views_of_a_direct_import(
-    nodes: Database, test_set, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    nodes: Database, test_set, phi_values, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(capsys, "--db", nodes.url, "pacs", "retrieve", "orthanc", "--modality",
-                         "MG")  # fmt: skip
+                         "MG", "--progress")  # fmt: skip
     assert code == 0, err
+    assert [v for v in phi_values if v and (v in out or v in err)] == []
+    # No UID in the names of what we wrote either (folders and files are keys).
+    names = " ".join(str(p.relative_to(pacs_dir())) for p in pacs_dir().rglob("*"))
+    assert [v for v in phi_values if v and v in names] == []
     mg = _mg(test_set)
     n_files = sum(len(s.files) for s in mg)
     assert out.count("indexed") == 2 and "FAILED" not in out
