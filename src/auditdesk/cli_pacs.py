@@ -16,7 +16,7 @@ from auditdesk.cli_common import iso_date
 
 if TYPE_CHECKING:
     from auditdesk.pacs.nodes import NodeConfig
-    from auditdesk.pacs.query import StudyMatch
+    from auditdesk.pacs.query import StudyMatch, StudyQuery
     from auditdesk.store.db import Database
 
 
@@ -142,7 +142,7 @@ def cmd_echo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _query_from_args(args: argparse.Namespace):  # noqa: ANN202 (StudyQuery, lazy import)
+def _query_from_args(args: argparse.Namespace) -> StudyQuery:
     from auditdesk.pacs.query import StudyQuery
 
     return StudyQuery(
@@ -192,7 +192,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def _select_studies(db: Database, node: NodeConfig, args: argparse.Namespace) -> list[StudyMatch]:
     from auditdesk.pacs.nodes import PacsError
-    from auditdesk.pacs.query import StudyMatch, StudyQuery, query_studies
+    from auditdesk.pacs.query import StudyMatch, query_studies
 
     if not args.study:
         return _with_keys(db, query_studies(node, _query_from_args(args)))
@@ -208,7 +208,6 @@ def _select_studies(db: Database, node: NodeConfig, args: argparse.Namespace) ->
                 "(keys come from 'auditdesk pacs query')."
             )
         chosen += [listed[k] for k in keys]
-    del StudyQuery
     return chosen
 
 
