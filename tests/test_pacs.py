@@ -362,3 +362,21 @@ def test_cancel_and_pacs_stopped_mid_transfer_leave_nothing_half_indexed_and_res
         assert sorted(st.n_images for st in list_studies(s)) == sorted(
             len(st.files) for st in _mg(test_set)
         )
+
+
+def test_retrieve_by_exam_key_fetches_that_study_and_an_unknown_key_is_named(
+    nodes: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--db", nodes.url, "pacs", "query", "orthanc", "--modality", "MG",
+                       "--json", "--phi")  # fmt: skip
+    first = json.loads(out)[0]
+    code, out, err = run(capsys, "--db", nodes.url, "pacs", "retrieve", "orthanc", "--study",
+                         "EX-NOTAKEY00")  # fmt: skip
+    assert code == 1
+    assert "EX-NOTAKEY00 not found on orthanc with these filters" in err
+    code, out, err = run(capsys, "--db", nodes.url, "pacs", "retrieve", "orthanc", "--study",
+                         first["key"])  # fmt: skip
+    assert code == 0, err
+    assert out.startswith(f"{first['key']}: {first['images']} images ({first['images']} fetched")
+    with nodes.session() as s:
+        assert [st.study_uid for st in list_studies(s)] == [first["study_uid"]]
