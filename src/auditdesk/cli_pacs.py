@@ -21,12 +21,10 @@ if TYPE_CHECKING:
 
 
 def _db(args: argparse.Namespace) -> Database:
-    from auditdesk.store.db import DatabaseError, open_database
+    """The same database opening (and refusal messages) as every other command."""
+    from auditdesk.cli import _db as open_for_command
 
-    try:
-        return open_database(args.db)
-    except DatabaseError as exc:
-        raise SystemExit(f"auditdesk: {exc}") from exc
+    return open_for_command(args)
 
 
 def _fail(message: str, code: int = 2) -> int:
