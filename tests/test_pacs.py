@@ -298,7 +298,7 @@ def _port(db: Database) -> int:
 def test_a_pacs_that_does_not_answer_times_out_with_one_clear_message(
     nodes: Database, orthanc: OrthancServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    node, _matches = _mg_matches(nodes, "orthanc")
+    node, matches = _mg_matches(nodes, "orthanc")
     with nodes.transaction() as s:
         from dataclasses import replace
 
@@ -316,6 +316,28 @@ def test_a_pacs_that_does_not_answer_times_out_with_one_clear_message(
         assert code == 1 and "did not answer the study query within 1 s" in err
     finally:
         orthanc.resume()
+
+    # The PACS freezes after the first image of a retrieve: each study fails with one
+    # sentence naming the timeout, and nothing is indexed.
+    with nodes.session() as s:
+        slow = get_node(s, "slow")
+
+    def freeze_after_first(done: int, _t: int, _k: str) -> None:
+        if done == 1:
+            orthanc.pause()
+
+    try:
+        result = retrieve_studies(nodes, slow, matches, progress=freeze_after_first)
+    finally:
+        orthanc.resume()
+    assert [s.error is not None for s in result.studies] == [True, True]
+    assert result.studies[0].error == (
+        f"PACS {slow.address} stopped answering during the transfer "
+        "(connection lost or no answer within 1 s)."
+    )
+    assert result.studies[1].error == (
+        f"PACS {slow.address} did not answer within 1 s (is it running and is the port right?)."
+    )
     with nodes.session() as s:
         assert list_studies(s) == []
 
