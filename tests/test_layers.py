@@ -76,6 +76,12 @@ CORE_MODULES = [
     "auditdesk.selftest",
     "auditdesk.cli_selftest",
     "auditdesk.crash_report",
+    "auditdesk.cli_pacs",
+    "auditdesk.pacs.nodes",
+    "auditdesk.pacs.query",
+    "auditdesk.pacs.dimse",
+    "auditdesk.pacs.web",
+    "auditdesk.pacs.retrieve",
 ]
 
 BLOCKER = """

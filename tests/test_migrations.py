@@ -397,3 +397,40 @@ def test_upgrade_from_0005_adds_study_groupings_that_work_and_downgrade_drops_th
     assert not {"study_groupings", "study_uid_map"} & set(inspect(old_db).get_table_names())
     upgrade(old_db)
     assert current_revision(old_db) == head_revision()
+
+
+def test_upgrade_to_0009_adds_empty_pacs_nodes_and_downgrade_drops_only_it(old_db: Engine) -> None:
+    """0009_pacs_nodes only adds the ``pacs_nodes`` table: an upgraded database has no node, a
+    node can be saved and read back, and downgrading to the revision before drops the table and
+    keeps every indexed row."""
+    import sqlalchemy as sa
+
+    before = _dump(old_db)
+    upgrade(old_db)
+    assert current_revision(old_db) == head_revision()
+    with old_db.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM pacs_nodes").scalar() == 0
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    with old_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO pacs_nodes (name, protocol, aet, host, port, our_aet, our_port, auth, "
+                "retrieve_method, timeout_s, created_at) VALUES ('main', 'dimse', 'ORTHANC', "
+                "'127.0.0.1', 4242, 'AUDITDESK', 11113, 'none', 'get', 30, '2026-12-05 00:00:00')"
+            )
+        )
+    with pytest.raises(sa.exc.IntegrityError), old_db.begin() as conn:  # names are unique
+        conn.execute(
+            text(
+                "INSERT INTO pacs_nodes (name, protocol, auth, retrieve_method, timeout_s, "
+                "created_at) VALUES ('main', 'dicomweb', 'none', 'get', 30, '2026-12-05')"
+            )
+        )
+    from alembic.script import ScriptDirectory
+
+    previous = ScriptDirectory.from_config(alembic_config(old_db)).get_revision("0009_pacs_nodes")
+    command.downgrade(alembic_config(old_db), previous.down_revision)
+    assert "pacs_nodes" not in inspect(old_db).get_table_names()
+    assert _dump(old_db) == before
+    upgrade(old_db)
+    assert current_revision(old_db) == head_revision()

@@ -373,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_db_commands(sub)
 
+    from auditdesk.cli_pacs import add_commands as add_pacs_commands
+
+    add_pacs_commands(sub)
+
     p = sub.add_parser("override", help="correct an automatic classification (reviewer wins)")
     osub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for target in ("image", "series"):

@@ -436,6 +436,30 @@ class SiteSecret(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class PacsNode(Base):
+    """A PACS to query and retrieve from: DIMSE (AE title, host, port, our AE title/port) or
+    DICOMweb (base URL, optional basic or bearer auth). Issue 19."""
+
+    __tablename__ = "pacs_nodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    protocol: Mapped[str] = mapped_column(String(8))  # "dimse" or "dicomweb"
+    aet: Mapped[str | None] = mapped_column(String(16))
+    host: Mapped[str | None] = mapped_column(String(255))
+    port: Mapped[int | None] = mapped_column(Integer)
+    our_aet: Mapped[str | None] = mapped_column(String(16))
+    our_port: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(1024))
+    auth: Mapped[str] = mapped_column(String(8), default="none")  # none, basic, bearer
+    username: Mapped[str | None] = mapped_column(String(255))
+    # Password or token; kept in the local database like the site secret, never exported.
+    secret: Mapped[str | None] = mapped_column(Text)
+    retrieve_method: Mapped[str] = mapped_column(String(8), default="get")  # get or move
+    timeout_s: Mapped[float] = mapped_column(Float, default=30.0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Location(Base):
     """A place exams are done (site, room, mobile unit) for per-location breakdowns."""
 

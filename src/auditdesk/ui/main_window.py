@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
         add = self._menu_action
         add(file_menu, "Import &folder or DICOMDIR…", self._import_folder_dialog, shortcut="Ctrl+I")
         add(file_menu, "Import &zip file…", self._import_zip_dialog)
+        self.pacs_action = add(file_menu, "Import from &PACS…", self.show_pacs_import)
         add(file_menu, "&Export image as PNG…", self._export_png_dialog, shortcut="Ctrl+E")
         add(file_menu, "Suggested &merges…", lambda: study_groups.open_suggestions(self))
         add(file_menu, "Database &backups…", lambda: open_backups(self, self.db))
@@ -617,6 +618,16 @@ class MainWindow(QMainWindow):
         return dialog
 
     # ---------------------------------------------------------------- import
+    def show_pacs_import(self) -> QDialog:
+        """File → Import from PACS… (ui/pacs_dialog.py); the tree refreshes after a retrieve."""
+        from auditdesk.ui.pacs_dialog import PacsImportDialog
+
+        dialog = PacsImportDialog(self.db, self)
+        dialog.imported.connect(lambda _result: self.refresh())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def start_import(self, paths: list[str], *, show_dialog: bool = True) -> ImportWorker:
         """Import off the GUI thread with a progress dialog that can cancel."""
         worker = ImportWorker(self.db, paths)

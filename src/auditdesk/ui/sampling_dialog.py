@@ -146,8 +146,14 @@ class SamplingDialog(QDialog):
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #ff8a80;")
+        self.pacs_button = QPushButton("From PACS…", self)
+        self.pacs_button.setToolTip(
+            "Query a PACS for the week's mammograms, draw the sample there and retrieve only it"
+        )
+        self.pacs_button.clicked.connect(self.from_pacs)
         draw_row = QHBoxLayout()
         draw_row.addWidget(self.draw_button)
+        draw_row.addWidget(self.pacs_button)
         draw_row.addWidget(self.seed_label, 1)
 
         self.table = QTableWidget(0, len(RESULT_COLUMNS), self)
@@ -226,6 +232,37 @@ class SamplingDialog(QDialog):
         self.last_seed = seed
         self._show(items, seed, drawn=True)
         return True
+
+    def from_pacs(self) -> QDialog:
+        """Import from PACS, preset to this week's mammograms and this dialog's sample settings;
+        the week list is rebuilt once the sampled exams are indexed."""
+        from auditdesk.ui.pacs_dialog import PacsImportDialog
+
+        week = self.week() or week_start(dt.date.today() - dt.timedelta(days=7))
+        dialog = PacsImportDialog(self.db, self)
+        dialog.preset_sample(
+            week, n=self.n_spin.value(), mode=self.mode_combo.currentData(),
+            seed=self.seed_edit.text().strip(),
+        )  # fmt: skip
+        dialog.imported.connect(lambda _result: self._reload_weeks())
+        dialog.open()
+        return dialog
+
+    def _reload_weeks(self) -> None:
+        current = self.week_combo.currentData()
+        self._weeks = mammo_weeks(self.db)
+        self.week_combo.clear()
+        for week, total, eligible in self._weeks:
+            self.week_combo.addItem(
+                f"{week_label(week)}  ({eligible} eligible of {total} mammograms)",
+                week.isoformat(),
+            )
+        index = self.week_combo.findData(current)
+        if index >= 0:
+            self.week_combo.setCurrentIndex(index)
+        if self._weeks:
+            self.draw_button.setEnabled(True)
+            self.error_label.setText("")
 
     def _show_stored(self, *_args: object) -> None:
         """Show the week's current sample, if one was drawn before."""
