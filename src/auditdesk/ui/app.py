@@ -53,7 +53,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
         app.setApplicationName("AuditDesk")
         app.setApplicationVersion(__version__)
         app.setStyle("Fusion")
-        from auditdesk.ui.app_fonts import register_bundled_fonts, set_app_icon
+        from auditdesk.ui.common.app_fonts import register_bundled_fonts, set_app_icon
 
         register_bundled_fonts()
         set_app_icon(app)
@@ -66,7 +66,7 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
     from auditdesk.paths import default_db_url
     from auditdesk.store.db import DatabaseError, DatabaseRefusedError, open_database
     from auditdesk.store.db_check import sqlite_path_of
-    from auditdesk.ui.database_dialogs import DatabaseProblemDialog
+    from auditdesk.ui.common.database_dialogs import DatabaseProblemDialog
 
     url = db_url or default_db_url()
     while True:
@@ -86,8 +86,8 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
 
 def run(db_url: str | None = None, read_only: bool = False) -> int:
     """Open the main window on the database and run the event loop."""
-    from auditdesk import app_log
-    from auditdesk.ui.database_dialogs import install_excepthook, mark_read_only
+    from auditdesk.runtime import app_log
+    from auditdesk.ui.common.database_dialogs import install_excepthook, mark_read_only
     from auditdesk.ui.main_window import MainWindow, settings
 
     app_log.setup()
@@ -96,9 +96,9 @@ def run(db_url: str | None = None, read_only: bool = False) -> int:
     db = open_with_dialogs(db_url, read_only)
     if db is None:
         return 3
-    from auditdesk.crash_report import database_identifiers
-    from auditdesk.ui.crash_dialog import install_crash_handler
-    from auditdesk.ui.selftest_qt import add_selftest_action
+    from auditdesk.runtime.crash_report import database_identifiers
+    from auditdesk.ui.common.crash_dialog import install_crash_handler
+    from auditdesk.ui.common.selftest_qt import add_selftest_action
 
     install_crash_handler([database_identifiers(db)])
     install_excepthook()  # refused writes first: "Not saved", not a crash report
