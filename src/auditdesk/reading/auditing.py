@@ -349,7 +349,8 @@ class AuditSession(store.AuditRecorder):
         purpose: str = "review",
     ) -> AuditSession:
         """Open (or create) the reviewer's audit; ``purpose`` "consensus" / "reference" opens the
-        coach's adjudication or calibration reference audit instead (auditdesk.review.adjudication)."""
+        coach's adjudication or calibration reference audit instead
+        (auditdesk.review.adjudication)."""
         with db.transaction() as session:
             version = snapshot_checklist(session, checklist)
             audit = store.open_audit(

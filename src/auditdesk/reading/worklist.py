@@ -71,8 +71,8 @@ class WorklistRow:
     reviewers: int
     has_audit_by_others: bool
     my_not_evaluable: bool = False  # my audit could not judge the exam (N/A rule)
-    # Studies this one is suggested to be merged with (auditdesk.store.study_suggestions); set by the
-    # caller that lists the studies anyway, never merged silently.
+    # Studies this one is suggested to be merged with (auditdesk.store.study_suggestions); set by
+    # the caller that lists the studies anyway, never merged silently.
     merge_with: tuple[int, ...] = ()
     sampled: bool = False  # in the current audit sample of its week
     second_reader: bool = False  # the sample names this reviewer as its second reader

@@ -93,7 +93,8 @@ def prefetch_locations(
 ) -> list[tuple[Location, int]]:
     """The (file, frame) pairs "next exam" draws first: the four hung views of a mammogram, or
     for MR the middle slice of each stack of the default layout (``stacks`` from
-    :func:`auditdesk.reading.mr_layout.build_stacks`; the MR view fetches the slices around them)."""
+    :func:`auditdesk.reading.mr_layout.build_stacks`;
+    the MR view fetches the slices around them)."""
     if study.kind == "mammo":
         hanging = hang_mammo(study)
         return [

@@ -6,7 +6,8 @@ and calibration sets with reference answers.
   answers, else computed values) differs between the reads, plus "meets_criteria" when the
   effective results differ (overrides included). Pass/fail, choice and ordinal items are
   compared; numbers (measurements differ by a millimetre every time) and free text are not: their
-  spread is what the agreement statistics (``auditdesk.review.agreement``) describe. A key that one read
+  spread is what the agreement statistics (``auditdesk.review.agreement``)
+  describe. A key that one read
   answered and another left unanswered or not applicable counts only when at least two reads
   answered it differently.
 * **Consensus.** A coach adjudicates an exam in an audit of its own (purpose "consensus"):

@@ -4,7 +4,8 @@ Data extraction: the effective answers of COMPLETE review audits of one checklis
 exam (or exam x view for item-level rows), rater = reviewer. Every categorical target carries
 the item's full scale (all options it defines, in scale order), which is handed to every
 coefficient: weighted kappa and Gwet's AC1/AC2 change when a category nobody used is dropped
-(see :mod:`auditdesk.review.agreement_stats`, where the coefficients live; they are re-exported here).
+(see :mod:`auditdesk.review.agreement_stats`,
+where the coefficients live; they are re-exported here).
 """
 
 from __future__ import annotations

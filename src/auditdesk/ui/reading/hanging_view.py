@@ -1,5 +1,6 @@
 """The 2x2 mammography hanging: four viewports, right breast on the left, chest walls meeting at
-the centre line. Which image goes where is decided by :mod:`auditdesk.reading.hanging`; this widget only
+the centre line. Which image goes where is decided by :mod:`auditdesk.reading.hanging`;
+this widget only
 decodes (through the shared :class:`DisplayLoader` pool) and draws.
 """
 

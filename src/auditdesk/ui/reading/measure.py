@@ -1,6 +1,7 @@
 """Drawing of measurements (ruler, posterior nipple line) in an image viewport.
 
-Geometry lives in :mod:`auditdesk.reading.measure` (stored pixel coordinates); this module only draws,
+Geometry lives in :mod:`auditdesk.reading.measure` (stored pixel coordinates);
+this module only draws,
 in the ViewBox's coordinates, which the viewport supplies through a ``to_view`` function. View
 coordinates are proportional to millimetres on both axes (the viewport stretches rows by the
 pixel aspect), so a right angle in the breast is drawn as a right angle on screen.

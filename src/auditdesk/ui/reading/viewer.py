@@ -14,7 +14,8 @@ through :meth:`DisplayImage.rewindow`, so no second decode.
 Measuring tools (M ruler, N posterior nipple line, Esc cancels and returns to window/level):
 left clicks place points, pan and zoom keep working. Points are converted to STORED pixel
 coordinates (undoing the hanging transform and the row stretch for non-square pixels) before
-:mod:`auditdesk.reading.measure` computes anything, so what is emitted and saved does not depend on how
+:mod:`auditdesk.reading.measure`
+computes anything, so what is emitted and saved does not depend on how
 the image was hung. Handles of shown measurements can be dragged to edit them.
 """
 
@@ -148,8 +149,8 @@ class ImageViewport(QWidget):
     activated = Signal()
     #: The window (VOI) shown changed by a drag, a preset or reset; carries the overlay text.
     window_changed = Signal(str)
-    #: A measurement was finished or edited (handle released): an auditdesk.reading.measure.Measurement
-    #: in STORED pixel coordinates.
+    #: A measurement was finished or edited (handle released): an
+    #: auditdesk.reading.measure.Measurement in STORED pixel coordinates.
     measurement_done = Signal(object)
     #: The measuring tool changed ("window", "ruler" or "pnl").
     tool_changed = Signal(str)
