@@ -35,7 +35,7 @@ def _fail(message: str) -> int:
 
 def _period(args: argparse.Namespace) -> tuple[dt.date | None, dt.date | None]:
     """(start, end) by procedure date, both inclusive; ``--week`` is the Sunday–Saturday week."""
-    from auditdesk.reading.worklist import week_start
+    from auditdesk.reading.weeks import week_start
 
     if args.week is not None:
         if args.date_from is not None or args.date_to is not None:

@@ -37,7 +37,7 @@ from auditdesk.demo.generator import GeneratedStudy, Manifest
 from auditdesk.qi import site as site_mod
 from auditdesk.reading.auditing import AuditingError, find_checklist, save_computed_score
 from auditdesk.reading.auditing import snapshot_checklist as _snapshot
-from auditdesk.reading.worklist import week_start
+from auditdesk.reading.weeks import week_start
 from auditdesk.store import audits as store
 from auditdesk.store.db import Database
 from auditdesk.store.models import (

@@ -39,7 +39,7 @@ from auditdesk.checklists.evaluability import not_evaluable_reasons
 from auditdesk.checklists.schema import Checklist, PassFailItem
 from auditdesk.checklists.validate import parse_key
 from auditdesk.reading.auditing import stored_checklist
-from auditdesk.reading.worklist import week_start
+from auditdesk.reading.weeks import week_start
 from auditdesk.store.models import (
     Audit,
     AuditOverride,

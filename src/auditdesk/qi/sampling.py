@@ -32,7 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditdesk.qi.site import normalise_operator, technologist_resolver
-from auditdesk.reading.worklist import SCREENING_ORDER, _mammo_views, week_start
+from auditdesk.reading.exam_views import SCREENING_ORDER
+from auditdesk.reading.exam_views import mammo_views as _mammo_views
+from auditdesk.reading.weeks import week_start
 from auditdesk.store import models as m
 from auditdesk.store.catalog import _overrides as classification_overrides
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from auditdesk.reading.worklist import week_start
+from auditdesk.reading.weeks import week_start
 
 __all__ = [
     "PARTIAL",

@@ -25,8 +25,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from auditdesk.reading.exam_views import mammo_views, mr_roles
+from auditdesk.reading.weeks import week_label, week_start
 from auditdesk.store.catalog import _overrides as classification_overrides
-from auditdesk.store.models import Audit, AuditOverride, AuditScore, Image, Series, Study
+from auditdesk.store.models import Audit, AuditOverride, AuditScore, Study
 from auditdesk.store.view_confirm import labels_to_confirm
 
 STATUS_TODO = "to do"
@@ -37,20 +39,6 @@ FILTER_STATUSES = ("all", "todo", "in_progress", "done")
 
 #: Checklist modality (DICOM) -> study kind.
 MODALITY_KINDS = {"MG": "mammo", "MR": "mr"}
-SCREENING_ORDER = ("RCC", "LCC", "RMLO", "LMLO")
-MR_ROLE_ORDER = ("T2W", "DWI", "ADC", "DCE")
-
-
-def week_start(d: dt.date) -> dt.date:
-    """The Sunday on or before ``d`` (reporting weeks run Sunday to Saturday)."""
-    if isinstance(d, dt.datetime):
-        d = d.date()
-    return d - dt.timedelta(days=(d.weekday() + 1) % 7)
-
-
-def week_label(d: dt.date) -> str:
-    """How a week is named to users, e.g. 'Week of Sun 2026-11-15'."""
-    return f"Week of Sun {week_start(d).isoformat()}"
 
 
 @dataclass
@@ -123,51 +111,6 @@ def _study_query(flt: WorklistFilter, kind: str | None) -> Select[Any]:
     if flt.technologist:
         query = query.where(func.trim(Study.technologist) == flt.technologist)
     return query
-
-
-def _mammo_views(session: Session, study_ids: Select[Any], overrides: dict) -> dict[int, str]:
-    """Screening views present per mammogram, with reviewer corrections applied."""
-    found: dict[int, set[str]] = defaultdict(set)
-    rows = session.execute(
-        select(
-            Series.study_pk,
-            Image.sop_uid,
-            Image.view,
-            Image.laterality,
-            Image.is_screening_view,
-        )
-        .join(Series, Series.id == Image.series_pk)
-        .join(Study, Study.id == Series.study_pk)
-        .where(Study.kind == "mammo", Study.id.in_(study_ids))
-    )
-    for study_pk, sop_uid, view, laterality, screening in rows:
-        ovr = overrides.get(("image", sop_uid))
-        if ovr:
-            view = ovr.get("view", view)
-            laterality = ovr.get("laterality", laterality)
-            if "screening" in ovr:
-                screening = ovr["screening"] == "yes"
-        label = f"{laterality or '?'}{view or '?'}"
-        if screening and label in SCREENING_ORDER:
-            found[study_pk].add(label)
-    return {pk: " ".join(v for v in SCREENING_ORDER if v in labels) for pk, labels in found.items()}
-
-
-def _mr_roles(session: Session, study_ids: Select[Any], overrides: dict) -> dict[int, str]:
-    """MR series roles present per study (T2W DWI ADC DCE), with corrections applied."""
-    found: dict[int, set[str]] = defaultdict(set)
-    rows = session.execute(
-        select(Series.study_pk, Series.series_uid, Series.mr_role)
-        .join(Study, Study.id == Series.study_pk)
-        .where(Study.kind == "mr", Study.id.in_(study_ids))
-    )
-    for study_pk, series_uid, role in rows:
-        ovr = overrides.get(("series", series_uid))
-        if ovr and "role" in ovr:
-            role = ovr["role"]
-        if role in MR_ROLE_ORDER:
-            found[study_pk].add(role)
-    return {pk: " ".join(r for r in MR_ROLE_ORDER if r in roles) for pk, roles in found.items()}
 
 
 def _exam_label(kind: str, views: str, description: str | None, modalities: str | None) -> str:
@@ -263,8 +206,8 @@ def list_worklist(
     if not studies:
         return []
     overrides = classification_overrides(session)
-    views = _mammo_views(session, study_ids, overrides)
-    views.update(_mr_roles(session, study_ids, overrides))
+    views = mammo_views(session, study_ids, overrides)
+    views.update(mr_roles(session, study_ids, overrides))
     unconfirmed = labels_to_confirm(session, study_ids, overrides)
 
     # Reads only: a coach's consensus or calibration reference audit (auditdesk.review.adjudication)

@@ -550,7 +550,7 @@ def agreement_trend(
 ) -> list[tuple[dt.date, Estimate]]:
     """Kappa per block of ``weeks_per_point`` Sunday weeks (by procedure date), oldest first:
     Cohen's kappa when the block has exactly two reviewers, else Fleiss' kappa."""
-    from auditdesk.reading.worklist import week_start
+    from auditdesk.reading.weeks import week_start
 
     data = _load(session, flt, measurements=target.startswith("measure:"))
     if data is None:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditdesk.qi import measures, site
-from auditdesk.reading.worklist import week_start
+from auditdesk.reading.weeks import week_start
 from auditdesk.store.db import Database
 from auditdesk.ui.common import make_table, pydate, qdate, table_item
 from auditdesk.ui.qi import reports

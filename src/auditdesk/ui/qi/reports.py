@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from auditdesk.qi import measures, site, spc
 from auditdesk.qi.measures import ExamResult, Rate, WeekRow
-from auditdesk.reading.worklist import week_start
+from auditdesk.reading.weeks import week_start
 from auditdesk.store.db import Database
 
 DEFAULT_WEEKS = 12

@@ -41,7 +41,7 @@ from sqlalchemy import select
 
 from auditdesk.qi import sampling
 from auditdesk.qi.site import technologist_resolver
-from auditdesk.reading.worklist import week_label, week_start
+from auditdesk.reading.weeks import week_label, week_start
 from auditdesk.store.audits import list_reviewers
 from auditdesk.store.db import Database
 from auditdesk.store.models import Reviewer, Study
