@@ -3,44 +3,16 @@
 from __future__ import annotations
 
 import sys
-from importlib.resources import files
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from auditdesk import __version__
+from auditdesk.ui.common.theme import apply_theme
 
 if TYPE_CHECKING:
     from auditdesk.store.db import Database
-
-THEMES = ("dark", "light")
-
-
-def apply_theme(name: str) -> None:
-    """Dark by default (reading rooms are dim); the palette keeps native dialogs consistent."""
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    name = name if name in THEMES else "dark"
-    palette = QPalette()
-    if name == "dark":
-        for role, color in (
-            (QPalette.ColorRole.Window, "#16181c"),
-            (QPalette.ColorRole.WindowText, "#d6d9de"),
-            (QPalette.ColorRole.Base, "#1b1e23"),
-            (QPalette.ColorRole.AlternateBase, "#1f2228"),
-            (QPalette.ColorRole.Text, "#d6d9de"),
-            (QPalette.ColorRole.Button, "#23272e"),
-            (QPalette.ColorRole.ButtonText, "#d6d9de"),
-            (QPalette.ColorRole.Highlight, "#2f5d8a"),
-            (QPalette.ColorRole.HighlightedText, "#ffffff"),
-            (QPalette.ColorRole.ToolTipBase, "#23272e"),
-            (QPalette.ColorRole.ToolTipText, "#e6e6e6"),
-        ):
-            palette.setColor(role, QColor(color))
-    app.setPalette(palette)
-    app.setStyleSheet(files("auditdesk.resources").joinpath(f"{name}.qss").read_text())
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:

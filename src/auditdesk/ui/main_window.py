@@ -467,7 +467,7 @@ class MainWindow(QMainWindow):
         self.keys_action = add(help_menu, "&Keyboard keys…", self.show_keys)
 
     def _set_theme(self, name: str) -> None:
-        from auditdesk.ui.app import apply_theme
+        from auditdesk.ui.common.theme import apply_theme
 
         apply_theme(name)
         settings().setValue("theme", name)
