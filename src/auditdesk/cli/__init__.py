@@ -26,17 +26,10 @@ if TYPE_CHECKING:
 
 
 def _db(args: argparse.Namespace) -> Database:
-    """Open the database for a command; a refused file raises ``DatabaseError`` (exit 3)."""
-    from auditdesk.store.db import open_database
+    """Open the database for a command (see :class:`auditdesk.cli.context.CliContext`)."""
+    from auditdesk.cli.context import open_db
 
-    db = open_database(args.db, read_only=True if getattr(args, "read_only", False) else None)
-    if db.read_only:
-        print(
-            f"Note: the database {db.where} is open read-only: browsing, reports and exports "
-            "work; changes are refused.",
-            file=sys.stderr,
-        )
-    return db
+    return open_db(args)
 
 
 # --------------------------------------------------------------------------------------------

@@ -55,12 +55,12 @@ def _show(value: object) -> str:
 
 
 def cmd_disagreements(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.review.adjudication import disagreements
 
     if args.date_from and args.date_to and args.date_from > args.date_to:
         return _fail(f"--from {args.date_from} is after --to {args.date_to}.")
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:  # commits the site secret if it is new
             checklist_id = _checklist_id(session, args.checklist)
@@ -125,14 +125,14 @@ def _decision(raw: str) -> tuple[str, str, str]:
 
 
 def cmd_consensus(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.reading.auditing import find_checklist
     from auditdesk.review.adjudication import decide, open_keys, start_consensus
     from auditdesk.store.audits import AuditError
 
     coach, *after_coach = args.coach
     raw_decisions = [*args.decision, *after_coach]
-    db = _db(args)
+    db = open_db(args)
     try:
         decisions = [_decision(raw) for raw in raw_decisions]
         with db.session() as session:
@@ -183,10 +183,10 @@ def cmd_consensus(args: argparse.Namespace) -> int:
 
 
 def cmd_calibration_create(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.review.adjudication import create_calibration_set
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:
             by = _reviewer_pk(session, args.by)
@@ -200,10 +200,10 @@ def cmd_calibration_create(args: argparse.Namespace) -> int:
 
 
 def cmd_calibration_list(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.review.adjudication import calibration_sets
 
-    db = _db(args)
+    db = open_db(args)
     with db.session() as session:
         sets = calibration_sets(session)
     if args.json:
@@ -235,12 +235,12 @@ def cmd_calibration_list(args: argparse.Namespace) -> int:
 
 def cmd_calibration_reference(args: argparse.Namespace) -> int:
     from auditdesk.checklists.answers import check_answers
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.reading.auditing import answering_checklist, find_checklist
     from auditdesk.review.adjudication import calibration_set, start_reference
     from auditdesk.store.audits import AuditError
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.session() as session:
             info = calibration_set(session, args.set)
@@ -266,10 +266,10 @@ def cmd_calibration_reference(args: argparse.Namespace) -> int:
 
 
 def cmd_calibration_result(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.review.adjudication import calibration_result, calibration_set
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:  # commits the site secret if it is new
             info = calibration_set(session, args.set)

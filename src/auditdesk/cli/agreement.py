@@ -21,7 +21,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     """Write the agreement report for the chosen checklist, period and reviewers."""
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.qi.site import get_site
     from auditdesk.review.agreement import AgreementFilter, agreement_report, write_agreement_csv
     from auditdesk.store.audits import get_reviewer_by_name
@@ -32,7 +32,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         return _fail(f"cannot tell the format from {path.name!r}; give --format csv|pdf.")
     if args.date_from and args.date_to and args.date_from > args.date_to:
         return _fail(f"--from {args.date_from} is after --to {args.date_to}.")
-    db = _db(args)
+    db = open_db(args)
     with db.session() as session:
         checklist_id = args.checklist or get_site(session).checklist_id
         pks: list[int] = []

@@ -103,10 +103,10 @@ def cmd_checklist_show(args: argparse.Namespace) -> int:
 
 
 def cmd_reviewer_add(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.store.audits import AuditError, create_reviewer
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:
             reviewer = create_reviewer(session, args.name, args.role, args.initials)
@@ -117,10 +117,10 @@ def cmd_reviewer_add(args: argparse.Namespace) -> int:
 
 
 def cmd_reviewer_list(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.store.audits import list_reviewers
 
-    db = _db(args)
+    db = open_db(args)
     with db.session() as session:
         rows = [
             {"id": r.id, "name": r.name, "role": r.role, "initials": r.initials}
@@ -168,11 +168,11 @@ def _state_dict(state: AuditState) -> dict[str, Any]:
 
 
 def cmd_audit_record(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.reading.auditing import record_audit
     from auditdesk.store.audits import AuditError, audit_state, get_reviewer_by_name
 
-    db = _db(args)
+    db = open_db(args)
     try:
         answers = _pairs(args.answer, "--answer")
         measures = []
@@ -233,10 +233,10 @@ def cmd_audit_record(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.store.audits import AuditError, audit_state
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.session() as session:
             state = audit_state(session, args.id, include_history=args.history)
@@ -258,10 +258,10 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_override(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.store.audits import AuditError, get_reviewer_by_name, set_override
 
-    db = _db(args)
+    db = open_db(args)
     value: Any = args.value
     if args.field == "meets_criteria":
         value = {"yes": True, "no": False, "auto": None}.get(args.value.lower(), "invalid")
@@ -280,11 +280,11 @@ def cmd_audit_override(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_rescore(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.store.audits import AuditError
     from auditdesk.store.models import Audit
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:
             audit = session.get(Audit, args.id)
@@ -304,10 +304,10 @@ def cmd_audit_rescore(args: argparse.Namespace) -> int:
 
 def cmd_audit_import_csv(args: argparse.Namespace) -> int:
     from auditdesk.checklists.answers import InvalidAnswerError
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.exchange.audit_csv import import_audits_csv
 
-    db = _db(args)
+    db = open_db(args)
     try:
         result = import_audits_csv(db, args.file)
     except (AuditingError, InvalidAnswerError) as exc:

@@ -72,7 +72,7 @@ def _whole_weeks(
 
 
 def cmd_export_weekly(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.exchange.weekly import write_weekly
 
     path = Path(args.output)
@@ -85,7 +85,7 @@ def cmd_export_weekly(args: argparse.Namespace) -> int:
         )
     try:
         start, end = _period(args)
-        db = _db(args)
+        db = open_db(args)
         try:
             with db.session() as session:
                 start, end = _whole_weeks(session, args, start, end)
@@ -117,7 +117,7 @@ def cmd_export_weekly(args: argparse.Namespace) -> int:
 
 
 def cmd_export_exams(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.exchange.exam_sheet import exam_sheet_format, write_exam_sheet
 
     path = Path(args.output)
@@ -131,7 +131,7 @@ def cmd_export_exams(args: argparse.Namespace) -> int:
         )
     try:
         start, end = _period(args)
-        db = _db(args)
+        db = open_db(args)
         try:
             with db.session() as session:
                 n = write_exam_sheet(session, path, fmt, start=start, end=end)

@@ -27,7 +27,7 @@ def _fail(message: str) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.exchange.package import PACKAGE_SUFFIX, PackageError, export_package
     from auditdesk.store.audits import get_reviewer_by_name
 
@@ -36,7 +36,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail(f"{path.name!r}: a reviewer package is written as {PACKAGE_SUFFIX}.")
     if args.date_from and args.date_to and args.date_from > args.date_to:
         return _fail(f"--from {args.date_from} is after --to {args.date_to}.")
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:  # the site secret is created on first use
             reviewer_pks = None
@@ -62,10 +62,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.exchange.package import PackageError, import_package
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:
             report = import_package(session, args.file)
@@ -96,11 +96,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export_key(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.exchange.package import PackageError, export_site_key, fingerprint
     from auditdesk.qi.site import site_secret
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:
             export_site_key(session, args.output)
@@ -117,11 +117,11 @@ def cmd_export_key(args: argparse.Namespace) -> int:
 
 
 def cmd_import_key(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.exchange.package import PackageError, fingerprint, import_site_key
     from auditdesk.qi.site import SiteError, site_secret
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:
             import_site_key(session, args.file, force=args.force)

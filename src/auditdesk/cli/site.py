@@ -42,11 +42,11 @@ def _date(text: str, what: str = "date") -> dt.date:
 def _run(args: argparse.Namespace, body: Any, *, write: bool) -> int:
     """Open the database, run ``body(session)`` in a transaction (or a read-only session) and
     turn the domain errors into one-sentence messages with exit code 1."""
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.qi.sampling import SamplingError
     from auditdesk.qi.site import SiteError
 
-    db = _db(args)
+    db = open_db(args)
     try:
         if write:
             with db.transaction() as session:

@@ -12,10 +12,10 @@ import sys
 
 
 def cmd_confirm_view(args: argparse.Namespace) -> int:
-    from auditdesk.cli import _db
+    from auditdesk.cli.context import open_db
     from auditdesk.store.view_confirm import ConfirmError, confirm_view
 
-    db = _db(args)
+    db = open_db(args)
     try:
         with db.transaction() as session:
             row = confirm_view(session, args.image_id, args.reviewer, args.reason)
