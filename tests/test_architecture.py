@@ -21,7 +21,17 @@ from import_graph import circles, imported_names, internal_graph, module_files
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 
-CORE_PACKAGES = ("dicom", "checklists", "store", "reading", "qi", "review", "exchange", "demo")
+CORE_PACKAGES = (
+    "dicom",
+    "checklists",
+    "store",
+    "reading",
+    "qi",
+    "review",
+    "exchange",
+    "demo",
+    "runtime",
+)
 CORE_LOOSE = ("auditdesk", "auditdesk.paths")
 FORBIDDEN_IN_CORE = ("PySide6", "shiboken6", "pyqtgraph", "auditdesk.ui", "auditdesk.cli")
 MAX_LOOSE = 4

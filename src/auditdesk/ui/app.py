@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
-from auditdesk import __version__
+from auditdesk.ui.common.application import create_app
 from auditdesk.ui.common.theme import apply_theme
 
 if TYPE_CHECKING:
     from auditdesk.store.db import Database
-
-
-def create_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance()
-    if app is None:
-        QApplication.setHighDpiScaleFactorRoundingPolicy(
-            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
-        )
-        app = QApplication(argv if argv is not None else sys.argv[:1])
-        app.setApplicationName("AuditDesk")
-        app.setApplicationVersion(__version__)
-        app.setStyle("Fusion")
-        from auditdesk.ui.common.app_fonts import register_bundled_fonts, set_app_icon
-
-        register_bundled_fonts()
-        set_app_icon(app)
-    assert isinstance(app, QApplication)
-    return app
 
 
 def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database | None:

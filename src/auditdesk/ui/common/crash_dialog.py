@@ -2,7 +2,8 @@
 
 Qt calls ``sys.excepthook`` for an exception escaping a slot or event handler; by default
 PySide6 prints it and the window silently keeps going (or the process aborts). Here the report
-(no patient data: see :mod:`auditdesk.runtime.crash_report`) goes to ``<data folder>/crash/`` and the
+(no patient data: see :mod:`auditdesk.runtime.crash_report`) goes to ``<data folder>/crash/``
+and the
 log, and a dialog says where it is. Audits are saved as they are answered, so nothing saved is
 lost; the user may keep working or restart.
 """

@@ -1,7 +1,8 @@
 """The Qt half of ``auditdesk --selftest`` (Qt starts, a PDF report renders) and the same
 self-test from the window (Help → Run self-test…).
 
-Kept apart from :mod:`auditdesk.runtime.selftest` so the core never imports Qt. The report is written
+Kept apart from :mod:`auditdesk.runtime.selftest` so the core never imports Qt. The report is
+written
 exactly as the app writes it (``reports.write_weekly_report``: QTextDocument printed with
 QPdfWriter), so a bundle without fonts or the PDF writer's pieces fails here, not at a site.
 """
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from auditdesk.runtime.selftest import Check, core_checks, run_checks, scratch_folder
-from auditdesk.ui.app import create_app
+from auditdesk.ui.common.application import create_app
 
 REPORT_FONT = "DejaVu Sans"  # the family ui/reports.py asks for
 
