@@ -8,12 +8,13 @@ Skipped (failed under CI=1) when mypy is not installed: it comes with the ``dev`
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,9 +24,7 @@ def test_core_passes_mypy() -> None:
     try:
         import mypy  # noqa: F401
     except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("mypy is missing (pip install -e '.[dev]')")
-        pytest.skip("mypy is not installed (pip install -e '.[dev]')")
+        skip_or_fail("mypy is not installed (pip install -e '.[dev]')")
     run = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False
     )

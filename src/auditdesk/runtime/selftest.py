@@ -15,6 +15,7 @@ This module is core (no Qt at import time); the Qt and PDF checks are passed in 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -169,7 +170,7 @@ def core_checks(folder: Path) -> list[Check]:
     """Checks that need no Qt; ``folder`` is a scratch folder for the test database."""
     checks = [Check("data folder writable", check_data_folder)]
     checks += [
-        Check(f"decode {label}", lambda codec=codec: decode_codec(codec))
+        Check(f"decode {label}", functools.partial(decode_codec, codec))
         for codec, label in CODECS.items()
     ]
     checks.append(Check("decode in a worker process", check_worker_process))
