@@ -42,7 +42,7 @@ from auditdesk.dicom.loader import DisplayLoader  # noqa: E402
 from auditdesk.dicom.sources import Location  # noqa: E402
 from auditdesk.store.db import open_database  # noqa: E402
 from auditdesk.store.models import Study  # noqa: E402
-from auditdesk.ui.mr_view import MRStudyView  # noqa: E402
+from auditdesk.ui.reading.mr_view import MRStudyView  # noqa: E402
 
 
 def wait_loaded(view: MRStudyView, timeout_s: float = 60.0) -> None:

@@ -37,10 +37,10 @@ from auditdesk.checklists.rules import answer_keys, item_for_key, score
 from auditdesk.demo.audits import fill_demo_audits
 from auditdesk.demo.generator import generate_demo, generate_test_set
 from auditdesk.dicom.index import import_paths
+from auditdesk.reading.worklist import WorklistFilter, list_worklist
 from auditdesk.store import audits as store
 from auditdesk.store.db import open_database
 from auditdesk.store.models import Image, Patient, Series, Study
-from auditdesk.worklist import WorklistFilter, list_worklist
 
 MODALITIES = {"acr-mammo-positioning": "MG", "pi-qual-v2": "MR"}
 VIEWS = (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))

@@ -85,7 +85,7 @@ def main() -> None:
     from auditdesk.paths import data_dir
     from auditdesk.store import audits as store
     from auditdesk.store.db import open_database
-    from auditdesk.ui.app import apply_theme
+    from auditdesk.ui.common.theme import apply_theme
     from auditdesk.ui.main_window import MainWindow
 
     data = Path(home) / "studies"

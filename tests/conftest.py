@@ -100,3 +100,18 @@ def phi_values(test_set) -> frozenset[str]:
                 values.add(f"{born[:4]}-{born[4:6]}-{born[6:8]}")
     values.discard("")
     return frozenset(values)
+
+
+_SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests listed in tests/slow_tests.txt ``slow`` (the fast subset leaves them out)."""
+    slow = {
+        line.strip()
+        for line in _SLOW_LIST.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for item in items:
+        if item.nodeid in slow:
+            item.add_marker(pytest.mark.slow)

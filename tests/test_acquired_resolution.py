@@ -12,9 +12,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from auditdesk.auditing import _fov_facts
 from auditdesk.checklists import NOT_DETERMINABLE, load_all, score
 from auditdesk.dicom.acquired import AcquiredResolution, acquired_resolution, encoding_tags
+from auditdesk.reading.auditing import _fov_facts
 
 # Phase along the columns (vertical), 75 % phase FOV, rectangular reconstruction:
 # width = 320 x 0.5625 = 180 mm (frequency), FOV_phase = 180 x 0.75 = 135 mm (= 240 x 0.5625).

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from auditdesk import adjudication as adj
-from auditdesk import measures, site
-from auditdesk.auditing import AuditingError, AuditSession, find_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.cli import main
 from auditdesk.dicom.index import import_paths
+from auditdesk.qi import measures, site
+from auditdesk.reading.auditing import AuditingError, AuditSession, find_checklist
+from auditdesk.review import adjudication as adj
 from auditdesk.store import audits as store
 from auditdesk.store.models import Audit, AuditAnswer, Study
 
@@ -285,7 +285,12 @@ def test_reference_audits_never_count(world, checklist) -> None:
 
 
 def test_consensus_audit_does_not_complete_the_coachs_own_worklist_row(world, checklist) -> None:
-    from auditdesk.worklist import STATUS_COMPLETE, STATUS_TODO, WorklistFilter, list_worklist
+    from auditdesk.reading.worklist import (
+        STATUS_COMPLETE,
+        STATUS_TODO,
+        WorklistFilter,
+        list_worklist,
+    )
 
     db, st, who = world
     _read(db, checklist, st["A"], who["Alice"], fails=("RMLO:imf_open",))

@@ -13,9 +13,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from auditdesk import agreement as ag
-from auditdesk import agreement_stats as st
-from auditdesk.agreement import (
+from auditdesk.checklists.rules import answer_keys, item_for_key
+from auditdesk.reading.auditing import (
+    AuditSession,
+    find_checklist,
+    save_computed_score,
+    snapshot_checklist,
+)
+from auditdesk.review import agreement as ag
+from auditdesk.review import agreement_stats as st
+from auditdesk.review.agreement import (
     AgreementFilter,
     agreement_report,
     agreement_trend,
@@ -36,13 +43,6 @@ from auditdesk.agreement import (
     target_scale,
     write_agreement_csv,
 )
-from auditdesk.auditing import (
-    AuditSession,
-    find_checklist,
-    save_computed_score,
-    snapshot_checklist,
-)
-from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.store import audits as store
 from auditdesk.store.models import Audit, Study
 

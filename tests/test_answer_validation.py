@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from auditdesk.auditing import AuditSession, find_checklist, record_audit
 from auditdesk.checklists.answers import (
     InvalidAnswerError,
     check_answer,
@@ -25,6 +24,7 @@ from auditdesk.checklists.answers import (
 from auditdesk.checklists.loader import load_all, parse_checklist_text, site_dir
 from auditdesk.cli import main
 from auditdesk.exchange.audit_csv import import_audits_csv
+from auditdesk.reading.auditing import AuditSession, find_checklist, record_audit
 from auditdesk.store import audits as store
 from auditdesk.store import models as m
 from auditdesk.store.db import Database, open_database

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from auditdesk.auditing import AuditingError, AuditSession, find_checklist, header_facts
 from auditdesk.dicom.index import import_paths
+from auditdesk.reading.auditing import AuditingError, AuditSession, find_checklist, header_facts
 from auditdesk.store.audits import audit_state, create_reviewer
 from auditdesk.store.models import Study
 
@@ -105,7 +105,7 @@ def _any_valid_value(audit: AuditSession, key: str) -> object:
     from auditdesk.checklists.rules import item_for_key
 
     with audit.db.session() as session:
-        from auditdesk.auditing import stored_checklist
+        from auditdesk.reading.auditing import stored_checklist
         from auditdesk.store.models import Audit, ChecklistVersion
 
         version = session.get(
@@ -123,8 +123,8 @@ def _any_valid_value(audit: AuditSession, key: str) -> object:
 
 
 def test_a_checklist_edited_in_place_after_use_is_refused(indexed) -> None:
-    from auditdesk.auditing import snapshot_checklist
     from auditdesk.checklists.loader import parse_checklist_text
+    from auditdesk.reading.auditing import snapshot_checklist
 
     db, _test_set = indexed
     original = find_checklist("ear")

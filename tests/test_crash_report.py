@@ -14,7 +14,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from auditdesk.crash_report import (
+from auditdesk.runtime.crash_report import (
     LOGGER_NAME,
     crash_dir,
     database_identifiers,
@@ -110,7 +110,7 @@ def test_gui_handler_shows_a_dialog_with_the_scrubbed_report(
 ):
     from PySide6.QtWidgets import QMessageBox
 
-    from auditdesk.ui.crash_dialog import CrashHandler
+    from auditdesk.ui.common.crash_dialog import CrashHandler
 
     shown: list[QMessageBox] = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box) or 0)

@@ -7,10 +7,10 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select
 
-from auditdesk import sampling, site
+from auditdesk.qi import sampling, site
+from auditdesk.reading.worklist import week_start
 from auditdesk.store import audits as store
 from auditdesk.store.models import Audit, AuditEvent, Study
-from auditdesk.worklist import week_start
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from auditdesk import measures, site
-from auditdesk.auditing import find_checklist, save_computed_score, snapshot_checklist
 from auditdesk.checklists.evaluability import ALL_NA, NOT_ACQUIRED, NOT_ASSESSED
 from auditdesk.checklists.loader import load_all, parse_checklist_text
 from auditdesk.checklists.rules import answer_keys, item_for_key, score
 from auditdesk.checklists.schema import ChoiceItem, OrdinalItem, PassFailItem
 from auditdesk.exchange.weekly import write_weekly
+from auditdesk.qi import measures, site
+from auditdesk.reading.auditing import find_checklist, save_computed_score, snapshot_checklist
 from auditdesk.store import audits as store
 from auditdesk.store.models import Audit, AuditOverride, AuditScore, Study
 
@@ -283,8 +283,8 @@ def test_a_meets_criteria_override_puts_the_exam_back(week_of_four) -> None:
 
 
 def test_three_view_exam_completes_as_not_evaluable(db, test_set) -> None:
-    from auditdesk.auditing import AuditSession
     from auditdesk.dicom.index import import_paths
+    from auditdesk.reading.auditing import AuditSession
     from auditdesk.store.models import Image, Series
 
     import_paths(db, [test_set.root])

@@ -19,9 +19,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, select
 
-from auditdesk import site
-from auditdesk.adjudication import start_consensus
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.loader import parse_checklist_text
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.cli import main
@@ -34,6 +31,9 @@ from auditdesk.exchange.exam_sheet import (
     write_exam_sheet,
 )
 from auditdesk.exchange.weekly import DEMO_BANNER, site_exam_results
+from auditdesk.qi import site
+from auditdesk.reading.auditing import AuditSession, find_checklist
+from auditdesk.review.adjudication import start_consensus
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.db import open_database
 from auditdesk.store.models import Audit, AuditScore, Study

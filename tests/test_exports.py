@@ -14,8 +14,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from auditdesk import site
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.cli import main
 from auditdesk.dicom.index import import_paths
@@ -27,6 +25,8 @@ from auditdesk.exchange.weekly import (
     weekly_rows,
     write_weekly,
 )
+from auditdesk.qi import site
+from auditdesk.reading.auditing import AuditSession, find_checklist
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.db import open_database
 from auditdesk.store.models import Study

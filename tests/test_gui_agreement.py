@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from auditdesk import adjudication, agreement, measures
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.dicom.index import import_paths
+from auditdesk.qi import measures
+from auditdesk.reading.auditing import AuditSession, find_checklist
+from auditdesk.review import adjudication, agreement
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.db import open_database
 from auditdesk.store.models import Audit, Study
@@ -116,8 +117,8 @@ def _est(value, low=None, high=None, n=40):
 
 
 def test_report_html_explains_high_agreement_with_low_kappa_and_shows_measurements():
-    from auditdesk import site
-    from auditdesk.ui import agreement_report as rep
+    from auditdesk.qi import site
+    from auditdesk.ui.review import agreement_report as rep
 
     paradox = agreement.ItemAgreement(
         target="RCC:nipple_profile",
@@ -174,8 +175,8 @@ def test_report_html_explains_high_agreement_with_low_kappa_and_shows_measuremen
 
 
 def test_agreement_window_shows_kappa_of_the_reads(qtbot, data, tmp_path):
-    from auditdesk.ui import agreement_report as rep
-    from auditdesk.ui.agreement_window import AgreementWindow
+    from auditdesk.ui.review import agreement_report as rep
+    from auditdesk.ui.review.agreement_window import AgreementWindow
 
     db, pks, _studies = data
     win = AgreementWindow(db, reviewer_pk=pks["Ann Reader"])
@@ -247,7 +248,7 @@ def test_agreement_window_shows_kappa_of_the_reads(qtbot, data, tmp_path):
 
 
 def test_agreement_exports_csv_and_pdf_without_phi(qtbot, data, tmp_path, test_set, phi_values):
-    from auditdesk.ui.agreement_window import AgreementWindow
+    from auditdesk.ui.review.agreement_window import AgreementWindow
 
     db, pks, _studies = data
     win = AgreementWindow(db, reviewer_pk=pks["Cora Coach"])
@@ -271,7 +272,7 @@ def test_agreement_exports_csv_and_pdf_without_phi(qtbot, data, tmp_path, test_s
 
 
 def test_reviewer_packages_from_the_window(qtbot, data, tmp_path, monkeypatch):
-    from auditdesk.ui.agreement_window import AgreementWindow
+    from auditdesk.ui.review.agreement_window import AgreementWindow
 
     db, pks, _studies = data
     win = AgreementWindow(db, reviewer_pk=pks["Bob Reader"])
@@ -303,7 +304,7 @@ def test_reviewer_packages_from_the_window(qtbot, data, tmp_path, monkeypatch):
 
 
 def test_calibration_tab_shows_a_reviewer_their_own_result(qtbot, data):
-    from auditdesk.ui.agreement_window import AgreementWindow
+    from auditdesk.ui.review.agreement_window import AgreementWindow
 
     db, pks, studies = data
     checklist = find_checklist(CHECKLIST)
@@ -342,7 +343,7 @@ def test_calibration_tab_shows_a_reviewer_their_own_result(qtbot, data):
 
 
 def test_adjudication_lists_disagreements_and_records_a_consensus(qtbot, data, tmp_path):
-    from auditdesk.ui.adjudication import AdjudicationWindow
+    from auditdesk.ui.review.adjudication import AdjudicationWindow
 
     db, pks, studies = data
     win = AdjudicationWindow(db, coach_pk=pks["Cora Coach"])
@@ -405,7 +406,7 @@ def test_adjudication_lists_disagreements_and_records_a_consensus(qtbot, data, t
 
 
 def test_adjudication_refuses_incomplete_consensus_and_needs_a_profile(qtbot, data):
-    from auditdesk.ui.adjudication import AdjudicationWindow
+    from auditdesk.ui.review.adjudication import AdjudicationWindow
 
     db, pks, studies = data
     win = AdjudicationWindow(db, coach_pk=pks["Cora Coach"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.loader import parse_checklist_text
+from auditdesk.reading.auditing import AuditSession, find_checklist
 from auditdesk.store.audits import audit_state, create_reviewer
 from auditdesk.store.models import AuditAnswer, AuditEvent, Study
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_a_refused_answer_is_a_message_and_nothing_is_saved(qtbot, db) -> None:
-    from auditdesk.ui.checklist_form import ChecklistForm
+    from auditdesk.ui.reading.checklist_form import ChecklistForm
 
     with db.transaction() as session:
         study = Study(study_uid="1.2.826.0.1.3680043.99.7", kind="mr")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from auditdesk import measures, site, spc
-from auditdesk.measures import WeekRow
+from auditdesk.qi import measures, site, spc
+from auditdesk.qi.measures import WeekRow
 from phi_scan import assert_no_phi
 from test_reports import SITE_NAME, TECHS, build_qi_db
 
@@ -30,7 +30,7 @@ PAIRS = [(7, 10), (5, 10), (0, 12), (6, 9), (8, 10), (9, 10), (2, 3), (10, 11), 
 
 
 def test_p_chart_draws_spc_values(qtbot) -> None:
-    from auditdesk.ui.charts import PChartWidget
+    from auditdesk.ui.qi.charts import PChartWidget
 
     rows = _rows(PAIRS)
     note = site.Annotation(1, rows[5].week_start, "Coaching", "", "PDSA 1", True)
@@ -61,7 +61,7 @@ def test_p_chart_draws_spc_values(qtbot) -> None:
 
 
 def test_exports_are_real_files(qtbot, tmp_path: Path) -> None:
-    from auditdesk.ui.charts import PChartWidget, RunChartWidget, SmallMultiples
+    from auditdesk.ui.qi.charts import PChartWidget, RunChartWidget, SmallMultiples
 
     rows = _rows(PAIRS)
     p = PChartWidget()
@@ -87,7 +87,7 @@ def test_exports_are_real_files(qtbot, tmp_path: Path) -> None:
 
 
 def test_run_chart_names_its_signals(qtbot) -> None:
-    from auditdesk.ui.charts import RunChartWidget
+    from auditdesk.ui.qi.charts import RunChartWidget
 
     values = [40, 42, 41, 43, 44, 45, 60, 70, 72, 75, 74, 78, 80, 82]
     labels = [dt.date(2026, 9, 6) + dt.timedelta(weeks=i) for i in range(len(values))]
@@ -107,7 +107,7 @@ def test_run_chart_names_its_signals(qtbot) -> None:
 
 @pytest.fixture
 def dashboard(qtbot, db):
-    from auditdesk.ui.qi_window import QIWindow
+    from auditdesk.ui.qi.qi_window import QIWindow
 
     fx = build_qi_db(db)
     win = QIWindow(db)
@@ -199,7 +199,7 @@ def test_dashboard_file_dialogs_are_injectable(dashboard, tmp_path: Path, monkey
 
 def test_a_week_of_only_not_evaluable_exams_is_not_plotted(qtbot) -> None:
     """Such a week has n = 0 (no proportion): it stays in the tables, not on the p-chart."""
-    from auditdesk.ui.charts import PChartWidget, SmallMultiples
+    from auditdesk.ui.qi.charts import PChartWidget, SmallMultiples
 
     rows = _rows([(3, 4), (2, 3), (4, 5)])
     empty = measures.WeekRow(rows[1].week_start, measures.make_rate(0, 0, 2), {"RCC: x": 2})

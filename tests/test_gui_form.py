@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.loader import ChecklistValidationError, load_all, parse_checklist_text
 from auditdesk.checklists.rules import answer_keys
+from auditdesk.reading.auditing import AuditSession, find_checklist
 from auditdesk.store.audits import audit_state, create_reviewer
 from auditdesk.store.models import Study
 
@@ -138,7 +138,7 @@ def audit_env(db):
 
 
 def _form(qtbot, audit_env, checklist, title="Exam A"):
-    from auditdesk.ui.checklist_form import ChecklistForm
+    from auditdesk.ui.reading.checklist_form import ChecklistForm
 
     db, study_pk, reviewer_pk = audit_env
     audit = AuditSession.start(db, study_pk=study_pk, reviewer_pk=reviewer_pk, checklist=checklist)
@@ -426,7 +426,7 @@ def test_acr_positioning_checklist_answers_and_jumps_to_missing(qtbot, audit_env
 
 
 def test_key_help_lists_the_keys() -> None:
-    from auditdesk.ui.checklist_form import key_help
+    from auditdesk.ui.reading.checklist_form import key_help
 
     keys = dict(key_help())
     assert "Ctrl+Return" in keys and "Alt+1 … Alt+9" in keys

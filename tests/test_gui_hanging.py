@@ -9,7 +9,7 @@ from sqlalchemy import select
 from auditdesk.dicom.index import import_paths
 from auditdesk.dicom.loader import LoadedImage
 from auditdesk.dicom.orientation import chest_wall_side_from_pixels
-from auditdesk.hanging import MAMMO_SLOTS
+from auditdesk.reading.hanging import MAMMO_SLOTS
 from auditdesk.store.models import Image, Study
 
 pytestmark = pytest.mark.gui
@@ -114,7 +114,7 @@ def test_mr_study_opens_in_the_mr_layout_not_the_hanging(qtbot, db, window, test
 def test_missing_view_slot_says_what_is_missing_and_blinding_hides_the_technologist(
     qtbot, db, window, test_set
 ):
-    from auditdesk.hanging import hang_mammo
+    from auditdesk.reading.hanging import hang_mammo
 
     study = next(st for st in window._studies.values() if st.kind == "mammo")
     for series in study.series:

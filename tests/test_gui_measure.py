@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from auditdesk.dicom.calibration import Calibration, CalibrationSource
 from auditdesk.dicom.loader import display_aspect
 from auditdesk.dicom.orientation import MammoTransform, apply_transform
-from auditdesk.measure import Measurement, distance_mm, pnl_cc, recompute, stored_to_display
+from auditdesk.reading.measure import Measurement, distance_mm, pnl_cc, recompute, stored_to_display
 
 pytestmark = pytest.mark.gui
 
@@ -32,7 +32,7 @@ def _stored_frame() -> np.ndarray:
 
 @pytest.fixture
 def viewport(qtbot):
-    from auditdesk.ui.viewer import ImageViewport
+    from auditdesk.ui.reading.viewer import ImageViewport
 
     vp = ImageViewport()
     qtbot.addWidget(vp)
@@ -262,7 +262,7 @@ def test_uncalibrated_ruler_reports_pixels(qtbot, viewport):
 
 
 def test_hanging_view_sets_view_kinds_and_tools(qtbot):
-    from auditdesk.ui.hanging_view import MammoHangingView
+    from auditdesk.ui.reading.hanging_view import MammoHangingView
 
     view = MammoHangingView(loader=None)  # type: ignore[arg-type]  # nothing is decoded here
     qtbot.addWidget(view)

@@ -12,10 +12,10 @@ import datetime as dt
 
 import pytest
 
-from auditdesk import measures, site
-from auditdesk.measures import WeekRow
-from auditdesk.spc_rules import RULE_NAMES
-from auditdesk.ui.charts import week_x
+from auditdesk.qi import measures, site
+from auditdesk.qi.measures import WeekRow
+from auditdesk.qi.spc_rules import RULE_NAMES
+from auditdesk.ui.qi.charts import week_x
 
 pytestmark = pytest.mark.gui
 
@@ -37,7 +37,7 @@ def _legend_names(widget) -> list[str]:
 
 
 def test_chart_marks_each_flagged_week_with_its_rule(qtbot) -> None:
-    from auditdesk.ui.measure_chart import MeasureChartWidget
+    from auditdesk.ui.qi.measure_chart import MeasureChartWidget
 
     rows = _rows([80] * 8 + [93, 67])
     widget = MeasureChartWidget()
@@ -67,7 +67,7 @@ def test_chart_marks_each_flagged_week_with_its_rule(qtbot) -> None:
 
 
 def test_chart_marks_runs_and_trends_with_their_own_shapes(qtbot) -> None:
-    from auditdesk.ui.measure_chart import RULE_SYMBOLS, MeasureChartWidget
+    from auditdesk.ui.qi.measure_chart import RULE_SYMBOLS, MeasureChartWidget
 
     widget = MeasureChartWidget()
     qtbot.addWidget(widget)
@@ -86,7 +86,7 @@ def test_chart_marks_runs_and_trends_with_their_own_shapes(qtbot) -> None:
 
 
 def test_partial_week_is_labelled_with_an_injected_today(qtbot) -> None:
-    from auditdesk.ui.measure_chart import MeasureChartWidget
+    from auditdesk.ui.qi.measure_chart import MeasureChartWidget
 
     rows = _rows([80, 82, 78])  # weeks of 4, 11 and 18 January 2026
     widget = MeasureChartWidget()
@@ -105,7 +105,7 @@ def test_partial_week_is_labelled_with_an_injected_today(qtbot) -> None:
 
 
 def test_site_dialog_switches_rules_and_small_n(qtbot, db) -> None:
-    from auditdesk.ui.site_dialog import SiteDialog
+    from auditdesk.ui.qi.site_dialog import SiteDialog
 
     dialog = SiteDialog(db)
     qtbot.addWidget(dialog)
@@ -128,7 +128,7 @@ def test_site_dialog_switches_rules_and_small_n(qtbot, db) -> None:
 
 
 def test_dashboard_table_and_export_say_what_was_snapped(qtbot, db, tmp_path) -> None:
-    from auditdesk.ui.qi_window import QIWindow
+    from auditdesk.ui.qi.qi_window import QIWindow
     from test_reports import build_qi_db
 
     build_qi_db(db)

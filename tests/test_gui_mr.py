@@ -19,7 +19,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def view(qtbot: Any, db: Any, loader: Any, test_set: Any) -> Any:
-    from auditdesk.ui.mr_view import MRStudyView
+    from auditdesk.ui.reading.mr_view import MRStudyView
 
     import_paths(db, [test_set.root])
     study = next(s for s in test_set.studies if s.kind == "mr")

@@ -46,7 +46,7 @@ def test_refused_database_dialog_restores_a_backup(
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet_boxes
 ) -> None:
     from auditdesk.ui import app as ui_app
-    from auditdesk.ui.database_dialogs import DatabaseProblemDialog
+    from auditdesk.ui.common.database_dialogs import DatabaseProblemDialog
 
     path = tmp_path / "audits.sqlite"
     _good_db(path)
@@ -80,7 +80,7 @@ def test_quit_leaves_a_damaged_file_unchanged(
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from auditdesk.ui import app as ui_app
-    from auditdesk.ui.database_dialogs import DatabaseProblemDialog
+    from auditdesk.ui.common.database_dialogs import DatabaseProblemDialog
 
     path = tmp_path / "audits.sqlite"
     path.write_bytes(b"this is not a database" * 200)
@@ -95,7 +95,7 @@ def test_read_only_window_says_so_and_refuses_a_write(
 ) -> None:
     from auditdesk.store.audits import create_reviewer
     from auditdesk.store.errors import ReadOnlyDatabaseError
-    from auditdesk.ui.database_dialogs import mark_read_only, show_error
+    from auditdesk.ui.common.database_dialogs import mark_read_only, show_error
     from auditdesk.ui.main_window import MainWindow
 
     path = tmp_path / "audits.sqlite"
@@ -114,8 +114,8 @@ def test_read_only_window_says_so_and_refuses_a_write(
 
 
 def test_backups_dialog_backs_up_and_keeps_n(qtbot, tmp_path: Path, quiet_boxes) -> None:
-    from auditdesk import app_settings
-    from auditdesk.ui.database_dialogs import BackupsDialog
+    from auditdesk.runtime import app_settings
+    from auditdesk.ui.common.database_dialogs import BackupsDialog
 
     path = tmp_path / "audits.sqlite"
     _good_db(path)

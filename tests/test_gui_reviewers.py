@@ -216,7 +216,7 @@ def test_a_remembered_reviewer_that_no_longer_exists_is_not_used(qtbot, db, load
 
 
 def test_manage_reviewers_deactivates_and_reactivates(qtbot, db, loader):
-    from auditdesk.ui.reviewers import ManageReviewersDialog
+    from auditdesk.ui.common.reviewers import ManageReviewersDialog
 
     alice = _add_reviewer(db, "Alice Jones", initials="AJ")
     _remember(alice)

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from PySide6.QtCore import Qt
 
-from auditdesk import sampling, site
 from auditdesk.dicom.index import import_paths
+from auditdesk.qi import sampling, site
 from auditdesk.store import audits as store
 from auditdesk.store.models import Study
 
@@ -38,7 +38,7 @@ def world(db):
 
 
 def _dialog(qtbot, db):
-    from auditdesk.ui.site_dialog import SiteDialog
+    from auditdesk.ui.qi.site_dialog import SiteDialog
 
     dialog = SiteDialog(db)
     qtbot.addWidget(dialog)
@@ -133,7 +133,7 @@ def test_a_bad_goal_is_refused_and_nothing_is_saved(qtbot, world, goal) -> None:
 
 
 def test_sampling_dialog_draws_a_reproducible_sample(qtbot, db, test_set) -> None:
-    from auditdesk.ui.sampling_dialog import SamplingDialog, default_week
+    from auditdesk.ui.qi.sampling_dialog import SamplingDialog, default_week
 
     import_paths(db, [test_set.root])
     with db.transaction() as s:
@@ -170,7 +170,7 @@ def test_sampling_dialog_draws_a_reproducible_sample(qtbot, db, test_set) -> Non
         first
     )
     # Once auditing has started the week cannot be redrawn: the reason is shown.
-    from auditdesk.auditing import AuditSession, find_checklist
+    from auditdesk.reading.auditing import AuditSession, find_checklist
 
     AuditSession.start(
         db, study_pk=first[0][0], reviewer_pk=a, checklist=find_checklist("acr-mammo-positioning")
@@ -186,7 +186,7 @@ def test_sampling_dialog_draws_a_reproducible_sample(qtbot, db, test_set) -> Non
 
 
 def test_sampling_dialog_refuses_a_bad_seed(qtbot, db, test_set) -> None:
-    from auditdesk.ui.sampling_dialog import SamplingDialog
+    from auditdesk.ui.qi.sampling_dialog import SamplingDialog
 
     import_paths(db, [test_set.root])
     dialog = SamplingDialog(db, None)

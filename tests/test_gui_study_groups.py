@@ -17,7 +17,7 @@ from auditdesk.paths import data_dir
 from auditdesk.store import audits as store
 from auditdesk.store.catalog import list_studies
 from auditdesk.store.models import StudyGrouping
-from auditdesk.ui.worklist import COL_VIEWS
+from auditdesk.ui.reading.worklist import COL_VIEWS
 from study_group_files import four_view_exam
 
 pytestmark = pytest.mark.gui
@@ -176,7 +176,7 @@ def test_split_from_the_menu_and_a_refusal_stays_in_the_dialog(qtbot, db, window
 
 
 def test_suggestion_list_opens_the_merge_and_history_undoes_it(qtbot, db, window):
-    from auditdesk.ui import study_groups
+    from auditdesk.ui.reading import study_groups
 
     with db.session() as s:
         ids = sorted(st.id for st in list_studies(s))

@@ -18,9 +18,9 @@ def window(qtbot, db, loader):
 
 
 def test_menus_open_site_setup_sampling_and_the_dashboard(qtbot, window):
-    from auditdesk.ui.qi_window import QIWindow
-    from auditdesk.ui.sampling_dialog import SamplingDialog
-    from auditdesk.ui.site_dialog import SiteDialog
+    from auditdesk.ui.qi.qi_window import QIWindow
+    from auditdesk.ui.qi.sampling_dialog import SamplingDialog
+    from auditdesk.ui.qi.site_dialog import SiteDialog
 
     window.site_setup_action.trigger()
     site = window.findChild(SiteDialog)
@@ -38,8 +38,8 @@ def test_menus_open_site_setup_sampling_and_the_dashboard(qtbot, window):
 
 
 def test_coach_menus_open_agreement_and_adjudication(qtbot, window):
-    from auditdesk.ui.adjudication import AdjudicationWindow
-    from auditdesk.ui.agreement_window import AgreementWindow
+    from auditdesk.ui.review.adjudication import AdjudicationWindow
+    from auditdesk.ui.review.agreement_window import AgreementWindow
 
     window.agreement_action.trigger()
     assert isinstance(window.agreement_window, AgreementWindow)
@@ -52,9 +52,9 @@ def test_comparing_reads_draws_each_readers_measurement_read_only(qtbot, db, loa
     """Two readers' PNLs on the same RCC are both drawn when the coach opens the images."""
     from sqlalchemy import select
 
-    from auditdesk.auditing import AuditSession, find_checklist
     from auditdesk.dicom.index import import_paths
-    from auditdesk.measure import pnl_cc
+    from auditdesk.reading.auditing import AuditSession, find_checklist
+    from auditdesk.reading.measure import pnl_cc
     from auditdesk.store import audits as store
     from auditdesk.store.models import Study
     from auditdesk.ui.main_window import MainWindow
@@ -99,8 +99,8 @@ def test_coach_creates_a_calibration_set_and_records_reference_answers_by_keys(
     from auditdesk.paths import data_dir
     from auditdesk.store import audits as store
     from auditdesk.store.models import Audit, Study
-    from auditdesk.ui.calibration_dialog import CalibrationDialog
     from auditdesk.ui.main_window import MainWindow
+    from auditdesk.ui.review.calibration_dialog import CalibrationDialog
 
     import_paths(db, [test_set.root])
     with db.transaction() as session:

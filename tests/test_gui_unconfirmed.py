@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QLabel
 
-from auditdesk.auditing import AuditSession, find_checklist
+from auditdesk.reading.auditing import AuditSession, find_checklist
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.models import Study
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_pi_qual_v1_unconfirmed_items_and_grade_are_marked(qtbot, db) -> None:
-    from auditdesk.ui.checklist_form import ChecklistForm
+    from auditdesk.ui.reading.checklist_form import ChecklistForm
 
     with db.transaction() as session:
         study = Study(study_uid="1.2.826.0.1.3680043.99.7", kind="mr")

@@ -16,8 +16,8 @@ from auditdesk.dicom.index import import_paths
 from auditdesk.paths import data_dir
 from auditdesk.store import audits as store
 from auditdesk.store.models import ClassificationOverride
-from auditdesk.ui import view_marks
-from auditdesk.ui.worklist import COL_VIEWS
+from auditdesk.ui.reading import view_marks
+from auditdesk.ui.reading.worklist import COL_VIEWS
 
 pytestmark = pytest.mark.gui
 

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from sqlalchemy import select
 
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.dicom.index import import_paths
+from auditdesk.reading.auditing import AuditSession, find_checklist
 from auditdesk.store import audits as store
 from auditdesk.store.models import Study
 
@@ -58,7 +58,7 @@ def data(db, test_set):
 
 
 def _panel(qtbot, db, reviewer_pk=None):
-    from auditdesk.ui.worklist import WorklistPanel
+    from auditdesk.ui.reading.worklist import WorklistPanel
 
     panel = WorklistPanel(db)
     qtbot.addWidget(panel)
@@ -134,7 +134,7 @@ def test_filters_are_remembered(qtbot, data) -> None:
 
 
 def test_sort_by_date_uses_dates_not_text(qtbot, data) -> None:
-    from auditdesk.ui.worklist import COL_DATE
+    from auditdesk.ui.reading.worklist import COL_DATE
 
     db, pks, _ = data
     panel = _panel(qtbot, db, pks["me"])
@@ -201,7 +201,7 @@ def test_next_study_after_the_completed_study_left_the_todo_list(qtbot, data) ->
 
 
 def test_blinded_hides_technologists_everywhere(qtbot, data) -> None:
-    from auditdesk.ui.worklist import COL_TECH
+    from auditdesk.ui.reading.worklist import COL_TECH
 
     db, pks, _ = data
     panel = _panel(qtbot, db, pks["me"])
@@ -237,7 +237,7 @@ def test_blinded_hides_technologists_everywhere(qtbot, data) -> None:
 
 
 def test_status_column_is_coloured(qtbot, data) -> None:
-    from auditdesk.ui.worklist import COL_STATUS, STATUS_COLORS
+    from auditdesk.ui.reading.worklist import COL_STATUS, STATUS_COLORS
 
     db, pks, _ = data
     panel = _panel(qtbot, db, pks["me"])
@@ -250,8 +250,8 @@ def test_status_column_is_coloured(qtbot, data) -> None:
 
 
 def test_sample_only_filter_and_sample_progress(qtbot, data) -> None:
-    from auditdesk import sampling
-    from auditdesk.ui.worklist import COL_EXAM
+    from auditdesk.qi import sampling
+    from auditdesk.ui.reading.worklist import COL_EXAM
 
     db, pks, _ = data
     with db.transaction() as s:

@@ -146,7 +146,7 @@ def test_a_saved_window_preset_is_offered_again_for_the_same_modality(qtbot, db,
     window._on_voi_chosen(index)
     assert (other.voi.center, other.voi.width) == (1234, 567)
     # It is kept on disk for the next start.
-    from auditdesk.window_presets import UserPresets
+    from auditdesk.reading.window_presets import UserPresets
 
     assert [p.name for p in UserPresets().for_modality("MG")] == ["Dense breast"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auditdesk.dicom.index import import_paths
-from auditdesk.hanging import MAMMO_SLOTS, chest_wall_side, hang_mammo, slot_transform
+from auditdesk.reading.hanging import MAMMO_SLOTS, chest_wall_side, hang_mammo, slot_transform
 from auditdesk.store.catalog import ImageSummary, SeriesSummary, StudySummary, list_studies
 
 

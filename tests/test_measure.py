@@ -11,7 +11,7 @@ import pytest
 
 from auditdesk.dicom.calibration import Calibration, CalibrationSource
 from auditdesk.dicom.orientation import MammoTransform, apply_transform
-from auditdesk.measure import (
+from auditdesk.reading.measure import (
     Measurement,
     display_to_stored,
     distance_mm,

@@ -23,12 +23,12 @@ from alembic import command
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from auditdesk import site
 from auditdesk.cli import main
 from auditdesk.exchange import weekly as weekly_export
-from auditdesk.measures import ExamResult
+from auditdesk.qi import site
+from auditdesk.qi.measures import ExamResult
+from auditdesk.qi.week_range import WeekRangeError, is_partial, week_end, whole_weeks
 from auditdesk.store.db import alembic_config, make_engine, open_database
-from auditdesk.week_range import WeekRangeError, is_partial, week_end, whole_weeks
 
 FIRST = dt.date(2026, 1, 4)  # Sunday
 WEEKS = 16
@@ -298,8 +298,8 @@ def test_cli_site_switches_rules_small_n_and_policy(db, capsys) -> None:
 
 def test_small_n_setting_changes_the_flag(db) -> None:
     """Saved setting -> chart flag: n = 10, p̄ = 0.8 gives n·(1 − p̄) = 2."""
-    from auditdesk.measures import WeekRow, make_rate
-    from auditdesk.weekly_chart import weekly_chart
+    from auditdesk.qi.measures import WeekRow, make_rate
+    from auditdesk.qi.weekly_chart import weekly_chart
 
     rows = [WeekRow(FIRST + dt.timedelta(weeks=i), make_rate(8, 10)) for i in range(3)]
     for limit, flagged in ((5.0, True), (2.0, False), (0.0, False), (2.5, True)):

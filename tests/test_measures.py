@@ -7,15 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from auditdesk import measures
-from auditdesk.auditing import (
-    AuditSession,
-    find_checklist,
-    save_computed_score,
-    snapshot_checklist,
-)
 from auditdesk.checklists.rules import answer_keys, item_for_key
-from auditdesk.measures import (
+from auditdesk.qi import measures
+from auditdesk.qi.measures import (
     by_criterion,
     by_evaluator,
     by_location,
@@ -24,6 +18,12 @@ from auditdesk.measures import (
     exam_results,
     weekly,
     wilson,
+)
+from auditdesk.reading.auditing import (
+    AuditSession,
+    find_checklist,
+    save_computed_score,
+    snapshot_checklist,
 )
 from auditdesk.store import audits as store
 from auditdesk.store.models import Audit, AuditScore, Study

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from auditdesk.dicom.index import import_paths
-from auditdesk.mr_layout import (
+from auditdesk.reading.mr_layout import (
     HIDDEN_ROLES,
     Stack,
     build_stacks,

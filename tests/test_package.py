@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from auditdesk import site
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.cli import main
 from auditdesk.dicom.index import import_paths
@@ -27,6 +25,8 @@ from auditdesk.exchange.package import (
     import_package,
     import_site_key,
 )
+from auditdesk.qi import site
+from auditdesk.reading.auditing import AuditSession, find_checklist
 from auditdesk.store import audits as store
 from auditdesk.store import models as m
 from auditdesk.store.db import ensure_site_secret, open_database
@@ -547,7 +547,7 @@ def test_an_identifier_typed_into_a_comment_stops_the_export(site_abc, tmp_path:
 
 
 def test_merged_agreement_equals_one_machine(site_abc, workstation, tmp_path: Path) -> None:
-    from auditdesk import agreement
+    from auditdesk.review import agreement
 
     a, b, c = site_abc
     _import(c, _export_to(a, tmp_path / "a.adpkg"))

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.cli import main
 from auditdesk.dicom.index import import_paths
+from auditdesk.reading.auditing import AuditSession, find_checklist
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.models import Study
 from phi_scan import assert_no_phi, find_phi, pdf_text
@@ -78,8 +78,8 @@ def _audited_test_set(db, test_set) -> dict[str, int]:
 
 
 def test_no_identifier_in_any_output(qtbot, db, test_set, phi_values, tmp_path: Path, capsys):
-    from auditdesk.ui.agreement_window import AgreementWindow
-    from auditdesk.ui.qi_window import QIWindow
+    from auditdesk.ui.qi.qi_window import QIWindow
+    from auditdesk.ui.review.agreement_window import AgreementWindow
 
     pks = _audited_test_set(db, test_set)
     out = tmp_path / "out"
@@ -145,7 +145,7 @@ def test_the_scanner_finds_an_identifier_planted_in_a_generated_pdf(
 ) -> None:
     """Guards the scan above: Qt compresses the PDF (the raw bytes never contain the value),
     yet the identifier is found through the extracted text."""
-    from auditdesk.ui.reports import print_html
+    from auditdesk.ui.qi.reports import print_html
 
     study = next(s for s in test_set.studies if s.kind == "mammo")
     planted = {study.patient_id, study.study_uid, study.accession_number}

@@ -303,7 +303,8 @@ def test_unexpected_error_is_one_line_and_logged_without_phi(
     import io
     from contextlib import redirect_stderr
 
-    from auditdesk import app_log, cli
+    from auditdesk import cli
+    from auditdesk.runtime import app_log
 
     uid, name, born = "1.2.826.0.1.3680043.10.999.4242", "Doe^Jane", "19650203"
     pid, folder = "PID0099887766", "/data/DEMO-0042/20260301_MG_ACC4242/1.dcm"

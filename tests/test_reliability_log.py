@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from auditdesk import app_log
 from auditdesk.cli import main
+from auditdesk.runtime import app_log
 from phi_scan import find_phi
 
 

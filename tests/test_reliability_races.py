@@ -25,8 +25,8 @@ N_PROCESSES = 8 if os.environ.get("AUDITDESK_LONG_TESTS") else 4
 def _answer(url: str, key: str, start: mp.synchronize.Barrier, out: mp.Queue) -> None:
     """One process: open the database, wait until every process is ready, record one answer."""
     try:
-        from auditdesk.auditing import record_audit
         from auditdesk.checklists.loader import load_checklist_file
+        from auditdesk.reading.auditing import record_audit
 
         checklist = load_checklist_file(REPO_ROOT / "checklists" / "acr-mammo-positioning.toml")
         db = open_database(url)

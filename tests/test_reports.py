@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from auditdesk import measures, site
-from auditdesk.auditing import find_checklist, snapshot_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.checklists.schema import PassFailItem
+from auditdesk.qi import measures, site
+from auditdesk.reading.auditing import find_checklist, snapshot_checklist
+from auditdesk.reading.worklist import week_start
 from auditdesk.store import audits as store
 from auditdesk.store.models import Audit, AuditScore, Patient, Study
-from auditdesk.worklist import week_start
 from phi_scan import find_phi, pdf_text
 
 pytestmark = pytest.mark.gui
@@ -130,14 +130,14 @@ def qi(db) -> QIFixture:
 
 
 def _results(fx: QIFixture) -> list[measures.ExamResult]:
-    from auditdesk.ui.reports import load_qi_data
+    from auditdesk.ui.qi.reports import load_qi_data
 
     with fx.db.session() as s:
         return load_qi_data(s, start=fx.start, end=fx.end).results
 
 
 def test_weekly_html_has_the_weeks_numbers_and_no_phi(qtbot, qi) -> None:
-    from auditdesk.ui.reports import weekly_report_html
+    from auditdesk.ui.qi.reports import weekly_report_html
 
     results = _results(qi)
     assert len(results) == WEEKS * len(TECHS) * PER_TECH  # double reads count once
@@ -159,7 +159,7 @@ def test_weekly_html_has_the_weeks_numbers_and_no_phi(qtbot, qi) -> None:
 
 
 def test_weekly_report_pdf(qtbot, qi, tmp_path: Path) -> None:
-    from auditdesk.ui.reports import write_weekly_report
+    from auditdesk.ui.qi.reports import write_weekly_report
 
     out = tmp_path / "weekly.pdf"
     write_weekly_report(qi.db, out, start=qi.start, end=qi.end)
@@ -173,7 +173,7 @@ def test_weekly_report_pdf(qtbot, qi, tmp_path: Path) -> None:
 
 
 def test_feedback_names_only_that_technologist(qtbot, qi, tmp_path: Path) -> None:
-    from auditdesk.ui.reports import feedback_html, write_technologist_feedback
+    from auditdesk.ui.qi.reports import feedback_html, write_technologist_feedback
 
     me, *others = qi.technologists
     text = feedback_html(qi.db, me, start=qi.start, end=qi.end)
@@ -198,7 +198,7 @@ def test_feedback_names_only_that_technologist(qtbot, qi, tmp_path: Path) -> Non
 
 
 def test_reports_on_an_empty_database(qtbot, db, tmp_path: Path) -> None:
-    from auditdesk.ui.reports import (
+    from auditdesk.ui.qi.reports import (
         feedback_html,
         weekly_report_html,
         write_technologist_feedback,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from auditdesk.cli import main
 from auditdesk.dicom.index import import_paths
-from auditdesk.sampling import (
+from auditdesk.qi.sampling import (
     SamplePlan,
     SamplingError,
     draw_sample,
@@ -26,7 +26,7 @@ from auditdesk.sampling import (
     sample_weeks,
     week_sample,
 )
-from auditdesk.site import add_alias, add_technologist
+from auditdesk.qi.site import add_alias, add_technologist
 from auditdesk.store import audits
 from auditdesk.store.catalog import get_study, set_override
 from auditdesk.store.models import Image, Series, Study

@@ -21,8 +21,9 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from auditdesk import paths, selftest
+from auditdesk import paths
 from auditdesk.cli import main
+from auditdesk.runtime import selftest
 
 # What each shipped file's name promises, from pydicom's UID constants (not from our table).
 EXPECTED_TS = {
@@ -64,7 +65,7 @@ def test_selftest_passes_in_the_source_install(capsys):
 def test_help_menu_runs_the_selftest_in_the_window(qtbot, monkeypatch):
     from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QPlainTextEdit
 
-    from auditdesk.ui.selftest_qt import add_selftest_action
+    from auditdesk.ui.common.selftest_qt import add_selftest_action
 
     window = QMainWindow()
     qtbot.addWidget(window)

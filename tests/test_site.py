@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from auditdesk import site
 from auditdesk.cli import main
-from auditdesk.site import (
+from auditdesk.qi import site
+from auditdesk.qi.site import (
     SiteError,
     SiteSettings,
     add_alias,
@@ -237,7 +237,7 @@ def test_cli_site_technologists_and_annotations(tmp_path, capsys) -> None:
 
 def test_the_pseudonym_secret_exists_from_the_start_so_read_only_sessions_agree(tmp_path):
     """Exam keys computed in two read-only sessions of a new database are the same."""
-    from auditdesk.site import exam_key, site_secret
+    from auditdesk.qi.site import exam_key, site_secret
     from auditdesk.store.db import open_database
 
     db = open_database(f"sqlite:///{tmp_path / 'fresh.sqlite'}")

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from auditdesk.spc import (
+from auditdesk.qi.spc import (
     anhoej_limits,
     ihi_runs_limits,
     p_chart,

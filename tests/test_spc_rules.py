@@ -13,8 +13,8 @@ import datetime as dt
 
 import pytest
 
-from auditdesk import spc
-from auditdesk.spc_rules import (
+from auditdesk.qi import spc
+from auditdesk.qi.spc_rules import (
     ALL_RULES,
     RULE_NAMES,
     format_rules,

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from auditdesk.auditing import find_checklist, snapshot_checklist
 from auditdesk.dicom.index import import_paths
-from auditdesk.hanging import MAMMO_SLOTS, hang_mammo
-from auditdesk.sampling import eligible_studies
+from auditdesk.qi.sampling import eligible_studies
+from auditdesk.reading.auditing import find_checklist, snapshot_checklist
+from auditdesk.reading.hanging import MAMMO_SLOTS, hang_mammo
+from auditdesk.reading.worklist import WorklistFilter, list_worklist
 from auditdesk.store import audits
 from auditdesk.store.catalog import list_studies
 from auditdesk.store.db import Database
@@ -31,8 +32,7 @@ from auditdesk.store.study_groups import (
     undo_for_study,
     undo_grouping,
 )
-from auditdesk.study_suggestions import suggest_groups
-from auditdesk.worklist import WorklistFilter, list_worklist
+from auditdesk.store.study_suggestions import suggest_groups
 from study_group_files import four_view_exam
 
 DAY = dt.date(2025, 3, 4)
@@ -428,9 +428,9 @@ def test_an_image_that_arrives_after_the_merge_joins_it_and_goes_home_on_unmerge
 def test_the_measure_counts_the_merged_exam_once_with_its_date_and_technologist(split_exam):
     """An audit made on one of the pieces before the merge counts for the merged exam: one
     exam in the measure's denominator, on the exam's date, for its technologist."""
-    from auditdesk.auditing import AuditSession, find_checklist
     from auditdesk.checklists.rules import answer_keys, item_for_key
-    from auditdesk.measures import exam_results, overall
+    from auditdesk.qi.measures import exam_results, overall
+    from auditdesk.reading.auditing import AuditSession, find_checklist
 
     db, _data, _paths = split_exam
     ids = _ids(db)

@@ -19,7 +19,6 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from sqlalchemy import select
 
-from auditdesk import site
 from auditdesk.cli import main
 from auditdesk.demo.film import write_film_exam
 from auditdesk.demo.headers import new_dataset, write_dataset
@@ -28,10 +27,11 @@ from auditdesk.dicom.classify import classify_mammo, is_mammography
 from auditdesk.dicom.digitised import is_digitised_film
 from auditdesk.dicom.index import import_paths
 from auditdesk.dicom.view_text import apply_spellings, parse_spellings
+from auditdesk.qi import site
+from auditdesk.reading.worklist import WorklistFilter, list_worklist
 from auditdesk.store.catalog import list_studies, set_override
 from auditdesk.store.models import ClassificationOverride, Image
 from auditdesk.store.view_confirm import ConfirmError, confirm_view, evidence_text
-from auditdesk.worklist import WorklistFilter, list_worklist
 
 MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"

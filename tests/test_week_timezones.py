@@ -19,14 +19,14 @@ import pytest
 from pydicom.uid import generate_uid
 from sqlalchemy import select
 
-from auditdesk.auditing import AuditSession, find_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.dicom.index import import_paths
 from auditdesk.exchange.weekly import weekly_rows
-from auditdesk.measures import exam_results, weekly
+from auditdesk.qi.measures import exam_results, weekly
+from auditdesk.reading.auditing import AuditSession, find_checklist
+from auditdesk.reading.worklist import WorklistFilter, list_worklist, week_start
 from auditdesk.store.audits import create_reviewer
 from auditdesk.store.models import Study
-from auditdesk.worklist import WorklistFilter, list_worklist, week_start
 
 CHECKLIST = "acr-mammo-positioning"
 SATURDAY, SUNDAY = dt.date(2026, 3, 7), dt.date(2026, 3, 8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditdesk.window_presets import USER_MARK, PresetError, UserPresets
+from auditdesk.reading.window_presets import USER_MARK, PresetError, UserPresets
 
 
 def test_presets_are_filed_per_modality_and_survive_a_restart(tmp_path):

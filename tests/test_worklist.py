@@ -8,10 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from auditdesk.store import audits as store
-from auditdesk.store.catalog import set_override as set_classification_override
-from auditdesk.store.models import Audit, Image, Patient, Series, Study
-from auditdesk.worklist import (
+from auditdesk.reading.worklist import (
     WorklistFilter,
     WorklistRow,
     filter_rows,
@@ -22,6 +19,9 @@ from auditdesk.worklist import (
     week_progress,
     week_start,
 )
+from auditdesk.store import audits as store
+from auditdesk.store.catalog import set_override as set_classification_override
+from auditdesk.store.models import Audit, Image, Patient, Series, Study
 
 MODALITIES = {"acr-mammo-positioning": "MG", "ear": "MG", "pi-qual-v2": "MR"}
 MAMMO_VIEWS = (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))
@@ -327,7 +327,7 @@ def test_many_studies_list_with_my_status(db) -> None:
 
 
 def test_sample_marks_rows_filters_and_counts_progress(world) -> None:
-    from auditdesk import sampling
+    from auditdesk.qi import sampling
 
     db, pks = world
     me, other = pks["me"], pks["other"]

@@ -6,14 +6,14 @@ import pytest
 
 from auditdesk.checklists.loader import load_all
 from auditdesk.dicom.index import import_paths
-from auditdesk.mr_layout import build_stacks, default_layout
-from auditdesk.store.catalog import list_studies
-from auditdesk.workstation import (
+from auditdesk.reading.mr_layout import build_stacks, default_layout
+from auditdesk.reading.workstation import (
     checklists_for,
     choose_checklist,
     measurement_values,
     prefetch_locations,
 )
+from auditdesk.store.catalog import list_studies
 
 
 def test_checklist_choice_prefers_the_remembered_one_then_the_site_default():

@@ -33,10 +33,11 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from auditdesk import site as site_mod
-from auditdesk.auditing import AuditingError, find_checklist, save_computed_score
-from auditdesk.auditing import snapshot_checklist as _snapshot
 from auditdesk.demo.generator import GeneratedStudy, Manifest
+from auditdesk.qi import site as site_mod
+from auditdesk.reading.auditing import AuditingError, find_checklist, save_computed_score
+from auditdesk.reading.auditing import snapshot_checklist as _snapshot
+from auditdesk.reading.weeks import week_start
 from auditdesk.store import audits as store
 from auditdesk.store.db import Database
 from auditdesk.store.models import (
@@ -49,7 +50,6 @@ from auditdesk.store.models import (
     Study,
     utcnow,
 )
-from auditdesk.worklist import week_start
 
 CHECKLIST_ID = "acr-mammo-positioning"
 DEFAULT_SEED = 20261115
@@ -333,7 +333,7 @@ def _fill_samples(
     db: Database, weeks: list[dt.date], reviewers: list[int], seed: int
 ) -> dict[dt.date, dict[int, tuple[int | None, int | None]]]:
     """A stored sample per week (drawn once, reused after): week -> study -> (primary, second)."""
-    from auditdesk import sampling
+    from auditdesk.qi import sampling
 
     out: dict[dt.date, dict[int, tuple[int | None, int | None]]] = {}
     for i, week in enumerate(weeks):

@@ -6,7 +6,7 @@ evidence (see :mod:`auditdesk.dicom.mammo_views`), so parsing is conservative: v
 as whole tokens, single letters R/L only next to a view, and a text that names both sides gives
 no side at all.
 
-Local spellings are a site setting (``auditdesk.site.SiteSettings.view_spellings``): lines such
+Local spellings are a site setting (``auditdesk.qi.site.SiteSettings.view_spellings``): lines such
 as ``OBL = MLO`` or ``DROIT = R``, parsed here so the classifier in a worker process needs no
 database. Each spelling is replaced by its meaning before the text is read.
 """

@@ -34,13 +34,6 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from auditdesk.auditing import (
-    AuditingError,
-    find_checklist,
-    save_computed_score,
-    snapshot_checklist,
-    stored_checklist,
-)
 from auditdesk.checklists.answers import (
     InvalidAnswerError,
     check_answers,
@@ -48,6 +41,13 @@ from auditdesk.checklists.answers import (
     map_answers,
 )
 from auditdesk.checklists.schema import Checklist
+from auditdesk.reading.auditing import (
+    AuditingError,
+    find_checklist,
+    save_computed_score,
+    snapshot_checklist,
+    stored_checklist,
+)
 from auditdesk.store import audits as store
 from auditdesk.store.db import Database
 from auditdesk.store.models import Audit, ChecklistVersion, Study

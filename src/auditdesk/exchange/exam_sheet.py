@@ -1,6 +1,6 @@
 """The per-exam sheet (XLSX or CSV): what a team leader needs to give feedback on each exam.
 
-One row per counted exam: the audit :mod:`auditdesk.measures` counts for it (consensus first,
+One row per counted exam: the audit :mod:`auditdesk.qi.measures` counts for it (consensus first,
 then the sampled primary reviewer, then the earliest), so the sheet always agrees with the weekly
 submission. Besides the columns of the collaborative template's Exam Entry sheet (one Pass / Fail
 / N/A column per criterion) a row says *why* an exam failed: the failed view and item with the
@@ -14,7 +14,7 @@ through :func:`auditdesk.exchange.weekly.safe_cell`, so a technologist typed as 
 is never run as a formula. XLSX and CSV have the same columns; CSV is UTF-8 with a byte-order mark
 like the weekly CSV, so Excel on Windows reads accents right.
 
-Whether an exam is evaluable, and why not, comes from :func:`auditdesk.measures.exam_results`
+Whether an exam is evaluable, and why not, comes from :func:`auditdesk.qi.measures.exam_results`
 (the checklist's N/A rule, with a reviewer's meets-criteria override respected), so the sheet
 and the weekly submission always agree.
 """
@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from auditdesk.auditing import stored_checklist
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.checklists.schema import SCOPES, Checklist, PassFailItem
 from auditdesk.checklists.validate import parse_key
@@ -46,6 +45,7 @@ from auditdesk.exchange.weekly import (
     safe_cell,
     site_exam_results,
 )
+from auditdesk.reading.auditing import stored_checklist
 from auditdesk.store.models import (
     Audit,
     AuditAnswer,
@@ -55,7 +55,7 @@ from auditdesk.store.models import (
 )
 
 if TYPE_CHECKING:
-    from auditdesk.measures import ExamResult
+    from auditdesk.qi.measures import ExamResult
 
 __all__ = [
     "CALIBRATION_TEXT",
@@ -366,7 +366,7 @@ def exam_sheet_rows(
 ) -> tuple[list[str], list[list[object]], bool]:
     """(header, rows, demo): one row per counted exam by procedure date, ``start``/``end``
     inclusive; dates are ``datetime.date``, flags "Yes"/"No", several values joined by "; "."""
-    from auditdesk.site import exam_key, site_secret
+    from auditdesk.qi.site import exam_key, site_secret
 
     settings, results = site_exam_results(session, start, end)
     criteria = _criteria(results, _checklist(settings.checklist_id))

@@ -82,11 +82,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auditdesk import site
 from auditdesk.exchange.limits import RefusedInputError, read_json_gzip
 from auditdesk.exchange.package_check import DEFAULT_PURPOSE, PackageError, check_package_answers
 from auditdesk.exchange.package_check import expect as _expect
 from auditdesk.exchange.package_check import validate_payload as _validate
+from auditdesk.qi import site
 from auditdesk.store import audits as store
 from auditdesk.store.models import (
     Audit,
@@ -765,7 +765,7 @@ class _Importer:
         version: ChecklistVersion,
         purpose: str,
     ) -> None:
-        from auditdesk.auditing import save_computed_score
+        from auditdesk.reading.auditing import save_computed_score
 
         s = self.session
         resolve = self.resolver(study_pk)
@@ -859,7 +859,7 @@ class _Importer:
     # ---------------------------------------------------------------- merging
     def merge(self, entry: dict[str, Any], audit: Audit) -> bool:
         """Bring what the package adds into the local audit; True when anything changed."""
-        from auditdesk.auditing import save_computed_score
+        from auditdesk.reading.auditing import save_computed_score
 
         s = self.session
         exam = entry["exam_key"]

@@ -3,15 +3,15 @@
 * **Weekly submission** (CSV, XLSX or JSON): one row per Sunday–Saturday week with the counts the
   Learning Network Hub asks for — exams meeting criteria (numerator) and exams audited
   (denominator) — plus the rate, the p-chart special-cause rules that flag the week (in words,
-  :mod:`auditdesk.weekly_chart`) and "partial" for a week still in progress. A range that cuts a
-  week is snapped to whole weeks or refused (:mod:`auditdesk.week_range`). ``breakdowns`` adds
+  :mod:`auditdesk.qi.weekly_chart`) and "partial" for a week still in progress. A range that cuts a
+  week is snapped to whole weeks or refused (:mod:`auditdesk.qi.week_range`). ``breakdowns`` adds
   aggregate failure counts per criterion and counts per location; nothing in it identifies an
   exam.
 * The per-exam sheet lives in :mod:`auditdesk.exchange.exam_sheet` and uses the helpers here.
 
 Which audit counts for an exam, and which exams count at all, is decided in
-:mod:`auditdesk.measures`; the site's name, id, measure checklist and demo flag come from
-:mod:`auditdesk.site`. Every text cell goes through :func:`safe_cell`, so a name typed as
+:mod:`auditdesk.qi.measures`; the site's name, id, measure checklist and demo flag come from
+:mod:`auditdesk.qi.site`. Every text cell goes through :func:`safe_cell`, so a name typed as
 ``=HYPERLINK(...)`` is never run as a formula by a spreadsheet program. Demo data are marked in
 every output ("DEMO" column, a banner row in XLSX, ``"demo": true`` in JSON).
 """
@@ -31,8 +31,8 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from auditdesk.measures import ExamResult
-    from auditdesk.site import SiteSettings
+    from auditdesk.qi.measures import ExamResult
+    from auditdesk.qi.site import SiteSettings
 
 #: Output formats of :func:`write_weekly`.
 WEEKLY_FORMATS = ("csv", "xlsx", "json")
@@ -84,7 +84,7 @@ def site_exam_results(
 ) -> tuple[SiteSettings, list[ExamResult]]:
     """The site's settings and its counted exams: the measure checklist, technologists and
     locations resolved, sampled primary reviewers first (one place for exports and reports)."""
-    from auditdesk import measures, sampling, site
+    from auditdesk.qi import measures, sampling, site
 
     settings = site.get_site(session)
     primary = sampling.primary_reviewer_map(session)  # one query, not one per exam
@@ -102,14 +102,14 @@ def site_exam_results(
 
 
 def _checklist(checklist_id: str) -> Any:
-    from auditdesk.auditing import find_checklist
+    from auditdesk.reading.auditing import find_checklist
 
     return find_checklist(checklist_id)
 
 
 def _criteria(results: list[ExamResult], checklist: Any) -> list[tuple[str, str]]:
     """(criterion id, label) in checklist order, then any criterion only the audits name."""
-    from auditdesk.measures import by_criterion
+    from auditdesk.qi.measures import by_criterion
 
     columns = [(row.criterion, row.label) for row in by_criterion(results, checklist)]
     known = {cid for cid, _ in columns}
@@ -128,7 +128,7 @@ def weekly_rows(
 ) -> list[dict[str, Any]]:
     """One row per week with counted exams (oldest first), by procedure date, ``start``/``end``
     inclusive after snapping them to whole weeks (``week_policy`` "snap"), or
-    :class:`~auditdesk.week_range.WeekRangeError` when they cut a week and the policy is
+    :class:`~auditdesk.qi.week_range.WeekRangeError` when they cut a week and the policy is
     "refuse" (None: the site's setting).
 
     Keys: :data:`WEEKLY_COLUMNS` (``week_start`` an ISO date, a Sunday; ``rate`` rounded to 3
@@ -142,11 +142,11 @@ def weekly_rows(
     any view) for every criterion of the measure checklist, and ``location:<name>:numerator`` /
     ``location:<name>:denominator`` for every location seen in the period.
     """
-    from auditdesk.measures import by_location, weekly
-    from auditdesk.site import enabled_rules, get_site, list_annotations
-    from auditdesk.spc_rules import rule_text
-    from auditdesk.week_range import PARTIAL, is_partial, whole_weeks
-    from auditdesk.weekly_chart import weekly_chart
+    from auditdesk.qi.measures import by_location, weekly
+    from auditdesk.qi.site import enabled_rules, get_site, list_annotations
+    from auditdesk.qi.spc_rules import rule_text
+    from auditdesk.qi.week_range import PARTIAL, is_partial, whole_weeks
+    from auditdesk.qi.weekly_chart import weekly_chart
 
     policy = week_policy or get_site(session).week_policy
     span = whole_weeks(start, end, policy)
@@ -285,8 +285,8 @@ def _write_weekly_xlsx(path: Path, rows: list[dict[str, Any]], demo: bool) -> No
 
 
 def _write_weekly_json(path: Path, rows: list[dict[str, Any]], settings: SiteSettings) -> None:
-    from auditdesk.site import enabled_rules
-    from auditdesk.spc_rules import RULE_NAMES
+    from auditdesk.qi.site import enabled_rules
+    from auditdesk.qi.spc_rules import RULE_NAMES
 
     data = {
         "site": settings.site_name,
@@ -321,7 +321,7 @@ def write_weekly(
     only once it is complete. With no counted exam in the period the file
     holds the header (CSV, XLSX) or an empty ``weeks`` list (JSON) and 0 is returned.
     """
-    from auditdesk.site import get_site
+    from auditdesk.qi.site import get_site
 
     fmt = fmt.lower()
     if fmt not in WEEKLY_FORMATS:

@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditdesk import app_settings
+from auditdesk.runtime import app_settings
 from auditdesk.store.db_check import inspect_file, readonly_uri
 from auditdesk.store.errors import DatabaseError, DatabaseRefusedError
 

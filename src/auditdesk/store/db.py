@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -29,8 +28,8 @@ from auditdesk.store.errors import (
     DatabaseRefusedError,
     ReadOnlyDatabaseError,
 )
+from auditdesk.store.migrations_dir import MIGRATIONS_DIR
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10000
 #: How long a writer waits in total for another process's write to finish before giving up.
 WRITE_WAIT_SECONDS = 60.0

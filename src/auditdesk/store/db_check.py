@@ -83,7 +83,7 @@ def known_revisions() -> set[str]:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from auditdesk.store.db import MIGRATIONS_DIR
+    from auditdesk.store.migrations_dir import MIGRATIONS_DIR
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -396,8 +396,8 @@ class AuditEvent(Base):
 # Site settings and the pseudonym secret are single rows. Technologists are the canonical people
 # behind the raw Operators' Name values; aliases map each raw spelling (normalised) to one of them.
 # A sample plan records how a week's sample was drawn (seed included) so it can be reproduced; a
-# redraw marks the old plan replaced instead of deleting it. The API is auditdesk/site.py and
-# auditdesk/sampling.py.
+# redraw marks the old plan replaced instead of deleting it. The API is auditdesk/qi/site.py and
+# auditdesk/qi/sampling.py.
 
 
 SPC_RULES_ALL = "outside,shift,trend,two-of-three"
@@ -559,7 +559,7 @@ class SampleItem(Base):
 #
 # A coach picks exams for a calibration exercise and records reference answers for them (audits
 # with purpose "reference"); each reviewer's own reads of the same exams are compared with those.
-# The API is auditdesk/adjudication.py.
+# The API is auditdesk/review/adjudication.py.
 
 
 class CalibrationSet(Base):

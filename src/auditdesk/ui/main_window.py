@@ -52,8 +52,10 @@ from auditdesk.dicom.display import VOIPreset
 from auditdesk.dicom.index import ImportSummary, import_paths
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage, result_of
 from auditdesk.dicom.sources import Location
-from auditdesk.hanging import MAMMO_SLOTS, hang_mammo
-from auditdesk.measure import Measurement
+from auditdesk.reading.hanging import MAMMO_SLOTS, hang_mammo
+from auditdesk.reading.measure import Measurement
+from auditdesk.reading.window_presets import USER_MARK, PresetError, UserPresets
+from auditdesk.reading.workstation import prefetch_locations
 from auditdesk.store.audits import AuditState, audit_state
 from auditdesk.store.catalog import (
     OVERRIDABLE,
@@ -65,24 +67,22 @@ from auditdesk.store.catalog import (
     set_override,
 )
 from auditdesk.store.db import Database
-from auditdesk.ui import study_groups, view_marks
-from auditdesk.ui.audit_panel import AuditPanel, drawable_measurements
-from auditdesk.ui.checklist_form import key_help
-from auditdesk.ui.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.common import setting_bool, settings
-from auditdesk.ui.database_dialogs import open_backups
-from auditdesk.ui.hanging_view import MammoHangingView
-from auditdesk.ui.mr_view import MRStudyView
-from auditdesk.ui.reviewers import (
+from auditdesk.ui.common.checklists import ChecklistsDialog, error_summary
+from auditdesk.ui.common.database_dialogs import open_backups
+from auditdesk.ui.common.reviewers import (
     CurrentReviewer,
     ManageReviewersDialog,
     ReviewerDialog,
     active_reviewer,
 )
-from auditdesk.ui.viewer import ImageViewport, LoadBridge
-from auditdesk.ui.worklist import WorklistPanel
-from auditdesk.window_presets import USER_MARK, PresetError, UserPresets
-from auditdesk.workstation import prefetch_locations
+from auditdesk.ui.reading import study_groups, view_marks
+from auditdesk.ui.reading.audit_panel import AuditPanel, drawable_measurements
+from auditdesk.ui.reading.checklist_form import key_help
+from auditdesk.ui.reading.hanging_view import MammoHangingView
+from auditdesk.ui.reading.mr_view import MRStudyView
+from auditdesk.ui.reading.viewer import ImageViewport, LoadBridge
+from auditdesk.ui.reading.worklist import WorklistPanel
 
 EMPTY_HINT = (
     "No studies indexed yet.\n\nFile → Import folder or DICOMDIR… (Ctrl+I) reads a folder, a CD or "
@@ -468,7 +468,7 @@ class MainWindow(QMainWindow):
         self.keys_action = add(help_menu, "&Keyboard keys…", self.show_keys)
 
     def _set_theme(self, name: str) -> None:
-        from auditdesk.ui.app import apply_theme
+        from auditdesk.ui.common.theme import apply_theme
 
         apply_theme(name)
         settings().setValue("theme", name)
@@ -1183,7 +1183,7 @@ class MainWindow(QMainWindow):
                 continue
             stacks = None
             if upcoming.kind == "mr":
-                from auditdesk.mr_layout import build_stacks
+                from auditdesk.reading.mr_layout import build_stacks
 
                 with self.db.session() as session:
                     stacks = build_stacks(session, upcoming.id)
@@ -1268,7 +1268,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- team leader
     def show_site_setup(self) -> QDialog:
         """Site → Site setup…; the worklist and open audit follow the saved mapping."""
-        from auditdesk.ui.site_dialog import SiteDialog
+        from auditdesk.ui.qi.site_dialog import SiteDialog
 
         dialog = SiteDialog(self.db, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -1278,7 +1278,7 @@ class MainWindow(QMainWindow):
 
     def show_sampling(self) -> QDialog:
         """Site → Draw a week's sample…; the worklist then shows the sample and its progress."""
-        from auditdesk.ui.sampling_dialog import SamplingDialog
+        from auditdesk.ui.qi.sampling_dialog import SamplingDialog
 
         reviewer_pk = self.reviewer.id if self.reviewer is not None else None
         dialog = SamplingDialog(self.db, self, reviewer_pk=reviewer_pk)
@@ -1289,7 +1289,7 @@ class MainWindow(QMainWindow):
 
     def show_qi_window(self) -> QWidget:
         """Reports → Team leader dashboard: one window, raised when asked for again."""
-        from auditdesk.ui.qi_window import QIWindow
+        from auditdesk.ui.qi.qi_window import QIWindow
 
         return self._single_window("qi_window", lambda: QIWindow(self.db, self))
 
@@ -1309,7 +1309,7 @@ class MainWindow(QMainWindow):
     def show_agreement(self) -> QWidget:
         """Reports → Reviewer agreement (learning mode shows the current reviewer their own
         calibration results)."""
-        from auditdesk.ui.agreement_window import AgreementWindow
+        from auditdesk.ui.review.agreement_window import AgreementWindow
 
         reviewer_pk = self.reviewer.id if self.reviewer is not None else None
         return self._single_window(
@@ -1318,7 +1318,7 @@ class MainWindow(QMainWindow):
 
     def show_adjudication(self) -> QWidget:
         """Reports → Disagreements and consensus; "Open images" shows every read here."""
-        from auditdesk.ui.adjudication import AdjudicationWindow
+        from auditdesk.ui.review.adjudication import AdjudicationWindow
 
         def make() -> QWidget:
             coach_pk = self.reviewer.id if self.reviewer is not None else None
@@ -1330,7 +1330,7 @@ class MainWindow(QMainWindow):
 
     def show_calibration(self) -> QDialog:
         """Reports → Calibration sets…: create sets; record the reference answers here."""
-        from auditdesk.ui.calibration_dialog import CalibrationDialog
+        from auditdesk.ui.review.calibration_dialog import CalibrationDialog
 
         coach_pk = self.reviewer.id if self.reviewer is not None else None
         dialog = CalibrationDialog(self.db, self, coach_pk=coach_pk, blinded=self.blinded)
@@ -1342,7 +1342,7 @@ class MainWindow(QMainWindow):
     def record_reference(self, set_id: int) -> int | None:
         """Open the set's next exam without a complete reference from this coach, with the form
         on the reference audit; Ctrl+Return goes on to the next such exam."""
-        from auditdesk.adjudication import calibration_set
+        from auditdesk.review.adjudication import calibration_set
         from auditdesk.store.models import Audit
 
         if self.require_reviewer() is None or self.reviewer is None:

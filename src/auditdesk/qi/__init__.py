@@ -1,0 +1,2 @@
+"""The team leader's step: site settings, weekly sampling, the weekly measure, SPC
+charts and their rules. No Qt."""

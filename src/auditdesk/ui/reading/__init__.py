@@ -1,0 +1,1 @@
+"""Qt widgets for reading: worklist, viewers, hanging, the checklist form."""

@@ -1,0 +1,1 @@
+"""Qt widgets for the coach: agreement window and report, adjudication, calibration sets."""
