@@ -32,7 +32,7 @@ def _fill_dimse(dialog, name: str, aet: str, port: int) -> None:
 
 
 def test_nodes_dialog_saves_and_tests_nodes(qtbot, db: Database, orthanc: OrthancServer) -> None:
-    from auditdesk.ui.pacs_dialog import PacsNodesDialog
+    from auditdesk.ui.common.pacs_dialog import PacsNodesDialog
 
     dialog = PacsNodesDialog(db)
     qtbot.addWidget(dialog)
@@ -60,8 +60,8 @@ def test_nodes_dialog_saves_and_tests_nodes(qtbot, db: Database, orthanc: Orthan
 def test_import_from_pacs_dialog_searches_filters_and_retrieves_all(
     qtbot, db: Database, orthanc: OrthancServer, test_set
 ) -> None:
-    from auditdesk.pacs.nodes import NodeConfig, save_node
-    from auditdesk.ui.pacs_dialog import PacsImportDialog
+    from auditdesk.exchange.pacs.nodes import NodeConfig, save_node
+    from auditdesk.ui.common.pacs_dialog import PacsImportDialog
 
     with db.transaction() as s:
         save_node(s, NodeConfig(name="web", protocol="dicomweb", url=f"{orthanc.http}/dicom-web"))
@@ -107,8 +107,8 @@ def test_import_from_pacs_dialog_searches_filters_and_retrieves_all(
 
 
 def test_file_menu_opens_import_from_pacs(qtbot, db: Database, loader) -> None:
+    from auditdesk.ui.common.pacs_dialog import PacsImportDialog
     from auditdesk.ui.main_window import MainWindow
-    from auditdesk.ui.pacs_dialog import PacsImportDialog
 
     win = MainWindow(db, loader=loader)
     qtbot.addWidget(win)
@@ -127,9 +127,9 @@ def test_draw_a_weeks_sample_from_pacs_retrieves_only_the_sampled_exam(
     the sampling settings; after retrieving the sampled exam the week can be drawn locally."""
     import datetime as dt
 
-    from auditdesk.pacs.nodes import NodeConfig, save_node
+    from auditdesk.exchange.pacs.nodes import NodeConfig, save_node
     from auditdesk.ui.common import pydate
-    from auditdesk.ui.sampling_dialog import SamplingDialog
+    from auditdesk.ui.qi.sampling_dialog import SamplingDialog
 
     with db.transaction() as s:
         save_node(s, NodeConfig(name="web", protocol="dicomweb", url=f"{orthanc.http}/dicom-web"))

@@ -76,12 +76,12 @@ CORE_MODULES = [
     "auditdesk.runtime.selftest",
     "auditdesk.cli.selftest",
     "auditdesk.runtime.crash_report",
-    "auditdesk.cli_pacs",
-    "auditdesk.pacs.nodes",
-    "auditdesk.pacs.query",
-    "auditdesk.pacs.dimse",
-    "auditdesk.pacs.web",
-    "auditdesk.pacs.retrieve",
+    "auditdesk.cli.pacs",
+    "auditdesk.exchange.pacs.nodes",
+    "auditdesk.exchange.pacs.query",
+    "auditdesk.exchange.pacs.dimse",
+    "auditdesk.exchange.pacs.web",
+    "auditdesk.exchange.pacs.retrieve",
 ]
 
 BLOCKER = """

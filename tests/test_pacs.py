@@ -14,9 +14,9 @@ import pytest
 from tests.orthanc_server import ORTHANC_AET, OUR_AET, OrthancServer, running_orthanc
 
 from auditdesk.cli import main
-from auditdesk.pacs.nodes import NodeConfig, PacsError, get_node
-from auditdesk.pacs.query import StudyQuery, query_studies
-from auditdesk.pacs.retrieve import INCOMING, pacs_dir, retrieve_studies
+from auditdesk.exchange.pacs.nodes import NodeConfig, PacsError, get_node
+from auditdesk.exchange.pacs.query import StudyQuery, query_studies
+from auditdesk.exchange.pacs.retrieve import INCOMING, pacs_dir, retrieve_studies
 from auditdesk.store.catalog import list_studies
 from auditdesk.store.db import Database, open_database
 
@@ -73,13 +73,13 @@ def test_query_refuses_an_empty_date_range() -> None:
 
 def test_sample_from_a_pacs_query_is_the_seeded_draw_of_the_sampling_dialog() -> None:
     """Overall mode: candidates in (date, UID) order, random.Random(seed).sample(candidates, n),
-    kept in candidate order (auditdesk.sampling's rule), computed here with random directly.
+    kept in candidate order (auditdesk.qi.sampling's rule), computed here with random directly.
     Per technologist: at most n per Operators' Name, spelling variants grouped together."""
     import datetime as dt
     import random
 
-    from auditdesk.pacs.query import StudyMatch
-    from auditdesk.pacs.sample import draw_from_matches
+    from auditdesk.exchange.pacs.query import StudyMatch
+    from auditdesk.exchange.pacs.sample import draw_from_matches
 
     day = dt.date(2026, 3, 2)
     matches = [
@@ -302,7 +302,7 @@ def test_a_pacs_that_does_not_answer_times_out_with_one_clear_message(
     with nodes.transaction() as s:
         from dataclasses import replace
 
-        from auditdesk.pacs.nodes import save_node
+        from auditdesk.exchange.pacs.nodes import save_node
 
         save_node(s, replace(node, name="slow", timeout_s=1.0))
         web = get_node(s, "web")

@@ -13,14 +13,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from auditdesk import __version__
+from auditdesk.cli.common import print_import_summary
 from auditdesk.cli.selftest import SelftestAction
 from auditdesk.paths import HOME_ENV, demo_dir
 
 if TYPE_CHECKING:
-    from auditdesk.dicom.index import ImportSummary
     from auditdesk.store.catalog import SeriesSummary
     from auditdesk.store.db import Database
 
@@ -35,28 +35,6 @@ def _db(args: argparse.Namespace) -> Database:
 # --------------------------------------------------------------------------------------------
 # import
 # --------------------------------------------------------------------------------------------
-
-
-def _print_summary(summary: ImportSummary, out: TextIO | None = None) -> None:
-    out = out or sys.stdout
-    print(
-        f"Indexed {len(summary.study_uids)} studies, {len(summary.series_uids)} series, "
-        f"{summary.usable_images} images "
-        f"({summary.added} new, {summary.updated} updated, {summary.unchanged} unchanged"
-        + (f", {summary.duplicates} duplicate copies" if summary.duplicates else "")
-        + f") from {summary.files_seen} files in {summary.seconds:.1f} s.",
-        file=out,
-    )
-    if summary.ignored:
-        print(f"Ignored {summary.ignored} files that are not DICOM by name.", file=out)
-    for source, message in summary.notes:
-        print(f"Note: {source}: {message}", file=out)
-    if summary.skipped:
-        print(f"Skipped {len(summary.skipped)} files:", file=out)
-        for item in summary.skipped:
-            print(f"  {item.path}: {item.reason}", file=out)
-    if summary.cancelled:
-        print("Import was cancelled; what was read so far is saved.", file=out)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -80,7 +58,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
-        _print_summary(summary)
+        print_import_summary(summary)
     return 0 if summary.usable_images else 1
 
 
@@ -233,7 +211,7 @@ def prepare_demo(db_url: str | None, *, force: bool = False, quiet: bool = False
     db = open_database(db_url)
     summary = import_paths(db, [folder])
     if not quiet:
-        _print_summary(summary)
+        print_import_summary(summary)
     from auditdesk.demo.audits import DemoAuditError, fill_demo_audits
 
     try:
@@ -366,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_db_commands(sub)
 
-    from auditdesk.cli_pacs import add_commands as add_pacs_commands
+    from auditdesk.cli.pacs import add_commands as add_pacs_commands
 
     add_pacs_commands(sub)
 

@@ -620,7 +620,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- import
     def show_pacs_import(self) -> QDialog:
         """File → Import from PACS… (ui/pacs_dialog.py); the tree refreshes after a retrieve."""
-        from auditdesk.ui.pacs_dialog import PacsImportDialog
+        from auditdesk.ui.common.pacs_dialog import PacsImportDialog
 
         dialog = PacsImportDialog(self.db, self)
         dialog.imported.connect(lambda _result: self.refresh())

@@ -236,7 +236,7 @@ class SamplingDialog(QDialog):
     def from_pacs(self) -> QDialog:
         """Import from PACS, preset to this week's mammograms and this dialog's sample settings;
         the week list is rebuilt once the sampled exams are indexed."""
-        from auditdesk.ui.pacs_dialog import PacsImportDialog
+        from auditdesk.ui.common.pacs_dialog import PacsImportDialog
 
         week = self.week() or week_start(dt.date.today() - dt.timedelta(days=7))
         dialog = PacsImportDialog(self.db, self)

@@ -15,7 +15,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from auditdesk.pacs.nodes import NodeConfig, PacsError
+from auditdesk.exchange.pacs.nodes import NodeConfig, PacsError
 
 MODALITIES = ("MG", "MR")
 
@@ -142,10 +142,10 @@ def study_identifier(query: StudyQuery) -> Dataset:
 
 def _client(node: NodeConfig) -> Any:
     if node.protocol == "dicomweb":
-        from auditdesk.pacs import web
+        from auditdesk.exchange.pacs import web
 
         return web
-    from auditdesk.pacs import dimse
+    from auditdesk.exchange.pacs import dimse
 
     return dimse
 

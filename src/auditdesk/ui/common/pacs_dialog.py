@@ -2,7 +2,7 @@
 with a progress bar and Cancel; and the PACS nodes dialog with a **Test** button (issue 19).
 
 Every network call runs in a ``PacsJob`` thread so the window stays live; the rules (node
-validation, queries, resume-safe retrieval) live in ``auditdesk.pacs``. The list shows the
+validation, queries, resume-safe retrieval) live in ``auditdesk.exchange.pacs``. The list shows the
 site's pseudonymous exam key, not UIDs or patient identifiers.
 """
 
@@ -33,10 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditdesk.pacs.nodes import DEFAULT_OUR_AET, NodeConfig, PacsError, list_nodes
-from auditdesk.pacs.query import StudyMatch, StudyQuery, echo, query_studies
-from auditdesk.pacs.retrieve import RetrieveResult, retrieve_studies
-from auditdesk.site import exam_key, site_secret
+from auditdesk.exchange.pacs.nodes import DEFAULT_OUR_AET, NodeConfig, PacsError, list_nodes
+from auditdesk.exchange.pacs.query import StudyMatch, StudyQuery, echo, query_studies
+from auditdesk.exchange.pacs.retrieve import RetrieveResult, retrieve_studies
+from auditdesk.qi.site import exam_key, site_secret
 from auditdesk.store.db import Database
 from auditdesk.ui.common import make_table, pydate, qdate, table_item
 
@@ -219,7 +219,7 @@ class PacsNodesDialog(QDialog):
         )
 
     def save(self) -> bool:
-        from auditdesk.pacs.nodes import save_node
+        from auditdesk.exchange.pacs.nodes import save_node
 
         try:
             with self.db.transaction() as session:
@@ -232,7 +232,7 @@ class PacsNodesDialog(QDialog):
         return True
 
     def remove(self) -> None:
-        from auditdesk.pacs.nodes import remove_node
+        from auditdesk.exchange.pacs.nodes import remove_node
 
         try:
             with self.db.transaction() as session:
@@ -245,7 +245,7 @@ class PacsNodesDialog(QDialog):
 
     def test(self) -> PacsJob | None:
         """C-ECHO (or a QIDO ping) with the settings as typed, in a thread."""
-        from auditdesk.pacs.nodes import validate
+        from auditdesk.exchange.pacs.nodes import validate
 
         try:
             node = validate(self.node())
@@ -310,8 +310,8 @@ class PacsImportDialog(QDialog):
             self.search_button,
         ):  # fmt: skip
             row2.addWidget(w)
-        # Draw the week's sample from the listed studies (auditdesk.pacs.sample), then retrieve
-        # only the selected ones.
+        # Draw the week's sample from the listed studies (auditdesk.exchange.pacs.sample), then
+        # retrieve only the selected ones.
         self.sample_n = QSpinBox()
         self.sample_n.setRange(1, 1000)
         self.sample_n.setValue(5)
@@ -452,7 +452,7 @@ class PacsImportDialog(QDialog):
 
     def draw_sample(self) -> list[StudyMatch]:
         """Select a seeded random sample of the listed studies (shown with its seed)."""
-        from auditdesk.pacs.sample import draw_from_matches
+        from auditdesk.exchange.pacs.sample import draw_from_matches
 
         text = self.sample_seed.text().strip()
         if text and not text.isdigit():

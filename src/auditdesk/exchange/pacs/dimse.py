@@ -10,7 +10,6 @@ complete Part 10 bytes, exactly as the PACS encoded them.
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import (
     JPEG2000,
@@ -31,7 +31,9 @@ from pydicom.uid import (
 )
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, build_role, evt
 from pynetdicom.association import Association
-from pynetdicom.sop_class import (
+
+# pynetdicom builds these SOP class names when the module is imported: mypy cannot see them.
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     DigitalMammographyXRayImageStorageForPresentation,
     DigitalMammographyXRayImageStorageForProcessing,
     MRImageStorage,
@@ -41,8 +43,8 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from auditdesk.pacs.nodes import NodeConfig, PacsError
-from auditdesk.pacs.transfer import InstanceRef, Sink, TransferCancelledError
+from auditdesk.exchange.pacs.nodes import NodeConfig, PacsError
+from auditdesk.exchange.pacs.transfer import InstanceRef, Sink, TransferCancelledError
 
 logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)  # we report failures ourselves
 
@@ -172,7 +174,7 @@ def list_instances(node: NodeConfig, study_uid: str) -> list[InstanceRef]:
 
 def _file_bytes(event: Any) -> bytes:
     """The received instance as a Part 10 file, keeping the PACS's own encoding."""
-    buf = io.BytesIO()
+    buf = DicomBytesIO()
     buf.write(b"\x00" * 128 + b"DICM")
     write_file_meta_info(buf, event.file_meta, enforce_standard=True)
     buf.write(event.request.DataSet.getvalue())
@@ -229,7 +231,8 @@ def fetch(
         model = StudyRootQueryRetrieveInformationModelMove
         ae.add_requested_context(model)
         for cx in AllStoragePresentationContexts:
-            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+            if cx.abstract_syntax is not None:
+                ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
         try:
             server = ae.start_server(
                 ("", int(node.our_port or 0)),

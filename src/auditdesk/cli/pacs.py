@@ -12,19 +12,19 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from auditdesk.cli_common import iso_date
+from auditdesk.cli.common import iso_date
 
 if TYPE_CHECKING:
-    from auditdesk.pacs.nodes import NodeConfig
-    from auditdesk.pacs.query import StudyMatch, StudyQuery
+    from auditdesk.exchange.pacs.nodes import NodeConfig
+    from auditdesk.exchange.pacs.query import StudyMatch, StudyQuery
     from auditdesk.store.db import Database
 
 
 def _db(args: argparse.Namespace) -> Database:
     """The same database opening (and refusal messages) as every other command."""
-    from auditdesk.cli import _db as open_for_command
+    from auditdesk.cli.context import open_db
 
-    return open_for_command(args)
+    return open_db(args)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -33,7 +33,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _node(db: Database, name: str) -> NodeConfig:
-    from auditdesk.pacs.nodes import get_node
+    from auditdesk.exchange.pacs.nodes import get_node
 
     with db.session() as session:
         return get_node(session, name)
@@ -44,14 +44,14 @@ def _env_secret(var: str | None, what: str) -> str | None:
         return None
     value = os.environ.get(var)
     if value is None:
-        from auditdesk.pacs.nodes import PacsError
+        from auditdesk.exchange.pacs.nodes import PacsError
 
         raise PacsError(f"The environment variable {var} (the {what}) is not set.")
     return value
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from auditdesk.pacs.nodes import DEFAULT_OUR_AET, NodeConfig, PacsError, save_node
+    from auditdesk.exchange.pacs.nodes import DEFAULT_OUR_AET, NodeConfig, PacsError, save_node
 
     try:
         if args.dicomweb:
@@ -92,7 +92,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from auditdesk.pacs.nodes import list_nodes
+    from auditdesk.exchange.pacs.nodes import list_nodes
 
     db = _db(args)
     with db.session() as session:
@@ -114,7 +114,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from auditdesk.pacs.nodes import PacsError, remove_node
+    from auditdesk.exchange.pacs.nodes import PacsError, remove_node
 
     db = _db(args)
     try:
@@ -127,8 +127,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_echo(args: argparse.Namespace) -> int:
-    from auditdesk.pacs.nodes import PacsError
-    from auditdesk.pacs.query import echo
+    from auditdesk.exchange.pacs.nodes import PacsError
+    from auditdesk.exchange.pacs.query import echo
 
     db = _db(args)
     try:
@@ -141,7 +141,7 @@ def cmd_echo(args: argparse.Namespace) -> int:
 
 
 def _query_from_args(args: argparse.Namespace) -> StudyQuery:
-    from auditdesk.pacs.query import StudyQuery
+    from auditdesk.exchange.pacs.query import StudyQuery
 
     return StudyQuery(
         modality=args.modality,
@@ -153,7 +153,7 @@ def _query_from_args(args: argparse.Namespace) -> StudyQuery:
 
 
 def _with_keys(db: Database, matches: list[StudyMatch]) -> list[StudyMatch]:
-    from auditdesk.site import exam_key, site_secret
+    from auditdesk.qi.site import exam_key, site_secret
 
     with db.transaction() as session:
         secret = site_secret(session)
@@ -163,8 +163,8 @@ def _with_keys(db: Database, matches: list[StudyMatch]) -> list[StudyMatch]:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from auditdesk.pacs.nodes import PacsError
-    from auditdesk.pacs.query import query_studies
+    from auditdesk.exchange.pacs.nodes import PacsError
+    from auditdesk.exchange.pacs.query import query_studies
 
     db = _db(args)
     try:
@@ -189,8 +189,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def _select_studies(db: Database, node: NodeConfig, args: argparse.Namespace) -> list[StudyMatch]:
-    from auditdesk.pacs.nodes import PacsError
-    from auditdesk.pacs.query import StudyMatch, query_studies
+    from auditdesk.exchange.pacs.nodes import PacsError
+    from auditdesk.exchange.pacs.query import StudyMatch, query_studies
 
     if not args.study:
         return _with_keys(db, query_studies(node, _query_from_args(args)))
@@ -212,8 +212,8 @@ def _select_studies(db: Database, node: NodeConfig, args: argparse.Namespace) ->
 def cmd_retrieve(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from auditdesk.pacs.nodes import PacsError
-    from auditdesk.pacs.retrieve import retrieve_studies
+    from auditdesk.exchange.pacs.nodes import PacsError
+    from auditdesk.exchange.pacs.retrieve import retrieve_studies
 
     db = _db(args)
     try:
@@ -227,7 +227,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         print("No matching studies; nothing to retrieve.")
         return 0
     if args.sample:
-        from auditdesk.pacs.sample import draw_from_matches
+        from auditdesk.exchange.pacs.sample import draw_from_matches
 
         mode = "overall" if args.overall else "per_technologist"
         try:
@@ -268,9 +268,9 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
                     + (", indexed" if s.indexed else "")
                 )
         if result.imported is not None:
-            from auditdesk.cli import _print_summary
+            from auditdesk.cli.common import print_import_summary
 
-            _print_summary(result.imported)
+            print_import_summary(result.imported)
     return 1 if result.failed else 0
 
 

@@ -1,6 +1,6 @@
 """Draw the week's sample from a PACS query, so only the sampled exams are retrieved.
 
-The same draw as Site → Draw a week's sample (``auditdesk.sampling``): candidates in (date, UID)
+The same draw as Site → Draw a week's sample (``auditdesk.qi.sampling``): candidates in (date, UID)
 order, ``n`` per technologist or ``n`` overall, a seeded ``random.Random`` so the seed
 reproduces the draw. Differences, because nothing is retrieved yet: the technologist is the
 study's first Operators' Name as the PACS returns it (none → one group), and whether an exam is
@@ -13,10 +13,10 @@ import datetime as dt
 import random
 import secrets
 
-from auditdesk.pacs.nodes import PacsError
-from auditdesk.pacs.query import StudyMatch
-from auditdesk.sampling import MODES, SEED_LIMIT, SamplePlan, _choose
-from auditdesk.site import normalise_operator
+from auditdesk.exchange.pacs.nodes import PacsError
+from auditdesk.exchange.pacs.query import StudyMatch
+from auditdesk.qi.sampling import MODES, SEED_LIMIT, SamplePlan, _choose
+from auditdesk.qi.site import normalise_operator
 
 
 def draw_from_matches(

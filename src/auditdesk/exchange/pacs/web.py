@@ -12,14 +12,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import requests
 from pydicom import dcmwrite
 from pydicom.dataset import Dataset
 
-from auditdesk.pacs.nodes import NodeConfig, PacsError
-from auditdesk.pacs.transfer import InstanceRef, Sink, TransferCancelledError
+from auditdesk.exchange.pacs.nodes import NodeConfig, PacsError
+from auditdesk.exchange.pacs.transfer import InstanceRef, Sink, TransferCancelledError
 
 # dicomweb-client logs request URLs, which carry study UIDs: keep them out of any log file.
 logging.getLogger("dicomweb_client").setLevel(logging.WARNING)
@@ -149,20 +150,18 @@ def fetch(
     for ref in instances:
         if cancel():
             raise TransferCancelledError()
-        ds = _call(
-            node,
-            "image transfer",
-            lambda ref=ref: client.retrieve_instance(
-                ref.study_uid,
-                ref.series_uid,
-                ref.sop_uid,
-                media_types=(("application/dicom", "*"),),
-            ),
-        )
+        ds = _call(node, "image transfer", partial(_retrieve_one, client, ref))
         buf = io.BytesIO()
         dcmwrite(buf, ds, enforce_file_format=True)
         sink(ref.study_uid, ref.sop_uid, buf.getvalue())
         done(ref)
+
+
+def _retrieve_one(client: Any, ref: InstanceRef) -> Any:
+    """One instance in the transfer syntax it is stored in (WADO-RS ``*``)."""
+    return client.retrieve_instance(
+        ref.study_uid, ref.series_uid, ref.sop_uid, media_types=(("application/dicom", "*"),)
+    )
 
 
 __all__ = ["echo", "fetch", "find_studies", "list_instances"]

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditdesk.pacs.nodes import NodeConfig, PacsError
-from auditdesk.pacs.query import StudyMatch
-from auditdesk.pacs.transfer import InstanceRef, TransferCancelledError
+from auditdesk.exchange.pacs.nodes import NodeConfig, PacsError
+from auditdesk.exchange.pacs.query import StudyMatch
+from auditdesk.exchange.pacs.transfer import InstanceRef, TransferCancelledError
 from auditdesk.paths import data_dir
-from auditdesk.site import exam_key, site_secret
+from auditdesk.qi.site import exam_key, site_secret
 from auditdesk.store.db import Database
 
 INCOMING = ".incoming"
@@ -63,10 +63,10 @@ def pacs_dir() -> Path:
 
 def _protocol(node: NodeConfig) -> Any:
     if node.protocol == "dicomweb":
-        from auditdesk.pacs import web
+        from auditdesk.exchange.pacs import web
 
         return web
-    from auditdesk.pacs import dimse
+    from auditdesk.exchange.pacs import dimse
 
     return dimse
 
