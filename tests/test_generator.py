@@ -19,6 +19,7 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless
 
+from auditdesk.demo import common as demo_common
 from auditdesk.demo import generator as gen
 from auditdesk.demo import headers as hdr
 from auditdesk.demo.generator import (
@@ -548,7 +549,7 @@ def test_mr_pixels_behave(manifest: Manifest, datasets: dict[str, pydicom.Datase
 
 def test_fast_series_encoder_matches_dcmwrite(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    ps = gen._patient_study(1, 2, "mr", date(2026, 1, 1), "DOE^A", rng)
+    ps = demo_common._patient_study(1, 2, "mr", date(2026, 1, 1), "DOE^A", rng)
     series = hdr.MRSeries(
         series_uid=hdr.make_uid(1, "s"),
         series_number=5,
