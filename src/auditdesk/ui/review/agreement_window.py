@@ -24,8 +24,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -56,8 +54,9 @@ from auditdesk.review import agreement
 from auditdesk.store.db import Database
 from auditdesk.store.models import ChecklistVersion, Reviewer
 from auditdesk.ui.common import make_table, pydate, qdate, table_item
-from auditdesk.ui.qi.charts import _ChartBase, _pen, _prepare, week_x
 from auditdesk.ui.review import agreement_report as fmt
+from auditdesk.ui.review.agreement_calibration import CalibrationTab
+from auditdesk.ui.review.agreement_charts import AgreementTrendChart, PrevalenceChart, kappa_colour
 
 ITEM_HEADERS = [
     "Item",
@@ -75,157 +74,13 @@ ITEM_HEADERS = [
 COL_KAPPA = ITEM_HEADERS.index("κ (95 % CI)")
 COL_PERCENT = ITEM_HEADERS.index("% agreement (95 % CI)")
 
-#: matrix cell colours by κ band (light backgrounds with dark text: readable in both themes)
-KAPPA_COLOURS = (
-    (0.8, "#9fd8a4"),
-    (0.6, "#c7e6a3"),
-    (0.4, "#eee49a"),
-    (0.2, "#f5c98f"),
-    (0.0, "#f3a99b"),
-    (-1.01, "#e58a8a"),
-)
-
-
-def kappa_colour(value: float | None) -> str | None:
-    """Background colour of a matrix cell for a κ (None when there is no value)."""
-    if value is None or value != value:
-        return None
-    for threshold, colour in KAPPA_COLOURS:
-        if value >= threshold:
-            return colour
-    return KAPPA_COLOURS[-1][1]
-
-
-# --------------------------------------------------------------------------------------------
-# Charts
-# --------------------------------------------------------------------------------------------
-
-
-class PrevalenceChart(_ChartBase):
-    """How often each answer was given for one target (bars, % of all ratings)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.plot: pg.PlotItem = self.graphics.addPlot()
-        self._data: tuple[str, dict[Any, float]] | None = None
-        self.bars: pg.BarGraphItem | None = None
-        self.setMinimumSize(260, 200)
-        self._redraw()
-
-    def set_prevalence(self, title: str, prevalence: dict[Any, float]) -> None:
-        self._data = (title, dict(prevalence))
-        self._redraw()
-
-    def clear(self) -> None:
-        self._data = None
-        self._redraw()
-
-    def values(self) -> dict[str, float]:
-        """Shown answers and their share in % (for tests)."""
-        if self._data is None:
-            return {}
-        return {fmt.answer_text(k): v * 100.0 for k, v in self._data[1].items()}
-
-    def _redraw(self) -> None:
-        self.bars = None
-        if self._data is None or not self._data[1]:
-            _prepare(self.plot, self.style_, "Select an item to see its answers", "% of answers")
-            return
-        _title, prevalence = self._data
-        _prepare(self.plot, self.style_, "Answers given", "% of answers")
-        keys = sorted(prevalence, key=lambda k: (-prevalence[k], str(k)))
-        xs = np.arange(len(keys), dtype=float)
-        heights = np.array([prevalence[k] * 100.0 for k in keys], dtype=float)
-        self.bars = pg.BarGraphItem(
-            x=xs,
-            height=heights,
-            width=0.6,
-            brush=pg.mkBrush(self.style_.data),
-            pen=_pen(self.style_.foreground, 1),
-        )
-        self.plot.addItem(self.bars)
-        for x, h in zip(xs, heights, strict=True):
-            text = pg.TextItem(f"{h:.0f} %", color=self.style_.foreground, anchor=(0.5, 1))
-            text.setPos(float(x), float(h) + 1)
-            self.plot.addItem(text)
-        self.plot.getAxis("bottom").setTicks(
-            [[(float(x), fmt.answer_text(k)) for x, k in zip(xs, keys, strict=True)], []]
-        )
-        self.plot.setXRange(-0.7, len(keys) - 0.3, padding=0)
-        self.plot.setYRange(0, 112, padding=0)
-
-
-class AgreementTrendChart(_ChartBase):
-    """An agreement coefficient per period with its 95 % interval as error bars."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.plot: pg.PlotItem = self.graphics.addPlot()
-        self._args: tuple[str, list[tuple[dt.date, agreement.Estimate]]] | None = None
-        self.points: pg.ScatterPlotItem | None = None
-        self._redraw()
-
-    def set_trend(self, title: str, points: Sequence[tuple[dt.date, agreement.Estimate]]) -> None:
-        self._args = (title, list(points))
-        self._redraw()
-
-    def point_count(self) -> int:
-        return 0 if self.points is None else len(self.points.points())
-
-    def _redraw(self) -> None:
-        self.points = None
-        used = (
-            [] if self._args is None else [(d, e) for d, e in self._args[1] if e.value is not None]
-        )
-        if not used:
-            _prepare(self.plot, self.style_, "Not enough double reads for a trend", "κ")
-            return
-        title = self._args[0] if self._args else ""
-        _prepare(self.plot, self.style_, title, "κ")
-        xs = np.array([week_x(d) for d, _e in used], dtype=float)
-        ys = np.array([float(e.value) for _d, e in used], dtype=float)
-        lows = np.array([e.ci_low if e.ci_low is not None else e.value for _d, e in used], float)
-        highs = np.array([e.ci_high if e.ci_high is not None else e.value for _d, e in used], float)
-        bars = pg.ErrorBarItem(
-            x=xs, y=ys, top=highs - ys, bottom=ys - lows, beam=0.4, pen=_pen(self.style_.limits)
-        )
-        self.plot.addItem(bars)
-        self.plot.addItem(pg.PlotDataItem(xs, ys, pen=_pen(self.style_.data, 1.8)))
-        for level in (0.4, 0.6, 0.8):
-            line = pg.InfiniteLine(
-                pos=level, angle=0, pen=_pen(self.style_.phase, 1, Qt.PenStyle.DotLine)
-            )
-            self.plot.addItem(line)
-        spots = [
-            {
-                "pos": (x, y),
-                "size": 9,
-                "pen": _pen(self.style_.data),
-                "brush": pg.mkBrush(self.style_.data),
-                "data": (
-                    f"From {d:%Y-%m-%d}: κ {fmt.num(e.value)} (95 % CI {fmt.ci(e)}), "
-                    f"{e.n_subjects} exams"
-                ),
-            }
-            for (d, e), x, y in zip(used, xs, ys, strict=True)
-        ]
-        self.points = pg.ScatterPlotItem(hoverable=True, tip=lambda x, y, data: data)
-        self.points.addPoints(spots)
-        self.plot.addItem(self.points)
-        self.plot.getAxis("bottom").setTicks([[(week_x(d), f"{d:%Y-%m-%d}") for d, _e in used], []])
-        span = max(float(xs.max() - xs.min()), 8.0)  # one point: still a readable axis
-        middle = float(xs.min() + xs.max()) / 2
-        self.plot.setXRange(middle - span / 2 - 1, middle + span / 2 + 1, padding=0)
-        low = min(0.0, float(np.nanmin(lows)) - 0.05)
-        self.plot.setYRange(low, 1.05, padding=0)
-
 
 # --------------------------------------------------------------------------------------------
 # The window
 # --------------------------------------------------------------------------------------------
 
 
-class AgreementWindow(QMainWindow):
+class AgreementWindow(CalibrationTab, QMainWindow):
     """Agreement between reviewers over one database (Reports → Reviewer agreement)."""
 
     def __init__(
@@ -452,32 +307,6 @@ class AgreementWindow(QMainWindow):
         layout.addWidget(self.trend_chart, 1)
         self.trend: list[tuple[dt.date, agreement.Estimate]] = []
         self.tabs.addTab(page, "Trend")
-
-    def _build_calibration_tab(self) -> None:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        row = QHBoxLayout()
-        self.calibration_combo = QComboBox()
-        set_label = QLabel("Calibration &set")
-        set_label.setBuddy(self.calibration_combo)
-        self.calibration_reviewer = QComboBox()
-        who_label = QLabel("Reviewe&r")
-        who_label.setBuddy(self.calibration_reviewer)
-        self.calibration_combo.currentIndexChanged.connect(lambda _i: self._fill_calibration())
-        self.calibration_reviewer.currentIndexChanged.connect(lambda _i: self._fill_calibration())
-        for w in (set_label, self.calibration_combo, who_label, self.calibration_reviewer):
-            row.addWidget(w)
-        row.addStretch(1)
-        layout.addLayout(row)
-        self.calibration_label = QLabel()
-        self.calibration_label.setObjectName("agreement_calibration")
-        self.calibration_label.setWordWrap(True)
-        layout.addWidget(self.calibration_label)
-        self.calibration_table = make_table(
-            ["Item", "Exam", "Your answer", "Reference", "Same?"], "agreement_calibration_items"
-        )
-        layout.addWidget(self.calibration_table, 1)
-        self.tabs.addTab(page, "Calibration (learning mode)")
 
     def _build_menu(self) -> None:
         menu = self.menuBar().addMenu("&File")
@@ -782,115 +611,6 @@ class AgreementWindow(QMainWindow):
         )
 
     # ---------------------------------------------------------------------------------------
-    # Calibration (learning mode)
-    # ---------------------------------------------------------------------------------------
-
-    def is_coach(self) -> bool:
-        info = self._reviewers.get(self.reviewer_pk) if self.reviewer_pk is not None else None
-        return info is not None and info[1] == "coach"
-
-    def _fill_calibration_sets(self) -> None:
-        from auditdesk.review import adjudication
-
-        wanted = self.calibration_combo.currentData()
-        with self.db.session() as session:
-            sets = list(adjudication.calibration_sets(session))
-        self.calibration_combo.blockSignals(True)
-        self.calibration_combo.clear()
-        for cal in sets:
-            self.calibration_combo.addItem(f"{cal.name} ({len(cal.study_pks)} exams)", cal.id)
-        if wanted is not None and self.calibration_combo.findData(wanted) >= 0:
-            self.calibration_combo.setCurrentIndex(self.calibration_combo.findData(wanted))
-        self.calibration_combo.blockSignals(False)
-
-        self.calibration_reviewer.blockSignals(True)
-        who = self.calibration_reviewer.currentData()
-        self.calibration_reviewer.clear()
-        if self.is_coach():
-            for pk, (name, _role) in sorted(self._reviewers.items(), key=lambda kv: kv[1][0]):
-                self.calibration_reviewer.addItem(name, pk)
-        elif self.reviewer_pk is not None:
-            name = self._reviewers.get(self.reviewer_pk, ("You", ""))[0]
-            self.calibration_reviewer.addItem(name, self.reviewer_pk)
-        if who is not None and self.calibration_reviewer.findData(who) >= 0:
-            self.calibration_reviewer.setCurrentIndex(self.calibration_reviewer.findData(who))
-        elif self.reviewer_pk is not None:
-            self.calibration_reviewer.setCurrentIndex(
-                max(0, self.calibration_reviewer.findData(self.reviewer_pk))
-            )
-        self.calibration_reviewer.setEnabled(self.is_coach())
-        self.calibration_reviewer.blockSignals(False)
-        self._fill_calibration()
-
-    def _fill_calibration(self) -> None:
-        from auditdesk.review import adjudication
-
-        table = self.calibration_table
-        table.setRowCount(0)
-        set_id = self.calibration_combo.currentData()
-        who = self.calibration_reviewer.currentData()
-        if self.reviewer_pk is None:
-            self.calibration_label.setText(
-                "Calibration results are shown to each reviewer for their own learning: open "
-                "this window with your reviewer profile chosen to see yours."
-            )
-            return
-        if set_id is None:
-            self.calibration_label.setText(
-                "No calibration set yet. A coach marks a set of exams as a calibration exercise "
-                "and records reference answers; each reviewer then sees their own result here."
-            )
-            return
-        if who is None or (who != self.reviewer_pk and not self.is_coach()):
-            self.calibration_label.setText("Only your own calibration result is shown.")
-            return
-        try:
-            with self.db.session() as session:
-                result = adjudication.calibration_result(session, int(set_id), int(who))
-        except ValueError as exc:
-            self.calibration_label.setText(str(exc))
-            return
-        self.calibration = result
-        own = who == self.reviewer_pk
-        summary = []
-        if result.percent is not None:
-            summary.append(
-                f"agreement with the reference {result.percent:.1f} % "
-                f"({result.n_agree} of {result.n_compared} answers)"
-            )
-        if result.kappa is not None:
-            summary.append(f"κ {fmt.num(result.kappa)}")
-        if result.meets_compared:
-            summary.append(
-                f"meets criteria: {result.meets_agree} of {result.meets_compared} exams agree"
-            )
-        whose = "Your" if own else f"{self._reviewers.get(who, ('', ''))[0]}'s"
-        self.calibration_label.setText(
-            f"{whose} answers against the coach's reference (learning mode: shown only to "
-            f"{'you' if own else 'them'} and to coaches)"
-            + (": " + ", ".join(summary) if summary else "")
-            + "."
-        )
-        table.setHorizontalHeaderLabels(
-            ["Item", "Exam", "Your answer" if own else "Their answer", "Reference", "Same?"]
-        )
-        table.setRowCount(len(result.rows))
-        for r, row in enumerate(result.rows):
-            same = {True: "yes", False: "no", None: "–"}[row.agrees]
-            cells = [
-                row.label or row.key,
-                row.exam_label,
-                fmt.answer_text(row.reviewer_answer),
-                fmt.answer_text(row.reference_answer),
-                same,
-            ]
-            for c, value in enumerate(cells):
-                item = table_item(value)
-                if c == 4 and row.agrees is False:
-                    item.setForeground(QBrush(QColor("#d35400")))
-                table.setItem(r, c, item)
-
-    # ---------------------------------------------------------------------------------------
     # Exports and packages (path-taking methods; the _ask_* slots add the file dialog)
     # ---------------------------------------------------------------------------------------
 
@@ -1053,4 +773,4 @@ class AgreementWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
 
-__all__ = ["AgreementTrendChart", "AgreementWindow", "PrevalenceChart", "kappa_colour"]
+__all__ = ["AgreementWindow"]
