@@ -15,7 +15,7 @@ import pytest
 from auditdesk.qi import measures, site
 from auditdesk.qi.measures import WeekRow
 from auditdesk.qi.spc_rules import RULE_NAMES
-from auditdesk.ui.qi.charts import week_x
+from auditdesk.ui.qi.chart_drawing import week_x
 
 pytestmark = pytest.mark.gui
 

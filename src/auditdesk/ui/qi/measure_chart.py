@@ -25,7 +25,8 @@ from auditdesk.qi import spc
 from auditdesk.qi.spc_rules import ALL_RULES, RULE_NAMES
 from auditdesk.qi.week_range import PARTIAL
 from auditdesk.qi.weekly_chart import WeeklyChart, weekly_chart
-from auditdesk.ui.qi.charts import ChartStyle, PChartWidget, week_x
+from auditdesk.ui.qi.chart_drawing import ChartStyle, week_x
+from auditdesk.ui.qi.charts import PChartWidget
 
 __all__ = ["MeasureChartWidget", "SpecialCauseMarks", "draw_special_causes"]
 

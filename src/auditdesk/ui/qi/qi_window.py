@@ -40,7 +40,8 @@ from auditdesk.reading.weeks import week_start
 from auditdesk.store.db import Database
 from auditdesk.ui.common import make_table, pydate, qdate, table_item
 from auditdesk.ui.qi import reports
-from auditdesk.ui.qi.charts import RULE_SETS, PChartWidget, RunChartWidget, SmallMultiples
+from auditdesk.ui.qi.chart_drawing import RULE_SETS
+from auditdesk.ui.qi.charts import PChartWidget, RunChartWidget, SmallMultiples
 from auditdesk.ui.qi.measure_chart import MeasureChartWidget
 from auditdesk.ui.qi.reports import QIData, criterion_cells
 

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from auditdesk.review import agreement
-from auditdesk.ui.qi.charts import _ChartBase, _pen, _prepare, week_x
+from auditdesk.ui.qi.chart_drawing import _pen, _prepare, week_x
+from auditdesk.ui.qi.charts import _ChartBase
 from auditdesk.ui.review import agreement_report as fmt
 
 #: matrix cell colours by κ band (light backgrounds with dark text: readable in both themes)
