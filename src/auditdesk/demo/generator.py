@@ -10,6 +10,11 @@ seeded with ``(seed, index, purpose)`` and UIDs are ``2.25`` UIDs of name-based 
 values (plus kind and procedure date), so regenerating gives byte-identical files. No real data
 is copied; patients are "DEMO^PATIENT-nnnn".
 
+Layout: this module builds the collections (the demo, the test set, the index corpus) and
+re-exports the public names; the writers are ``mammo.py`` and ``mr.py``, the result types and
+``manifest.json`` are in ``manifest.py``, and the seeding/patient helpers both writers share are
+in ``common.py``.
+
 Conventions (also written into each study's ``truth``):
 
 * Mammography Patient Orientation: first value = direction of increasing column index, second =
