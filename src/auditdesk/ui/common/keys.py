@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditdesk.ui.reading.checklist_form import key_help
+from auditdesk.ui.reading.form_keys import key_help
 
 
 def show_keys(parent: QWidget) -> QMessageBox:
