@@ -1,31 +1,25 @@
 """The main window: the audit workstation.
 
 Worklist and study tree on the left, the images in the middle (one image, the mammography 2x2
-hanging, or the MR layout), the checklist form of the open exam on the right. It wires the
-pieces together (opening an exam, next exam with prefetch, measurements saved with the audit,
-import, overrides, reviewer) and opens the team leader's and the coach's windows; the pieces
-themselves live in their own modules (``hanging_view``, ``mr_view``, ``audit_panel``,
-``worklist``, ``qi_window``, ``agreement_window``, ``adjudication``...).
+hanging, or the MR layout), the checklist form of the open exam on the right. This module only
+builds the window (docks, toolbars, status bar) and wires the menus, built from per-role tables
+(``ui/common/menus.py``), to the role parts, which MainWindow takes in as mixins: importing
+(``ui/common/importing.py``), the reviewer (``ui/common/reviewer_actions.py``), the study tree
+(``ui/reading/study_tree.py``), the image area (``ui/reading/reading_area.py``), moving through
+exams (``ui/reading/exam_flow.py``), the team leader's actions (``ui/qi/actions.py``) and the
+coach's (``ui/review/actions.py``). The widgets themselves live in their own modules
+(``hanging_view``, ``mr_view``, ``audit_panel``, ``worklist``, ``qi_window``...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QKeySequence,
-    QStandardItemModel,
-)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QPushButton,
     QStackedWidget,
@@ -38,24 +32,17 @@ from auditdesk.checklists.loader import LoadResult, load_all
 from auditdesk.dicom.index import ImportSummary
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage
 from auditdesk.reading.window_presets import UserPresets
-from auditdesk.store.catalog import (
-    ImageSummary,
-    SeriesSummary,
-    StudySummary,
-)
+from auditdesk.store.catalog import ImageSummary, SeriesSummary, StudySummary
 from auditdesk.store.db import Database
 from auditdesk.ui.common import setting_bool, settings
 from auditdesk.ui.common.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.common.database_dialogs import open_backups
 from auditdesk.ui.common.importing import ImportingMixin, ImportWorker
 from auditdesk.ui.common.keys import show_keys
+from auditdesk.ui.common.menus import MenuEntry, build_menus, separator
 from auditdesk.ui.common.reviewer_actions import ReviewerMixin
-from auditdesk.ui.common.reviewers import (
-    CurrentReviewer,
-    ReviewerDialog,
-    active_reviewer,
-)
-from auditdesk.ui.qi.actions import QIActionsMixin
+from auditdesk.ui.common.reviewers import CurrentReviewer, ReviewerDialog, active_reviewer
+from auditdesk.ui.qi.actions import QI_MENU, QIActionsMixin
 from auditdesk.ui.reading import study_groups
 from auditdesk.ui.reading.audit_panel import AuditPanel
 from auditdesk.ui.reading.exam_flow import ExamFlowMixin
@@ -65,7 +52,7 @@ from auditdesk.ui.reading.reading_area import ReadingAreaMixin
 from auditdesk.ui.reading.study_tree import ROLE_ID, ROLE_KIND, StudyTreeMixin
 from auditdesk.ui.reading.viewer import ImageViewport, LoadBridge
 from auditdesk.ui.reading.worklist import WorklistPanel
-from auditdesk.ui.review.actions import ReviewActionsMixin
+from auditdesk.ui.review.actions import REVIEW_MENU, ReviewActionsMixin
 
 EMPTY_HINT = (
     "No studies indexed yet.\n\nFile → Import folder or DICOMDIR… (Ctrl+I) reads a folder, a CD or "
@@ -74,6 +61,35 @@ EMPTY_HINT = (
 
 #: Raised when the docks change, so a layout saved by an older version is not restored.
 WINDOW_STATE_VERSION = 2
+
+#: The menu bar, left to right; the role tables below (and in ui/qi, ui/review) fill it.
+MENU_ORDER = ("&File", "&View", "&Reviewer", "&Checklists", "&Site", "Re&ports", "&Help")
+#: What every reader has: import, export, merges, backups, themes, the reviewer, the checklists.
+COMMON_MENU = (
+    MenuEntry("&File", "Import &folder or DICOMDIR…", "_import_folder_dialog", shortcut="Ctrl+I"),
+    MenuEntry("&File", "Import &zip file…", "_import_zip_dialog"),
+    MenuEntry("&File", "Import from &PACS…", "show_pacs_import", attr="pacs_action"),
+    MenuEntry("&File", "&Export image as PNG…", "_export_png_dialog", shortcut="Ctrl+E"),
+    MenuEntry("&File", "Suggested &merges…", lambda w: study_groups.open_suggestions(w)),
+    MenuEntry("&File", "Database &backups…", lambda w: open_backups(w, w.db)),
+    separator("&File"),
+    MenuEntry("&File", "&Quit", "close", shortcut=QKeySequence.StandardKey.Quit),
+    MenuEntry("&View", "Dark theme", lambda w: w._set_theme("dark")),
+    MenuEntry("&View", "Light theme", lambda w: w._set_theme("light")),
+    separator("&View"),  # the checkable "Blinded audit" follows (MainWindow._build_menus)
+    MenuEntry(
+        "&Reviewer",
+        "&Switch reviewer…",
+        lambda w: w.choose_reviewer(),
+        attr="switch_reviewer_action",
+        shortcut="Ctrl+R",
+    ),
+    MenuEntry(
+        "&Reviewer", "&Manage reviewers…", "manage_reviewers", attr="manage_reviewers_action"
+    ),
+    MenuEntry("&Checklists", "&Show checklists…", "show_checklists", attr="show_checklists_action"),
+)
+HELP_MENU = (MenuEntry("&Help", "&Keyboard keys…", "show_keys", attr="keys_action"),)
 
 
 class MainWindow(
@@ -321,42 +337,9 @@ class MainWindow(
             self.viewport.show_message(EMPTY_HINT)
 
     # ---------------------------------------------------------------- menus and actions
-    def _menu_action(
-        self,
-        menu: QMenu,
-        text: str,
-        slot: Callable[..., object],
-        *,
-        shortcut: QKeySequence | str | None = None,
-        tip: str = "",
-    ) -> QAction:
-        """A menu entry calling ``slot``, with an optional shortcut and tooltip."""
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setToolTip(tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        add = self._menu_action
-        add(file_menu, "Import &folder or DICOMDIR…", self._import_folder_dialog, shortcut="Ctrl+I")
-        add(file_menu, "Import &zip file…", self._import_zip_dialog)
-        self.pacs_action = add(file_menu, "Import from &PACS…", self.show_pacs_import)
-        add(file_menu, "&Export image as PNG…", self._export_png_dialog, shortcut="Ctrl+E")
-        add(file_menu, "Suggested &merges…", lambda: study_groups.open_suggestions(self))
-        add(file_menu, "Database &backups…", lambda: open_backups(self, self.db))
-        file_menu.addSeparator()
-        add(file_menu, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
-
-        view_menu = bar.addMenu("&View")
-        for name in ("dark", "light"):
-            add(view_menu, f"{name.title()} theme", lambda _=False, n=name: self._set_theme(n))
-        view_menu.addSeparator()
+        """The menu bar from the role tables (common, QI, review); then the checkable entry."""
+        menus = build_menus(self, MENU_ORDER, (COMMON_MENU, QI_MENU, REVIEW_MENU, HELP_MENU))
         self.blind_action = QAction("&Blinded audit", self)
         self.blind_action.setCheckable(True)
         self.blind_action.setChecked(self.blinded)
@@ -365,50 +348,7 @@ class MainWindow(
             "Hide the technologist (and other reviewers' answers) while auditing"
         )
         self.blind_action.toggled.connect(self.set_blinded)
-        view_menu.addAction(self.blind_action)
-
-        reviewer_menu = bar.addMenu("&Reviewer")
-        self.switch_reviewer_action = add(
-            reviewer_menu, "&Switch reviewer…", lambda: self.choose_reviewer(), shortcut="Ctrl+R"
-        )
-        self.manage_reviewers_action = add(
-            reviewer_menu, "&Manage reviewers…", self.manage_reviewers
-        )
-
-        checklist_menu = bar.addMenu("&Checklists")
-        self.show_checklists_action = add(checklist_menu, "&Show checklists…", self.show_checklists)
-
-        site_menu = bar.addMenu("&Site")
-        self.site_setup_action = add(
-            site_menu,
-            "Site &setup…",
-            self.show_site_setup,
-            tip="Site, collaborative, goal, technologists (Operators' Name mapping), locations",
-        )
-        self.sampling_action = add(site_menu, "&Draw a week's sample…", self.show_sampling)
-
-        reports_menu = bar.addMenu("Re&ports")
-        self.qi_action = add(
-            reports_menu,
-            "&Team leader dashboard…",
-            self.show_qi_window,
-            shortcut="Ctrl+Shift+D",
-            tip="Weekly measure, p-chart and run chart, roll-ups, exports and PDF reports",
-        )
-        self.agreement_action = add(
-            reports_menu,
-            "Reviewer &agreement…",
-            self.show_agreement,
-            shortcut="Ctrl+Shift+A",
-            tip="Kappa, AC1, alpha, ICC per item; reviewer matrix; trend; calibration; packages",
-        )
-        self.adjudication_action = add(
-            reports_menu, "&Disagreements and consensus…", self.show_adjudication
-        )
-        self.calibration_action = add(reports_menu, "&Calibration sets…", self.show_calibration)
-
-        help_menu = bar.addMenu("&Help")
-        self.keys_action = add(help_menu, "&Keyboard keys…", self.show_keys)
+        menus["&View"].addAction(self.blind_action)
 
     def _set_theme(self, name: str) -> None:
         from auditdesk.ui.common.theme import apply_theme

@@ -8,12 +8,8 @@ Separate from ``main_window`` so the window only wires menus; the dialogs themse
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import (
-    QShowEvent,
-)
-from PySide6.QtWidgets import (
-    QDialog,
-)
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QDialog
 
 from auditdesk.ui.common import settings
 from auditdesk.ui.common.reviewers import (

@@ -7,9 +7,28 @@ Separate from ``main_window`` so the window only wires menus; these open the QI 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QDialog,
-    QWidget,
+from PySide6.QtWidgets import QDialog, QWidget
+
+from auditdesk.ui.common.menus import MenuEntry
+
+#: The team leader's menu entries.
+QI_MENU = (
+    MenuEntry(
+        "&Site",
+        "Site &setup…",
+        "show_site_setup",
+        attr="site_setup_action",
+        tip="Site, collaborative, goal, technologists (Operators' Name mapping), locations",
+    ),
+    MenuEntry("&Site", "&Draw a week's sample…", "show_sampling", attr="sampling_action"),
+    MenuEntry(
+        "Re&ports",
+        "&Team leader dashboard…",
+        "show_qi_window",
+        attr="qi_action",
+        shortcut="Ctrl+Shift+D",
+        tip="Weekly measure, p-chart and run chart, roll-ups, exports and PDF reports",
+    ),
 )
 
 

@@ -50,17 +50,13 @@ from PySide6.QtWidgets import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from auditdesk.checklists.rules import normalise_answer
-from auditdesk.checklists.schema import (
-    Checklist,
-)
+from auditdesk.checklists.schema import Checklist
 from auditdesk.checklists.validate import Instance, build_index
 from auditdesk.reading.auditing import AuditSession
 from auditdesk.store.audits import AuditState, audit_state
 from auditdesk.ui.reading.form_display import FormDisplayMixin
 from auditdesk.ui.reading.form_keys import FormKeysMixin
-from auditdesk.ui.reading.form_rows import (
-    FormRow,
-)
+from auditdesk.ui.reading.form_rows import FormRow
 from auditdesk.ui.reading.form_undo import FormChange, FormSavingMixin
 
 __all__ = ["ChecklistForm"]

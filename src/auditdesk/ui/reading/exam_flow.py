@@ -12,12 +12,8 @@ from auditdesk.dicom.loader import LoadedImage
 from auditdesk.reading.hanging import MAMMO_SLOTS
 from auditdesk.reading.workstation import prefetch_locations
 from auditdesk.store.audits import AuditState
-from auditdesk.store.catalog import (
-    StudySummary,
-)
-from auditdesk.ui.common.reviewers import (
-    CurrentReviewer,
-)
+from auditdesk.store.catalog import StudySummary
+from auditdesk.ui.common.reviewers import CurrentReviewer
 
 
 class ExamFlowMixin:

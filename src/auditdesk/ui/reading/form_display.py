@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditdesk.checklists.schema import (
-    NOT_DETERMINABLE,
-    NumberItem,
-    PassFailItem,
-    TextItem,
-)
+from auditdesk.checklists.schema import NOT_DETERMINABLE, NumberItem, PassFailItem, TextItem
 from auditdesk.checklists.validate import Instance
 from auditdesk.store.audits import AuditState
 from auditdesk.ui.reading.form_rows import (

@@ -11,18 +11,10 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (
-    QLineEdit,
-)
+from PySide6.QtWidgets import QLineEdit
 
 from auditdesk.checklists.rules import normalise_answer
-from auditdesk.checklists.schema import (
-    ChoiceItem,
-    NumberItem,
-    OrdinalItem,
-    PassFailItem,
-    TextItem,
-)
+from auditdesk.checklists.schema import ChoiceItem, NumberItem, OrdinalItem, PassFailItem, TextItem
 from auditdesk.ui.reading.form_rows import FormRow, number_text
 
 _KEY_HELP: list[tuple[str, str]] = [

@@ -10,14 +10,8 @@ from concurrent.futures import Future
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import (
-    QImage,
-)
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QInputDialog,
-    QMessageBox,
-)
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from auditdesk.dicom.display import VOIPreset
 from auditdesk.dicom.loader import LoadedImage, result_of
@@ -25,10 +19,7 @@ from auditdesk.dicom.sources import Location
 from auditdesk.reading.hanging import MAMMO_SLOTS, hang_mammo
 from auditdesk.reading.measure import Measurement
 from auditdesk.reading.window_presets import USER_MARK, PresetError
-from auditdesk.store.catalog import (
-    ImageSummary,
-    StudySummary,
-)
+from auditdesk.store.catalog import ImageSummary, StudySummary
 from auditdesk.ui.common import settings
 from auditdesk.ui.reading.viewer import ImageViewport
 

@@ -8,14 +8,8 @@ index of what was imported.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtGui import (
-    QStandardItem,
-)
-from PySide6.QtWidgets import (
-    QInputDialog,
-    QMenu,
-    QMessageBox,
-)
+from PySide6.QtGui import QStandardItem
+from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox
 
 from auditdesk.store.catalog import (
     OVERRIDABLE,

@@ -8,15 +8,32 @@ windows and drive the image area for them.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QDialog,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QWidget
 from sqlalchemy import select
 
 from auditdesk.reading.measure import Measurement
 from auditdesk.store.audits import audit_state
+from auditdesk.ui.common.menus import MenuEntry
 from auditdesk.ui.reading.audit_panel import drawable_measurements
+
+#: The coach's menu entries (after the team leader's in Reports).
+REVIEW_MENU = (
+    MenuEntry(
+        "Re&ports",
+        "Reviewer &agreement…",
+        "show_agreement",
+        attr="agreement_action",
+        shortcut="Ctrl+Shift+A",
+        tip="Kappa, AC1, alpha, ICC per item; reviewer matrix; trend; calibration; packages",
+    ),
+    MenuEntry(
+        "Re&ports",
+        "&Disagreements and consensus…",
+        "show_adjudication",
+        attr="adjudication_action",
+    ),
+    MenuEntry("Re&ports", "&Calibration sets…", "show_calibration", attr="calibration_action"),
+)
 
 
 class ReviewActionsMixin:
