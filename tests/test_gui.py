@@ -189,7 +189,7 @@ def test_stale_results_are_dropped(qtbot, window) -> None:
 
 
 def test_summary_text_has_reasons(shared_data: Path, db) -> None:
-    from auditdesk.ui.main_window import summary_text
+    from auditdesk.ui.common.importing import summary_text
 
     summary = import_paths(db, [shared_data / "edge"])
     text = summary_text(summary)

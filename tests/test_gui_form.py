@@ -426,7 +426,7 @@ def test_acr_positioning_checklist_answers_and_jumps_to_missing(qtbot, audit_env
 
 
 def test_key_help_lists_the_keys() -> None:
-    from auditdesk.ui.reading.checklist_form import key_help
+    from auditdesk.ui.reading.form_keys import key_help
 
     keys = dict(key_help())
     assert "Ctrl+Return" in keys and "Alt+1 … Alt+9" in keys
