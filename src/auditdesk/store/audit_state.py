@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auditdesk.checklists.effective import apply_overrides, newest_overrides
 from auditdesk.store.audit_rows import (
     _audit,
     _overrides,
@@ -224,13 +225,9 @@ def audit_state(
     applied = reported == audit.checklist_version_pk
     overridden: list[str] = []
     if applied:
-        newest = {o.field: o for o in overrides}  # oldest first, so the last one stays
-        if "meets_criteria" in newest and newest["meets_criteria"].value is not None:
-            meets = newest["meets_criteria"].value
-            overridden.append("meets_criteria")
-        if "grade" in newest and newest["grade"].value is not None:
-            grade = newest["grade"].value
-            overridden.append("grade")
+        newest = newest_overrides((audit_pk, o.field, o.value) for o in overrides)
+        verdict = apply_overrides(meets, grade, newest.get(audit_pk, {}))
+        meets, grade, overridden = verdict.meets_criteria, verdict.grade, list(verdict.overridden)
     return AuditState(
         audit_pk=audit.id,
         study_pk=audit.study_pk,
