@@ -44,6 +44,7 @@ CORE_MODULES = [
     "auditdesk.demo.generator",
     "auditdesk.checklists.loader",
     "auditdesk.checklists.rules",
+    "auditdesk.checklists.effective",
     "auditdesk.store.audits",
     "auditdesk.store.audit_rows",
     "auditdesk.store.audit_state",
