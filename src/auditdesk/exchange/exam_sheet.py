@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from auditdesk.checklists.effective import effective_answers
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.checklists.schema import SCOPES, Checklist, PassFailItem
 from auditdesk.checklists.validate import parse_key
@@ -211,14 +212,13 @@ def _failed(
     checklist: Checklist, result: dict[str, Any], reason_codes: dict[str, str]
 ) -> tuple[FailedItem, ...]:
     """Failed pass/fail items as scoring saw them (typed or computed), views in reading order."""
-    effective = result.get("effective_answers") or {}
+    effective = effective_answers(result)
     computed = result.get("computed") or {}
-    skipped = set(result.get("not_applicable") or ())
     order = _member_order(checklist)
     form = {key: i for i, key in enumerate(answer_keys(checklist))}
     failed: list[tuple[int, int, FailedItem]] = []
     for key, value in effective.items():
-        if value != "fail" or key in skipped:
+        if value != "fail":
             continue
         try:
             member, item_id = parse_key(key)
@@ -336,7 +336,8 @@ def exam_details(session: Session, results: Sequence[ExamResult]) -> dict[int, E
         version = versions[exam.audit_pk]
         checklist = stored_checklist(version)
         result = scores.get(exam.audit_pk, {})
-        effective = result.get("effective_answers") or {}
+        # not-applicable keys kept: an entered length is shown whether or not it was scored
+        effective = effective_answers(result, keep_not_applicable=True)
         order = _member_order(checklist)
         mine_typed = typed.get(exam.audit_pk, {})
         mine_measured = measured.get(exam.audit_pk, {})

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auditdesk.checklists.effective import apply_overrides, effective_answers, newest_overrides
 from auditdesk.checklists.evaluability import not_evaluable_reasons
 from auditdesk.checklists.schema import Checklist, PassFailItem
 from auditdesk.checklists.validate import parse_key
@@ -250,15 +251,15 @@ def exam_results(
         scores[audit_pk] = (meets, result or {})
 
     # Newest meets_criteria override per audit; a None value means "back to the computed".
-    overrides: dict[int, Any] = {}
-    for audit_pk, value in session.execute(
-        select(AuditOverride.audit_pk, AuditOverride.value)
-        .join(Audit, Audit.id == AuditOverride.audit_pk)
-        .join(Study, Study.id == Audit.study_pk)
-        .where(*complete, *dated, AuditOverride.field == "meets_criteria")
-        .order_by(AuditOverride.id)
-    ):
-        overrides[audit_pk] = value
+    overrides = newest_overrides(
+        session.execute(
+            select(AuditOverride.audit_pk, AuditOverride.field, AuditOverride.value)
+            .join(Audit, Audit.id == AuditOverride.audit_pk)
+            .join(Study, Study.id == Audit.study_pk)
+            .where(*complete, *dated, AuditOverride.field == "meets_criteria")
+            .order_by(AuditOverride.id)
+        )
+    )
 
     version_pks = {row.checklist_version_pk for row in audits}
     checklists = {
@@ -275,15 +276,15 @@ def exam_results(
         # A score stored before the N/A rule existed: apply the rule to its stored answers.
         return not_evaluable_reasons(
             checklists[row.checklist_version_pk],
-            result.get("effective_answers") or {},
+            effective_answers(result, keep_not_applicable=True),
             result.get("not_applicable") or (),
         )
 
     def outcome(row: Any) -> tuple[bool | None, list[str]] | None:
         """(meets, []) or (None, reasons) for a not-evaluable audit; None when undecided."""
-        override = overrides.get(row.id)
-        if override is not None:
-            return bool(override), []
+        verdict = apply_overrides(None, None, overrides.get(row.id, {}))
+        if verdict.overridden:
+            return bool(verdict.meets_criteria), []
         if not scores.get(row.id, (None, {}))[1].get("complete", True):
             return None
         reasons = reasons_of(row)
@@ -340,12 +341,8 @@ def exam_results(
 
 def _criteria(checklist: Checklist, result: dict[str, Any]) -> dict[str, str]:
     """Per pass/fail item across its views: fail if any view fails, else pass if any passes."""
-    effective = result.get("effective_answers") or {}
-    skipped = set(result.get("not_applicable") or ())
     out: dict[str, str] = {item_id: "na" for item_id in pass_fail_items(checklist)}
-    for key, value in effective.items():
-        if key in skipped:
-            continue
+    for key, value in effective_answers(result).items():
         try:
             _member, item_id = parse_key(key)
         except ValueError:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from auditdesk.checklists.effective import apply_overrides, newest_overrides
 from auditdesk.reading.exam_views import mammo_views, mr_roles
 from auditdesk.reading.weeks import week_label, week_start
 from auditdesk.store.catalog import _overrides as classification_overrides
@@ -152,17 +153,17 @@ def _my_meets_criteria(
             not_evaluable.add(audit_pk)
         else:
             not_evaluable.discard(audit_pk)
-    overrides = session.execute(
-        select(AuditOverride.audit_pk, AuditOverride.value)
-        .where(AuditOverride.audit_pk.in_(audit_pks), AuditOverride.field == "meets_criteria")
-        .order_by(AuditOverride.id)
+    newest = newest_overrides(
+        session.execute(
+            select(AuditOverride.audit_pk, AuditOverride.field, AuditOverride.value)
+            .where(AuditOverride.audit_pk.in_(audit_pks), AuditOverride.field == "meets_criteria")
+            .order_by(AuditOverride.id)
+        )
     )
-    newest: dict[int, Any] = {}
-    for audit_pk, value in overrides:
-        newest[audit_pk] = value
-    for audit_pk, value in newest.items():
-        if isinstance(value, bool):  # None: withdrawn, back to the computed result
-            result[audit_pk] = value
+    for audit_pk, fields in newest.items():
+        verdict = apply_overrides(result.get(audit_pk), None, fields)
+        if verdict.overridden:  # a withdrawn override (None): back to the computed result
+            result[audit_pk] = verdict.meets_criteria
             not_evaluable.discard(audit_pk)
     return result, not_evaluable
 

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auditdesk.checklists.effective import apply_overrides, effective_answers, newest_overrides
 from auditdesk.checklists.rules import answer_keys, item_for_key, normalise_answer
 from auditdesk.checklists.schema import Checklist, ChoiceItem, OrdinalItem, PassFailItem
 from auditdesk.qi import site
@@ -175,12 +176,7 @@ def _compared(checklist: Checklist | None, key: str) -> bool:
 
 def _effective(result: dict[str, Any]) -> dict[str, Any]:
     """Effective answers of a stored score, not-applicable keys left out."""
-    skipped = set(result.get("not_applicable") or ())
-    return {
-        k: v
-        for k, v in (result.get("effective_answers") or {}).items()
-        if k not in skipped and v is not None
-    }
+    return {k: v for k, v in effective_answers(result).items() if v is not None}
 
 
 @dataclass
@@ -244,18 +240,18 @@ def _reads(
     ):
         reads[audit_pk].answers = _effective(result or {})
         reads[audit_pk].meets = meets
-    newest: dict[int, Any] = {}
-    for audit_pk, value in session.execute(
-        select(AuditOverride.audit_pk, AuditOverride.value)
-        .join(Audit, Audit.id == AuditOverride.audit_pk)
-        .join(Study, Study.id == Audit.study_pk)
-        .where(*where, AuditOverride.field == MEETS_KEY)
-        .order_by(AuditOverride.id)
-    ):
-        newest[audit_pk] = value
-    for audit_pk, value in newest.items():
-        if isinstance(value, bool):  # None: withdrawn, back to the computed result
-            reads[audit_pk].meets = value
+    newest = newest_overrides(
+        session.execute(
+            select(AuditOverride.audit_pk, AuditOverride.field, AuditOverride.value)
+            .join(Audit, Audit.id == AuditOverride.audit_pk)
+            .join(Study, Study.id == Audit.study_pk)
+            .where(*where, AuditOverride.field == MEETS_KEY)
+            .order_by(AuditOverride.id)
+        )
+    )
+    for audit_pk, fields in newest.items():
+        read = reads[audit_pk]
+        read.meets = apply_overrides(read.meets, None, fields).meets_criteria
     return list(reads.values())
 
 

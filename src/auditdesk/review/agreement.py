@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auditdesk.checklists.effective import apply_overrides, effective_answers, newest_overrides
 from auditdesk.review.agreement_stats import (
     LEVELS,
     WEIGHTS,
@@ -204,13 +205,13 @@ def _load(session: Session, flt: AgreementFilter, *, measurements: bool = True) 
         .order_by(AuditScore.id)
     ):
         scores.setdefault(audit_pk, {})[version_pk] = (meets, grade, result or {})
-    overrides: dict[int, dict[str, Any]] = defaultdict(dict)
-    for audit_pk, fld, value in session.execute(
-        select(AuditOverride.audit_pk, AuditOverride.field, AuditOverride.value)
-        .where(AuditOverride.audit_pk.in_(ids))
-        .order_by(AuditOverride.id)
-    ):
-        overrides[audit_pk][fld] = value  # newest wins; None = back to the computed value
+    overrides = newest_overrides(
+        session.execute(
+            select(AuditOverride.audit_pk, AuditOverride.field, AuditOverride.value)
+            .where(AuditOverride.audit_pk.in_(ids))
+            .order_by(AuditOverride.id)
+        )
+    )
     unscored = [r.id for r in kept if r.checklist_version_pk not in scores.get(r.id, {})]
     raw: dict[int, dict[str, Any]] = defaultdict(dict)
     if unscored:  # fall back to the raw answers (never happens for audits made by AuditSession)
@@ -236,15 +237,9 @@ def _load(session: Session, flt: AgreementFilter, *, measurements: bool = True) 
             answers, meets, grade = raw[r.id], None, None
         else:
             meets, grade, result = score
-            skipped = set(result.get("not_applicable") or ())
-            answers = {
-                k: v for k, v in (result.get("effective_answers") or {}).items() if k not in skipped
-            }
-        o = overrides.get(r.id, {})
-        if o.get("meets_criteria") is not None:
-            meets = bool(o["meets_criteria"])
-        if o.get("grade") is not None:
-            grade = str(o["grade"])
+            answers = effective_answers(result)
+        verdict = apply_overrides(meets, grade, overrides.get(r.id, {}))
+        meets, grade = verdict.meets_criteria, verdict.grade
         reads.append(
             _Read(
                 r.id,

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import select
 
+from auditdesk.checklists.effective import effective_answers
 from auditdesk.checklists.rules import PASS_FAIL_VALUES, answer_keys, item_for_key
 from auditdesk.checklists.schema import Checklist, ChoiceItem, OrdinalItem, PassFailItem
 from auditdesk.qi import site
@@ -67,11 +68,7 @@ def _effective(state: store.AuditState) -> dict[str, Any]:
     """A read's effective answers (computed values filled in, not applicable left out)."""
     result = state.score.result if state.score is not None else {}
     skipped = set(result.get("not_applicable") or ())
-    answers = {
-        k: v
-        for k, v in (result.get("effective_answers") or {}).items()
-        if k not in skipped and v is not None
-    }
+    answers = {k: v for k, v in effective_answers(result).items() if v is not None}
     for k, v in state.answers.items():  # explicit answers win (e.g. before the first score)
         if k not in skipped and v is not None:
             answers.setdefault(k, v)
