@@ -100,3 +100,35 @@ def phi_values(test_set) -> frozenset[str]:
                 values.add(f"{born[:4]}-{born[4:6]}-{born[6:8]}")
     values.discard("")
     return frozenset(values)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throw-away PostgreSQL cluster (tests/pg_server.py), started once and removed at the end."""
+    from tests.pg_server import PgCluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        skip_or_fail("PostgreSQL server binaries (initdb, pg_ctl) not found; run scripts/setup")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        skip_or_fail("psycopg (3.x) is not installed; run scripts/setup")
+    cluster = PgCluster(bin_dir)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """The URL of a fresh, empty database on the throw-away server."""
+    return pg_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request, tmp_path: Path) -> str:
+    """An empty database URL on each backend: the same test runs on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite'}"
+    return request.getfixturevalue("pg_url")
