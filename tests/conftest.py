@@ -36,12 +36,25 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("AUDITDESK_HOME", str(tmp_path_factory.mktemp("home")))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set ``BOTH_BACKENDS = True`` run every test using ``db`` on SQLite and on a
+    throw-away PostgreSQL server."""
+    if "db" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_BACKENDS", False):
+        metafunc.parametrize("db", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def db(tmp_path: Path):
-    """A fresh, migrated SQLite database."""
+def db(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, migrated database: SQLite, or PostgreSQL where the module asks for both."""
     from auditdesk.store.db import open_database
 
-    database = open_database(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    if getattr(request, "param", "sqlite") == "postgresql":
+        if request.node.get_closest_marker("sqlite_only"):
+            pytest.skip("a SQLite-only check (files, PRAGMAs)")
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'test.sqlite'}"
+    database = open_database(url)
     yield database
     database.dispose()
 

@@ -33,6 +33,8 @@ from auditdesk.store.models import (
     Study,
 )
 
+BOTH_BACKENDS = True  # tests using the db fixture also run on PostgreSQL (conftest.py)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The store checks every answer against the audit's own checklist version, so the versions here
@@ -642,6 +644,7 @@ def _check_after_kill(db: Database, rec: AuditRecorder, saved: int, exact: bool)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+@pytest.mark.sqlite_only
 def test_killing_the_process_between_two_answers_loses_nothing(db: Database, setup: Setup) -> None:
     rec = _recorder(db, setup)
     child = _start_child(db, rec, "step")
@@ -664,6 +667,7 @@ def test_killing_the_process_between_two_answers_loses_nothing(db: Database, set
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+@pytest.mark.sqlite_only
 def test_killing_the_process_while_it_writes_loses_no_committed_answer(
     db: Database, setup: Setup
 ) -> None:
