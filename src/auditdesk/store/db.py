@@ -8,10 +8,10 @@ killed process. PostgreSQL URLs work too (departments that share one database).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -28,8 +28,10 @@ from auditdesk.store.errors import (
     DatabaseError,
     DatabaseRefusedError,
     ReadOnlyDatabaseError,
+    WriteConflictError,
 )
 
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 10000
 #: How long a writer waits in total for another process's write to finish before giving up.
@@ -41,6 +43,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseRefusedError",
     "ReadOnlyDatabaseError",
+    "WriteConflictError",
     "open_database",
 ]
 
@@ -207,22 +210,53 @@ class Database:
             with self._sessions() as session, session.begin():
                 if not self.read_only and self.engine.dialect.name == "sqlite":
                     self._begin_immediate(session)
+                elif not self.read_only and self.engine.dialect.name == "postgresql":
+                    from auditdesk.store.pg import begin_write
+
+                    begin_write(session, WRITE_WAIT_SECONDS)
                 yield session
-        except OperationalError as exc:
+        except SQLAlchemyDatabaseError as exc:
+            self._raise_conflict(exc)
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def retrying(self, work: Callable[[], T], attempts: int = 3) -> T:
+        """Run ``work`` (which opens its own transactions) again after a write conflict with
+        another workstation; the last conflict's sentence reaches the user."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return work()
+            except WriteConflictError:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _raise_conflict(self, exc: SQLAlchemyDatabaseError) -> None:
+        """On a server: a unique/serialization/lock-timeout conflict becomes one sentence."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        from auditdesk.store.pg import conflict_kind, conflict_message
+
+        kind = conflict_kind(exc)
+        if kind is not None:
+            raise WriteConflictError(conflict_message(self.where, kind), kind) from exc
+
+    def _translate(self, exc: SQLAlchemyDatabaseError) -> BaseException:
+        """The one-sentence error for a failed write, or ``exc`` itself when none fits."""
+        if isinstance(exc, OperationalError):
             if _is_readonly(exc):
-                raise ReadOnlyDatabaseError(self.read_only_message()) from exc
+                return ReadOnlyDatabaseError(self.read_only_message())
             if _is_locked(exc):
-                raise DatabaseBusyError(
+                return DatabaseBusyError(
                     f"The database {self.where} is locked by another program; nothing was "
                     "saved; try again in a moment."
-                ) from exc
-            if _is_damaged(exc):
-                raise DatabaseError(self.damaged_message()) from exc
-            raise
-        except SQLAlchemyDatabaseError as exc:
-            if _is_damaged(exc):
-                raise DatabaseError(self.damaged_message()) from exc
-            raise
+                )
+        if _is_damaged(exc):
+            return DatabaseError(self.damaged_message())
+        return exc
 
     def damaged_message(self) -> str:
         return (
