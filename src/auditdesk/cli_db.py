@@ -26,10 +26,9 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 def cmd_db_check(args: argparse.Namespace) -> int:
     """Exit 0 with a summary when the file is a healthy AuditDesk database, 3 (one line) if not."""
+    from auditdesk.cli_db_server import cmd_check_server, is_server
     from auditdesk.store.db import head_revision
     from auditdesk.store.db_check import inspect_file
-
-    from auditdesk.cli_db_server import cmd_check_server, is_server
 
     if is_server(args):
         return cmd_check_server(args)
