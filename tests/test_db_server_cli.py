@@ -50,7 +50,7 @@ def test_backup_with_pg_dump(pg_url: str, tmp_path: Path, capsys) -> None:
         pytest.skip("pg_dump is not installed")
     open_database(pg_url).dispose()
     target = tmp_path / "server.dump"
-    code, out, err = run(capsys, "--db", pg_url, "db", "backup", "-o", str(target))
+    code, _, err = run(capsys, "--db", pg_url, "db", "backup", "-o", str(target))
     assert code == 0, err
     assert target.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom-format signature
     assert "site_secrets" in target.read_bytes().decode("latin-1")
@@ -91,7 +91,7 @@ def test_copy_moves_a_sites_sqlite_data_to_the_server_without_loss(
         }
     lite.dispose()
     assert counts["studies"] > 0
-    code, out, err = run(capsys, "db", "copy", "--from", lite_url, "--to", pg_url)
+    code, _, err = run(capsys, "db", "copy", "--from", lite_url, "--to", pg_url)
     assert code == 0, err
     server = open_database(pg_url)
     try:
