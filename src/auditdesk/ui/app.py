@@ -68,6 +68,14 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
     from auditdesk.store.db_check import sqlite_path_of
     from auditdesk.ui.database_dialogs import DatabaseProblemDialog
 
+    if db_url is None:
+        from auditdesk.db_settings import needs_password_prompt
+        from auditdesk.ui.database_page import ask_password_url
+
+        if needs_password_prompt() is not None:
+            db_url = ask_password_url()
+            if db_url is None:
+                return None  # the user cancelled the password: nothing to open
     url = db_url or default_db_url()
     while True:
         try:

@@ -71,6 +71,7 @@ from auditdesk.ui.checklist_form import key_help
 from auditdesk.ui.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.common import setting_bool, settings
 from auditdesk.ui.database_dialogs import open_backups
+from auditdesk.ui.database_page import open_database_settings
 from auditdesk.ui.hanging_view import MammoHangingView
 from auditdesk.ui.mr_view import MRStudyView
 from auditdesk.ui.reviewers import (
@@ -407,6 +408,7 @@ class MainWindow(QMainWindow):
         add(file_menu, "&Export image as PNG…", self._export_png_dialog, shortcut="Ctrl+E")
         add(file_menu, "Suggested &merges…", lambda: study_groups.open_suggestions(self))
         add(file_menu, "Database &backups…", lambda: open_backups(self, self.db))
+        add(file_menu, "Data&base server…", lambda: open_database_settings(self))
         file_menu.addSeparator()
         add(file_menu, "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
 
