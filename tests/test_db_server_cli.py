@@ -37,10 +37,23 @@ def test_check_names_an_unreachable_server_in_one_sentence(tmp_path: Path, capsy
     assert len(err.strip().splitlines()) == 1
 
 
-def test_auditdesk_db_variable_selects_the_server(pg_url: str, monkeypatch, capsys) -> None:
+def test_auditdesk_db_variable_selects_the_server(
+    pg_url: str, test_set, monkeypatch, capsys
+) -> None:
+    from auditdesk.store.models import Study
+
     monkeypatch.setenv("AUDITDESK_DB", pg_url)
+    code, _, err = run(capsys, "import", str(test_set.root))
+    assert code == 0, err
     code, out, _ = run(capsys, "db", "check")
-    assert code == 0 and "Connected to PostgreSQL" in out
+    assert code == 0 and "Connected to PostgreSQL" in out and "up to date" in out
+    server = open_database(pg_url)
+    try:
+        with server.session() as s:
+            uids = set(s.scalars(select(Study.study_uid)))
+    finally:
+        server.dispose()
+    assert uids == {study.study_uid for study in test_set.studies}
 
 
 def test_backup_with_pg_dump(pg_url: str, tmp_path: Path, capsys) -> None:
