@@ -89,6 +89,10 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
                 return None
         except DatabaseError as exc:
             QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
+            if db_url is None and "://" in url and not url.startswith("sqlite"):
+                from auditdesk.ui.database_page import open_database_settings
+
+                open_database_settings()  # an unreachable server: fix the settings, restart
             return None
 
 
