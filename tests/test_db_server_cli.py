@@ -29,6 +29,26 @@ def test_check_reports_server_version_and_schema_state(pg_url: str, capsys) -> N
     assert code == 0 and f"up to date (schema {head_revision()})" in out
 
 
+def test_check_refuses_a_database_that_is_not_auditdesks(pg_cluster, pg_url: str, capsys) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE payroll (id integer)"))
+    engine.dispose()
+    code, out, _ = run(capsys, "--db", pg_url, "db", "check")
+    assert code == 3 and "not an AuditDesk database" in out
+    code, _, err = run(capsys, "--db", pg_url, "db", "migrate")  # refused, nothing created
+    assert code == 3 and "not AuditDesk's" in err
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname='public'")).scalar()
+            == 1
+        )
+    engine.dispose()
+
+
 def test_check_names_an_unreachable_server_in_one_sentence(tmp_path: Path, capsys) -> None:
     url = f"postgresql+psycopg://postgres@/nothing?host={tmp_path}"
     code, _, err = run(capsys, "--db", url, "db", "check")

@@ -33,8 +33,7 @@ def cmd_check_server(args: argparse.Namespace) -> int:
 
     state = check_server(database_url(args))
     print(state.describe())
-    known = state.revision is None or state.revision == state.head or state.pending
-    return 0 if known else 3
+    return 0 if state.healthy else 3
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -300,6 +300,10 @@ def open_database(
     if path is None:
         db = Database(url, read_only=bool(read_only))
         if migrate and not db.read_only:
+            if db.engine.dialect.name == "postgresql":
+                from auditdesk.store.pg import refuse_foreign
+
+                refuse_foreign(db.engine, db.where)
             upgrade(db.engine)
             ensure_site_secret(db)
         return db

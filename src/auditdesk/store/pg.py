@@ -90,10 +90,23 @@ class ServerState:
     revision: str | None
     head: str
     pending: list[str] = field(default_factory=list)
+    foreign_tables: int = 0  # tables present without AuditDesk's schema version
+
+    @property
+    def healthy(self) -> bool:
+        """Usable by this AuditDesk: empty, at head, or only behind (migrations pending)."""
+        if self.revision is None:
+            return self.foreign_tables == 0
+        return self.revision == self.head or bool(self.pending)
 
     def describe(self) -> str:
         """The schema state in words."""
-        if self.revision is None:
+        if self.revision is None and self.foreign_tables:
+            schema = (
+                f"it holds {self.foreign_tables} table(s) but no AuditDesk schema: not an "
+                "AuditDesk database; use a new, empty database"
+            )
+        elif self.revision is None:
             schema = "empty: AuditDesk creates its tables on first use (or 'auditdesk db migrate')"
         elif self.revision == self.head:
             schema = f"up to date (schema {self.head})"
@@ -131,7 +144,7 @@ def check_server(url: str, connect_timeout: int = 10) -> ServerState:
     Raises ``DatabaseError`` with one sentence when the server cannot be reached.
     """
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, inspect
     from sqlalchemy.exc import SQLAlchemyError
 
     from auditdesk.store.db import head_revision
@@ -146,13 +159,15 @@ def check_server(url: str, connect_timeout: int = 10) -> ServerState:
         with engine.connect() as conn:
             version = conn.exec_driver_sql("SHOW server_version").scalar() or "?"
             revision = MigrationContext.configure(conn).get_current_revision()
+            tables = len(inspect(conn).get_table_names()) if revision is None else 0
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise DatabaseError(f"Could not connect to the database server {shown}: {reason}") from exc
     finally:
         engine.dispose()
     head = head_revision()
-    return ServerState(shown, str(version).split()[0], revision, head, pending_revisions(revision))
+    pending = pending_revisions(revision)
+    return ServerState(shown, str(version).split()[0], revision, head, pending, tables)
 
 
 def libpq_args(url: str) -> tuple[list[str], dict[str, str]]:
@@ -211,3 +226,32 @@ def dump(url: str, target: Path, pg_dump: str | None = None) -> Path:
         raise DatabaseError(f"pg_dump could not back up {display_url(url)}: {reason[0]}")
     os.replace(tmp, target)
     return target
+
+
+def refuse_foreign(engine: Engine, where: str) -> None:
+    """Before migrating a server database: refuse one holding others' tables or a newer schema.
+
+    Mirrors the SQLite file check (``db_check.inspect_file``): nothing is changed when refused.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from auditdesk.store.db import head_revision
+    from auditdesk.store.db_check import known_revisions
+    from auditdesk.store.errors import DatabaseRefusedError
+
+    with engine.connect() as conn:
+        revision = MigrationContext.configure(conn).get_current_revision()
+        tables = inspect(conn).get_table_names() if revision is None else []
+    if revision is None and tables:
+        raise DatabaseRefusedError(
+            f"The database {where} holds {len(tables)} table(s) that are not AuditDesk's; "
+            "point AuditDesk at a new, empty database.",
+            "foreign",
+        )
+    if revision is not None and revision != head_revision() and revision not in known_revisions():
+        raise DatabaseRefusedError(
+            f"The database {where} was made by a newer AuditDesk (schema {revision}); update "
+            "AuditDesk on this workstation.",
+            "newer",
+        )
