@@ -137,11 +137,3 @@ def pg_cluster():
 def pg_url(pg_cluster) -> str:
     """The URL of a fresh, empty database on the throw-away server."""
     return pg_cluster.create_database()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_url(request, tmp_path: Path) -> str:
-    """An empty database URL on each backend: the same test runs on SQLite and PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.sqlite'}"
-    return request.getfixturevalue("pg_url")
