@@ -127,8 +127,14 @@ def pg_cluster():
         import psycopg  # noqa: F401
     except ImportError:
         skip_or_fail("psycopg (3.x) is not installed; run scripts/setup")
-    cluster = PgCluster(bin_dir)
-    cluster.start()
+    import subprocess
+
+    try:
+        cluster = PgCluster(bin_dir)
+        cluster.start()
+    except (LookupError, OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", "") or exc
+        skip_or_fail(f"could not start a throw-away PostgreSQL cluster: {detail}")
     yield cluster
     cluster.stop()
 
