@@ -40,7 +40,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Modules that set ``BOTH_BACKENDS = True`` run every test using ``db`` on SQLite and on a
     throw-away PostgreSQL server."""
     if "db" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_BACKENDS", False):
-        metafunc.parametrize("db", ["sqlite", "postgresql"], indirect=True)
+        # Checks of SQLite files or PRAGMAs (marked sqlite_only) have no PostgreSQL run.
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        backends = ["sqlite"] if sqlite_only else ["sqlite", "postgresql"]
+        metafunc.parametrize("db", backends, indirect=True)
 
 
 @pytest.fixture
@@ -49,8 +52,6 @@ def db(request: pytest.FixtureRequest, tmp_path: Path):
     from auditdesk.store.db import open_database
 
     if getattr(request, "param", "sqlite") == "postgresql":
-        if request.node.get_closest_marker("sqlite_only"):
-            pytest.skip("a SQLite-only check (files, PRAGMAs)")
         url = request.getfixturevalue("pg_url")
     else:
         url = f"sqlite:///{tmp_path / 'test.sqlite'}"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import skip_or_fail
 
 from auditdesk.cli import main
 from auditdesk.store.db import head_revision, open_database
@@ -80,7 +81,7 @@ def test_backup_with_pg_dump(pg_url: str, tmp_path: Path, capsys) -> None:
     from auditdesk.store.pg import find_pg_dump
 
     if find_pg_dump() is None:
-        pytest.skip("pg_dump is not installed")
+        skip_or_fail("pg_dump is not installed (Debian: postgresql-client); run scripts/setup")
     open_database(pg_url).dispose()
     target = tmp_path / "server.dump"
     code, _, err = run(capsys, "--db", pg_url, "db", "backup", "-o", str(target))
