@@ -36,12 +36,26 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("AUDITDESK_HOME", str(tmp_path_factory.mktemp("home")))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set ``BOTH_BACKENDS = True`` run every test using ``db`` on SQLite and on a
+    throw-away PostgreSQL server."""
+    if "db" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_BACKENDS", False):
+        # Checks of SQLite files or PRAGMAs (marked sqlite_only) have no PostgreSQL run.
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        backends = ["sqlite"] if sqlite_only else ["sqlite", "postgresql"]
+        metafunc.parametrize("db", backends, indirect=True)
+
+
 @pytest.fixture
-def db(tmp_path: Path):
-    """A fresh, migrated SQLite database."""
+def db(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, migrated database: SQLite, or PostgreSQL where the module asks for both."""
     from auditdesk.store.db import open_database
 
-    database = open_database(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'test.sqlite'}"
+    database = open_database(url)
     yield database
     database.dispose()
 
@@ -115,3 +129,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.nodeid in slow:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throw-away PostgreSQL cluster (tests/pg_server.py), started once and removed at the end."""
+    from tests.pg_server import PgCluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        skip_or_fail("PostgreSQL server binaries (initdb, pg_ctl) not found; run scripts/setup")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        skip_or_fail("psycopg (3.x) is not installed; run scripts/setup")
+    import subprocess
+
+    try:
+        cluster = PgCluster(bin_dir)
+        cluster.start()
+    except (LookupError, OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", "") or exc
+        skip_or_fail(f"could not start a throw-away PostgreSQL cluster: {detail}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """The URL of a fresh, empty database on the throw-away server."""
+    return pg_cluster.create_database()

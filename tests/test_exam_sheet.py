@@ -38,6 +38,8 @@ from auditdesk.store.audits import create_reviewer
 from auditdesk.store.db import open_database
 from auditdesk.store.models import Audit, AuditScore, Study
 
+BOTH_BACKENDS = True  # tests using the db fixture also run on PostgreSQL (conftest.py)
+
 CHECKLIST = "acr-mammo-positioning"
 SUN = dt.date(2026, 3, 1)  # the test set's first mammogram (a Sunday)
 SAT = dt.date(2026, 3, 7)  # the second one (the Saturday of the same week)

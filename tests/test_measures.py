@@ -28,6 +28,8 @@ from auditdesk.reading.auditing import (
 from auditdesk.store import audits as store
 from auditdesk.store.models import Audit, AuditScore, Study
 
+BOTH_BACKENDS = True  # tests using the db fixture also run on PostgreSQL (conftest.py)
+
 CHECKLIST = "acr-mammo-positioning"
 SAT = dt.date(2025, 1, 11)  # Saturday: last day of the week of Sun 2025-01-05
 SUN = dt.date(2025, 1, 12)  # Sunday: first day of the next week

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from auditdesk.store.db import current_revision, head_revision, make_engine, upgrade
 from auditdesk.store.models import Base
+
+BOTH_BACKENDS = True  # tests using the db fixture also run on PostgreSQL (conftest.py)
 
 
 def test_empty_database_upgrades_to_head_and_matches_models(tmp_path: Path) -> None:
@@ -38,6 +41,7 @@ def test_upgrade_is_idempotent_and_downgrade_round_trips(tmp_path: Path) -> None
     assert current_revision(engine) == head_revision()
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_pragmas_make_commits_durable(db) -> None:
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

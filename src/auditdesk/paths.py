@@ -49,8 +49,11 @@ def data_dir(create: bool = True) -> Path:
 
 
 def default_db_url() -> str:
-    """SQLite file in the data directory; embedded, no server needed."""
-    return f"sqlite:///{data_dir() / DB_FILENAME}"
+    """``AUDITDESK_DB``, else the department server chosen in the settings (``db_settings``),
+    else the SQLite file in the data directory (embedded, no server needed)."""
+    from auditdesk.db_settings import configured_url
+
+    return configured_url() or f"sqlite:///{data_dir() / DB_FILENAME}"
 
 
 def demo_dir() -> Path:

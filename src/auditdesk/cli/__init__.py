@@ -268,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         metavar="URL",
-        help="database URL (default: SQLite file in the data folder), "
-        "e.g. sqlite:///audits.sqlite or postgresql://host/db",
+        help="database URL (default: $AUDITDESK_DB, else the Database settings, else the SQLite "
+        "file in the data folder), e.g. sqlite:///audits.sqlite or "
+        "postgresql+psycopg://user@host/auditdesk",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

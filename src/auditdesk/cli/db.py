@@ -17,17 +17,21 @@ def _db_path(args: argparse.Namespace) -> Path:
     path = sqlite_path_of(url)
     if path is None:
         raise DatabaseError(
-            f"'auditdesk db' works on SQLite files only, not {url.split('://', 1)[0]} databases; "
-            "use the server's own backup tools."
+            f"'auditdesk db {args.db_command}' works on SQLite files only, not "
+            f"{url.split('://', 1)[0]} databases; use 'db backup -o FILE' (pg_dump) or the "
+            "server's own tools."
         )
     return path
 
 
 def cmd_db_check(args: argparse.Namespace) -> int:
     """Exit 0 with a summary when the file is a healthy AuditDesk database, 3 (one line) if not."""
+    from auditdesk.cli_db_server import cmd_check_server, is_server
     from auditdesk.store.db import head_revision
     from auditdesk.store.db_check import inspect_file
 
+    if is_server(args):
+        return cmd_check_server(args)
     path = _db_path(args)
     state = inspect_file(path)  # raises DatabaseRefusedError (exit 3) with the sentence
     if not state.exists:
@@ -45,6 +49,10 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     from auditdesk.store.backup import make_backup
     from auditdesk.store.db_check import inspect_file
 
+    if getattr(args, "output", None):
+        from auditdesk.cli_db_server import cmd_backup_to
+
+        return cmd_backup_to(args)
     if args.keep is not None:
         try:
             app_settings.set_backup_keep(args.keep)
@@ -96,7 +104,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     dsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     q = dsub.add_parser("check", help="integrity and identity check (read-only)")
     q.set_defaults(func=cmd_db_check)
-    q = dsub.add_parser("backup", help="back the database up now (SQLite online backup)")
+    q = dsub.add_parser("backup", help="back the database up now (SQLite online backup, pg_dump)")
+    q.add_argument("-o", "--output", metavar="FILE", help="to this file (server: needs pg_dump)")
     q.add_argument("--keep", type=int, help="from now on keep this many backups (setting)")
     q.set_defaults(func=cmd_db_backup)
     q = dsub.add_parser("backups", help="list the backups of the database, newest first")
@@ -104,3 +113,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser("restore", help="replace the database with a checked backup")
     q.add_argument("backup", metavar="FILE|latest", help="a backup file, or 'latest'")
     q.set_defaults(func=cmd_db_restore)
+    from auditdesk.cli_db_server import add_commands as add_server_commands
+
+    add_server_commands(dsub)

@@ -67,6 +67,21 @@ def _copy_sqlite(source_uri: str, target: Path) -> None:
         src.close()
 
 
+def copy_to(db_path: Path, target: Path) -> Path:
+    """Back ``db_path`` up to a file of the user's choice (online backup API, no pruning)."""
+    tmp = target.with_name(target.name + ".partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_sqlite(readonly_uri(db_path), tmp)
+        os.replace(tmp, target)
+    except (sqlite3.Error, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise DatabaseError(
+            f"Could not back up the database {db_path} to {target}: {exc}."
+        ) from exc
+    return target
+
+
 def make_backup(
     db_path: Path, reason: str = "manual", keep: int | None = None, protect: Path | None = None
 ) -> Path:

@@ -8,9 +8,9 @@ killed process. PostgreSQL URLs work too (departments that share one database).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -27,9 +27,11 @@ from auditdesk.store.errors import (
     DatabaseError,
     DatabaseRefusedError,
     ReadOnlyDatabaseError,
+    WriteConflictError,
 )
 from auditdesk.store.migrations_dir import MIGRATIONS_DIR
 
+T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10000
 #: How long a writer waits in total for another process's write to finish before giving up.
 WRITE_WAIT_SECONDS = 60.0
@@ -40,6 +42,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseRefusedError",
     "ReadOnlyDatabaseError",
+    "WriteConflictError",
     "open_database",
 ]
 
@@ -94,7 +97,9 @@ def alembic_config(engine: Engine) -> Config:
     """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # ConfigParser treats "%" as interpolation: socket paths in URLs are %-escaped.
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    cfg.set_main_option("sqlalchemy.url", url)
     cfg.attributes["engine"] = engine
     return cfg
 
@@ -204,22 +209,53 @@ class Database:
             with self._sessions() as session, session.begin():
                 if not self.read_only and self.engine.dialect.name == "sqlite":
                     self._begin_immediate(session)
+                elif not self.read_only and self.engine.dialect.name == "postgresql":
+                    from auditdesk.store.pg import begin_write
+
+                    begin_write(session, WRITE_WAIT_SECONDS)
                 yield session
-        except OperationalError as exc:
+        except SQLAlchemyDatabaseError as exc:
+            self._raise_conflict(exc)
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def retrying(self, work: Callable[[], T], attempts: int = 3) -> T:
+        """Run ``work`` (which opens its own transactions) again after a write conflict with
+        another workstation; the last conflict's sentence reaches the user."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return work()
+            except WriteConflictError:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _raise_conflict(self, exc: SQLAlchemyDatabaseError) -> None:
+        """On a server: a unique/serialization/lock-timeout conflict becomes one sentence."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        from auditdesk.store.pg import conflict_kind, conflict_message
+
+        kind = conflict_kind(exc)
+        if kind is not None:
+            raise WriteConflictError(conflict_message(self.where, kind), kind) from exc
+
+    def _translate(self, exc: SQLAlchemyDatabaseError) -> BaseException:
+        """The one-sentence error for a failed write, or ``exc`` itself when none fits."""
+        if isinstance(exc, OperationalError):
             if _is_readonly(exc):
-                raise ReadOnlyDatabaseError(self.read_only_message()) from exc
+                return ReadOnlyDatabaseError(self.read_only_message())
             if _is_locked(exc):
-                raise DatabaseBusyError(
+                return DatabaseBusyError(
                     f"The database {self.where} is locked by another program; nothing was "
                     "saved; try again in a moment."
-                ) from exc
-            if _is_damaged(exc):
-                raise DatabaseError(self.damaged_message()) from exc
-            raise
-        except SQLAlchemyDatabaseError as exc:
-            if _is_damaged(exc):
-                raise DatabaseError(self.damaged_message()) from exc
-            raise
+                )
+        if _is_damaged(exc):
+            return DatabaseError(self.damaged_message())
+        return exc
 
     def damaged_message(self) -> str:
         return (
@@ -263,6 +299,10 @@ def open_database(
     if path is None:
         db = Database(url, read_only=bool(read_only))
         if migrate and not db.read_only:
+            if db.engine.dialect.name == "postgresql":
+                from auditdesk.store.pg import refuse_foreign
+
+                refuse_foreign(db.engine, db.where)
             upgrade(db.engine)
             ensure_site_secret(db)
         return db

@@ -25,3 +25,13 @@ class ReadOnlyDatabaseError(DatabaseError):
 
 class DatabaseBusyError(DatabaseError):
     """Another program kept the database locked for longer than AuditDesk waits."""
+
+
+class WriteConflictError(DatabaseBusyError):
+    """Another workstation changed the same record at the same moment on a shared server; this
+    change was rolled back and may simply be tried again (``kind``: unique, serialization,
+    deadlock, timeout)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -20,6 +20,14 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
     from auditdesk.store.db_check import sqlite_path_of
     from auditdesk.ui.common.database_dialogs import DatabaseProblemDialog
 
+    if db_url is None:
+        from auditdesk.db_settings import needs_password_prompt
+        from auditdesk.ui.database_page import ask_password_url
+
+        if needs_password_prompt() is not None:
+            db_url = ask_password_url()
+            if db_url is None:
+                return None  # the user cancelled the password: nothing to open
     url = db_url or default_db_url()
     while True:
         try:
@@ -33,6 +41,10 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
                 return None
         except DatabaseError as exc:
             QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
+            if db_url is None and "://" in url and not url.startswith("sqlite"):
+                from auditdesk.ui.database_page import open_database_settings
+
+                open_database_settings()  # an unreachable server: fix the settings, restart
             return None
 
 

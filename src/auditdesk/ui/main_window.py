@@ -37,6 +37,7 @@ from auditdesk.store.db import Database
 from auditdesk.ui.common import setting_bool, settings
 from auditdesk.ui.common.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.common.database_dialogs import open_backups
+from auditdesk.ui.database_page import open_database_settings
 from auditdesk.ui.common.importing import ImportingMixin, ImportWorker
 from auditdesk.ui.common.keys import show_keys
 from auditdesk.ui.common.menus import MenuEntry, build_menus, separator
@@ -72,6 +73,7 @@ COMMON_MENU = (
     MenuEntry("&File", "&Export image as PNG…", "_export_png_dialog", shortcut="Ctrl+E"),
     MenuEntry("&File", "Suggested &merges…", lambda w: study_groups.open_suggestions(w)),
     MenuEntry("&File", "Database &backups…", lambda w: open_backups(w, w.db)),
+    MenuEntry("&File", "Data&base server…", lambda w: open_database_settings(w)),
     separator("&File"),
     MenuEntry("&File", "&Quit", "close", shortcut=QKeySequence.StandardKey.Quit),
     MenuEntry("&View", "Dark theme", lambda w: w._set_theme("dark")),

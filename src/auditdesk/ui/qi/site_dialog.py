@@ -45,6 +45,7 @@ from auditdesk.qi import site
 from auditdesk.store.audits import list_reviewers
 from auditdesk.store.db import Database
 from auditdesk.ui.qi.chart_settings import ChartSettingsTab
+from auditdesk.ui.database_page import DatabasePage
 
 ROLE_LABELS = {"technologist": "technologist", "team_leader": "team leader", "coach": "coach"}
 
@@ -130,6 +131,8 @@ class SiteDialog(QDialog):
         self.tabs.addTab(self._evaluators_tab(), "Evaluators")
         self.chart_tab = ChartSettingsTab(self._settings, self)
         self.tabs.addTab(self.chart_tab, "Control chart")
+        self.database_page = DatabasePage(self)  # this workstation's; saved by its own button
+        self.tabs.addTab(self.database_page, "Database")
 
         self.error_label = QLabel(self)
         self.error_label.setObjectName("error")

@@ -59,6 +59,7 @@ from auditdesk.reading.worklist import (
 )
 from auditdesk.store.db import Database
 from auditdesk.ui.common import setting_bool, settings
+from auditdesk.ui.worklist_poll import WorklistPoller
 
 PK_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE: int = Qt.ItemDataRole.UserRole + 1
@@ -271,6 +272,7 @@ class WorklistPanel(QWidget):
     def __init__(self, db: Database, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.db = db
+        self.poller: WorklistPoller | None = None  # started by start_polling (others' progress)
         self.reviewer_pk: int | None = None
         self.blinded = False
         # Study id -> studies it is suggested to merge with (the main window sets it).
@@ -394,6 +396,7 @@ class WorklistPanel(QWidget):
         self.kind_combo.currentIndexChanged.connect(self._on_filter_changed)
         header.sortIndicatorChanged.connect(self._save_sort)
         self.refresh()
+        self.start_polling()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -417,6 +420,11 @@ class WorklistPanel(QWidget):
         self.technologist_combo.setVisible(not blinded)
         self.filter.technologist = None if blinded else self._technologist_choice
         self.refresh()
+
+    def start_polling(self) -> WorklistPoller:
+        """Refresh when colleagues on other workstations change the audits (ui.worklist_poll)."""
+        self.poller = self.poller or WorklistPoller(self, self.db)
+        return self.poller
 
     def refresh(self) -> None:
         """Re-read the database; keeps the current study selected if it is still listed."""
