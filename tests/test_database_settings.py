@@ -9,9 +9,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from auditdesk import db_settings
-from auditdesk.db_settings import DatabaseSettingsError, ServerSettings
-from auditdesk.paths import data_dir, default_db_url
+from auditdesk.paths import data_dir
+from auditdesk.runtime import db_settings
+from auditdesk.runtime.db_settings import DatabaseSettingsError, ServerSettings, database_url
 
 
 class MemoryKeyring(KeyringBackend):
@@ -65,18 +65,18 @@ def test_incomplete_settings_are_refused_in_one_sentence() -> None:
 
 
 def test_precedence_env_then_settings_then_sqlite(monkeypatch, memory_keyring) -> None:
-    assert default_db_url().startswith("sqlite:///")
+    assert database_url().startswith("sqlite:///")
     server = ServerSettings(host="db.example.org", database="auditdesk", user="ann")
     db_settings.save_server(server)
     db_settings.store_keyring_password(server, "pw")
-    assert default_db_url() == "postgresql+psycopg://ann:pw@db.example.org/auditdesk"
+    assert database_url() == "postgresql+psycopg://ann:pw@db.example.org/auditdesk"
     stored = (data_dir() / "settings.json").read_text()
     assert "pw" not in json.loads(stored)["database"].values()  # never in plain settings
     monkeypatch.setenv("AUDITDESK_DB", "sqlite:////tmp/other.sqlite")
-    assert default_db_url() == "sqlite:////tmp/other.sqlite"
+    assert database_url() == "sqlite:////tmp/other.sqlite"
     monkeypatch.delenv("AUDITDESK_DB")
     db_settings.save_server(None)
-    assert default_db_url().startswith("sqlite:///")
+    assert database_url().startswith("sqlite:///")
 
 
 def test_ask_mode_needs_a_prompt_and_stores_nothing(memory_keyring) -> None:
@@ -91,7 +91,7 @@ def test_ask_mode_needs_a_prompt_and_stores_nothing(memory_keyring) -> None:
 def test_database_page_tests_the_connection_and_saves(
     qtbot, pg_cluster, pg_url: str, memory_keyring, tmp_path: Path
 ) -> None:
-    from auditdesk.ui.database_page import DatabasePage
+    from auditdesk.ui.common.database_page import DatabasePage
 
     page = DatabasePage()
     qtbot.addWidget(page)

@@ -19,7 +19,7 @@ ACR = (
 
 
 def test_others_progress_appears_after_a_poll(qtbot, db) -> None:
-    from auditdesk.ui.worklist import WorklistPanel
+    from auditdesk.ui.reading.worklist import WorklistPanel
 
     with db.transaction() as s:
         study = Study(study_uid="1.2.826.0.1.3680043.10.999.88", kind="mammo")

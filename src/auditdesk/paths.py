@@ -49,11 +49,10 @@ def data_dir(create: bool = True) -> Path:
 
 
 def default_db_url() -> str:
-    """``AUDITDESK_DB``, else the department server chosen in the settings (``db_settings``),
-    else the SQLite file in the data directory (embedded, no server needed)."""
-    from auditdesk.db_settings import configured_url
-
-    return configured_url() or f"sqlite:///{data_dir() / DB_FILENAME}"
+    """The SQLite file in the data directory (embedded, no server needed). Which database a
+    command really uses (``AUDITDESK_DB``, a department server, this file) is
+    :func:`auditdesk.runtime.db_settings.database_url`."""
+    return f"sqlite:///{data_dir() / DB_FILENAME}"
 
 
 def demo_dir() -> Path:

@@ -10,10 +10,10 @@ from auditdesk.store.errors import DatabaseError
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    from auditdesk.paths import default_db_url
+    from auditdesk.runtime.db_settings import database_url
     from auditdesk.store.db_check import sqlite_path_of
 
-    url = args.db or default_db_url()
+    url = args.db or database_url()
     path = sqlite_path_of(url)
     if path is None:
         raise DatabaseError(
@@ -26,7 +26,7 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 def cmd_db_check(args: argparse.Namespace) -> int:
     """Exit 0 with a summary when the file is a healthy AuditDesk database, 3 (one line) if not."""
-    from auditdesk.cli_db_server import cmd_check_server, is_server
+    from auditdesk.cli.db_server import cmd_check_server, is_server
     from auditdesk.store.db import head_revision
     from auditdesk.store.db_check import inspect_file
 
@@ -50,7 +50,7 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     from auditdesk.store.db_check import inspect_file
 
     if getattr(args, "output", None):
-        from auditdesk.cli_db_server import cmd_backup_to
+        from auditdesk.cli.db_server import cmd_backup_to
 
         return cmd_backup_to(args)
     if args.keep is not None:
@@ -113,6 +113,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser("restore", help="replace the database with a checked backup")
     q.add_argument("backup", metavar="FILE|latest", help="a backup file, or 'latest'")
     q.set_defaults(func=cmd_db_restore)
-    from auditdesk.cli_db_server import add_commands as add_server_commands
+    from auditdesk.cli.db_server import add_commands as add_server_commands
 
     add_server_commands(dsub)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, func, select, text
+from sqlalchemy import Integer, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from auditdesk.store.db import Database, open_database
@@ -72,7 +72,7 @@ def _copy(
         )
     rows: dict[str, int] = {}
     with source.session() as src, target.transaction() as dst:
-        dst.execute(SiteSecret.__table__.delete())
+        dst.execute(delete(SiteSecret))  # the target's own new secret: the source's replaces it
         for table in Base.metadata.sorted_tables:
             order = list(table.primary_key.columns)
             result = src.execute(select(table).order_by(*order)).mappings()

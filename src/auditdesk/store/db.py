@@ -13,9 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlalchemy.exc import OperationalError
@@ -29,7 +27,7 @@ from auditdesk.store.errors import (
     ReadOnlyDatabaseError,
     WriteConflictError,
 )
-from auditdesk.store.migrations_dir import MIGRATIONS_DIR
+from auditdesk.store.migrations_dir import alembic_config, head_revision
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10000
@@ -43,6 +41,8 @@ __all__ = [
     "DatabaseRefusedError",
     "ReadOnlyDatabaseError",
     "WriteConflictError",
+    "alembic_config",
+    "head_revision",
     "open_database",
 ]
 
@@ -91,24 +91,6 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def alembic_config(engine: Engine) -> Config:
-    """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # ConfigParser treats "%" as interpolation: socket paths in URLs are %-escaped.
-    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
-    cfg.set_main_option("sqlalchemy.url", url)
-    cfg.attributes["engine"] = engine
-    return cfg
-
-
-def head_revision() -> str:
-    script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
-    head = script.get_current_head()
-    assert head is not None
-    return head
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -291,10 +273,10 @@ def open_database(
     "read-only when this process cannot write the file or its folder". An existing database
     is backed up before a migration changes it.
     """
-    from auditdesk.paths import default_db_url
+    from auditdesk.runtime.db_settings import database_url
     from auditdesk.store.db_check import inspect_file, sqlite_path_of
 
-    url = url or default_db_url()
+    url = url or database_url()
     path = sqlite_path_of(url)
     if path is None:
         db = Database(url, read_only=bool(read_only))

@@ -128,7 +128,7 @@ def pending_revisions(current: str | None) -> list[str]:
     from alembic.script import ScriptDirectory
     from sqlalchemy import create_engine
 
-    from auditdesk.store.db import alembic_config
+    from auditdesk.store.migrations_dir import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
     known = {rev.revision for rev in script.walk_revisions()}
@@ -147,8 +147,8 @@ def check_server(url: str, connect_timeout: int = 10) -> ServerState:
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.exc import SQLAlchemyError
 
-    from auditdesk.store.db import head_revision
     from auditdesk.store.errors import DatabaseError
+    from auditdesk.store.migrations_dir import head_revision
 
     shown = display_url(url)
     try:
@@ -236,9 +236,9 @@ def refuse_foreign(engine: Engine, where: str) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import inspect
 
-    from auditdesk.store.db import head_revision
     from auditdesk.store.db_check import known_revisions
     from auditdesk.store.errors import DatabaseRefusedError
+    from auditdesk.store.migrations_dir import head_revision
 
     with engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()

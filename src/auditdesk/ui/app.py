@@ -15,20 +15,20 @@ if TYPE_CHECKING:
 
 def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database | None:
     """Open the database; when it is refused, offer another file or a backup (None: quit)."""
-    from auditdesk.paths import default_db_url
+    from auditdesk.runtime.db_settings import database_url
     from auditdesk.store.db import DatabaseError, DatabaseRefusedError, open_database
     from auditdesk.store.db_check import sqlite_path_of
     from auditdesk.ui.common.database_dialogs import DatabaseProblemDialog
 
     if db_url is None:
-        from auditdesk.db_settings import needs_password_prompt
-        from auditdesk.ui.database_page import ask_password_url
+        from auditdesk.runtime.db_settings import needs_password_prompt
+        from auditdesk.ui.common.database_page import ask_password_url
 
         if needs_password_prompt() is not None:
             db_url = ask_password_url()
             if db_url is None:
                 return None  # the user cancelled the password: nothing to open
-    url = db_url or default_db_url()
+    url = db_url or database_url()
     while True:
         try:
             return open_database(url, read_only=True if read_only else None)
@@ -42,7 +42,7 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
         except DatabaseError as exc:
             QMessageBox.critical(None, "AuditDesk cannot open its database", str(exc))
             if db_url is None and "://" in url and not url.startswith("sqlite"):
-                from auditdesk.ui.database_page import open_database_settings
+                from auditdesk.ui.common.database_page import open_database_settings
 
                 open_database_settings()  # an unreachable server: fix the settings, restart
             return None

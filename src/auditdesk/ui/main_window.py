@@ -37,7 +37,7 @@ from auditdesk.store.db import Database
 from auditdesk.ui.common import setting_bool, settings
 from auditdesk.ui.common.checklists import ChecklistsDialog, error_summary
 from auditdesk.ui.common.database_dialogs import open_backups
-from auditdesk.ui.database_page import open_database_settings
+from auditdesk.ui.common.database_page import open_database_settings
 from auditdesk.ui.common.importing import ImportingMixin, ImportWorker
 from auditdesk.ui.common.keys import show_keys
 from auditdesk.ui.common.menus import MenuEntry, build_menus, separator

@@ -44,8 +44,8 @@ from PySide6.QtWidgets import (
 from auditdesk.qi import site
 from auditdesk.store.audits import list_reviewers
 from auditdesk.store.db import Database
+from auditdesk.ui.common.database_page import DatabasePage
 from auditdesk.ui.qi.chart_settings import ChartSettingsTab
-from auditdesk.ui.database_page import DatabasePage
 
 ROLE_LABELS = {"technologist": "technologist", "team_leader": "team leader", "coach": "coach"}
 

@@ -59,7 +59,7 @@ from auditdesk.reading.worklist import (
 )
 from auditdesk.store.db import Database
 from auditdesk.ui.common import setting_bool, settings
-from auditdesk.ui.worklist_poll import WorklistPoller
+from auditdesk.ui.reading.worklist_poll import WorklistPoller
 
 PK_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE: int = Qt.ItemDataRole.UserRole + 1

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import URL
 
-from auditdesk import app_settings
+from auditdesk.runtime import app_settings
 
 SETTINGS_KEY = "database"
 KEYRING_SERVICE = "AuditDesk database"
@@ -151,3 +151,11 @@ def needs_password_prompt() -> ServerSettings | None:
         return None
     server = load_server()
     return server if server is not None and server.password_mode == "ask" else None
+
+
+def database_url() -> str:
+    """The database every command and the window open: ``AUDITDESK_DB``, else the department
+    server chosen in the settings, else the SQLite file in the data directory."""
+    from auditdesk.paths import default_db_url
+
+    return configured_url() or default_db_url()

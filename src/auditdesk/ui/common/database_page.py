@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from auditdesk import db_settings
-from auditdesk.db_settings import DatabaseSettingsError, ServerSettings
+from auditdesk.runtime import db_settings
+from auditdesk.runtime.db_settings import DatabaseSettingsError, ServerSettings
 
 PASSWORD_CHOICES = [
     ("keyring", "Keep it in this computer's keyring"),

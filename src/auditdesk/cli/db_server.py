@@ -15,9 +15,9 @@ from auditdesk.store.errors import DatabaseError
 
 def database_url(args: argparse.Namespace) -> str:
     """``--db``, else ``AUDITDESK_DB``/settings, else the SQLite file."""
-    from auditdesk.paths import default_db_url
+    from auditdesk.runtime.db_settings import database_url as configured
 
-    return args.db or default_db_url()
+    return args.db or configured()
 
 
 def is_server(args: argparse.Namespace) -> bool:
