@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from auditdesk.store import audits
 from auditdesk.store.db import Database, WriteConflictError
-from auditdesk.store.models import Audit, AuditAnswer, Study
+from auditdesk.store.models import Audit, AuditAnswer, Study, utcnow
 
 BOTH_BACKENDS = True
 
@@ -115,7 +115,7 @@ def test_a_duplicate_audit_is_refused_by_the_database_with_one_sentence(db: Data
     }  # fmt: skip
     expected = WriteConflictError if db.engine.dialect.name == "postgresql" else Exception
     with pytest.raises(expected) as caught, db.transaction() as s:
-        s.add(Audit(**duplicate, started_at=audits.utcnow(), updated_at=audits.utcnow()))
+        s.add(Audit(**duplicate, started_at=utcnow(), updated_at=utcnow()))
     cause = str(caught.value.__cause__ or caught.value)
     assert "uq_audits_study_reviewer_checklist_purpose" in cause or (
         "UNIQUE constraint failed: audits.study_pk, audits.reviewer_pk" in cause

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditdesk.checklists.effective import effective_answers
 from auditdesk.checklists.schema import NOT_DETERMINABLE, NumberItem, PassFailItem, TextItem
 from auditdesk.checklists.validate import Instance
 from auditdesk.store.audits import AuditState
@@ -30,7 +31,7 @@ class FormDisplayMixin:
         result = self._result()
         missing = set(result.get("missing_required", []))
         not_applicable = set(result.get("not_applicable", []))
-        effective = result.get("effective_answers", {})
+        effective = effective_answers(result, keep_not_applicable=True)
         computed = result.get("computed", {})
         invalid = result.get("invalid_answers", {})
         for inst in self._instances:
