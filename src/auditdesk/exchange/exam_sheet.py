@@ -36,13 +36,13 @@ from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.checklists.schema import SCOPES, Checklist, PassFailItem
 from auditdesk.checklists.validate import parse_key
 from auditdesk.exchange.weekly import (
-    DEMO_BANNER,
     DEMO_MARK,
     _atomic,
     _checklist,
     _criteria,
     _save_workbook,
     _set,
+    new_sheet,
     safe_cell,
     site_exam_results,
 )
@@ -442,20 +442,9 @@ def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 
 def _write_xlsx(path: Path, header: list[str], rows: list[list[object]], demo: bool) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = EXAMS_SHEET
-    r = 1
-    if demo:
-        _set(ws, r, 1, DEMO_BANNER).font = Font(bold=True, color="C00000")
-        r += 1
-    for c, name in enumerate(header, start=1):
-        _set(ws, r, c, name).font = Font(bold=True)
-    ws.freeze_panes = ws.cell(row=r + 1, column=1)
+    wb, ws, r = new_sheet(EXAMS_SHEET, header, demo)
     for row in rows:
         r += 1
         for c, value in enumerate(row, start=1):

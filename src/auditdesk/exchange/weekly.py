@@ -262,21 +262,28 @@ def _write_weekly_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             writer.writerow(["" if row.get(c) is None else safe_cell(row.get(c)) for c in columns])
 
 
-def _write_weekly_xlsx(path: Path, rows: list[dict[str, Any]], demo: bool) -> None:
+def new_sheet(title: str, header: list[str], demo: bool) -> tuple[Any, Any, int]:
+    """A workbook of one sheet: a red DEMO banner row for demo data, then a bold header row
+    frozen in place. Returns (workbook, sheet, header row number): rows follow below it."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
-    ws.title = WEEKLY_SHEET
-    columns = _columns(rows)
+    ws.title = title
     r = 1
     if demo:
         _set(ws, r, 1, DEMO_BANNER).font = Font(bold=True, color="C00000")
         r += 1
-    for c, name in enumerate(columns, start=1):
+    for c, name in enumerate(header, start=1):
         _set(ws, r, c, name).font = Font(bold=True)
     ws.freeze_panes = ws.cell(row=r + 1, column=1)
+    return wb, ws, r
+
+
+def _write_weekly_xlsx(path: Path, rows: list[dict[str, Any]], demo: bool) -> None:
+    columns = _columns(rows)
+    wb, ws, r = new_sheet(WEEKLY_SHEET, columns, demo)
     for row in rows:
         r += 1
         for c, name in enumerate(columns, start=1):
