@@ -23,10 +23,11 @@ from auditdesk.checklists.loader import load_all
 from auditdesk.checklists.rules import ScoreResult, score
 from auditdesk.checklists.schema import MG_MEMBERS, MR_MEMBERS, Checklist
 from auditdesk.dicom.acquired import acquired_resolution
+from auditdesk.reading.exam_views import mammo_views, mr_roles
 from auditdesk.store import audits as store
-from auditdesk.store.catalog import get_study
+from auditdesk.store.catalog import _overrides as classification_overrides
 from auditdesk.store.db import Database
-from auditdesk.store.models import Audit, ChecklistVersion, Image, Series
+from auditdesk.store.models import Audit, ChecklistVersion, Image, Series, Study
 
 CALCULATED_MARKERS = ("CALC", "SYNTH", "COMPUTED")
 
@@ -193,14 +194,15 @@ def acquired_facts(session: Session, study_pk: int, modality: str) -> dict[str, 
     A member that is not there cannot be assessed: the audit may be completed without it and
     the exam is not evaluable, said as "not in the exam" rather than "not assessed".
     """
-    study = get_study(session, study_pk)
-    if study is None:
-        return {}
+    # One small query (this runs on every answer): the views or roles the worklist shows.
+    ids = select(Study.id).where(Study.id == study_pk)
+    overrides = classification_overrides(session)
     if modality == "MG":
-        found = set(study.views)  # screening views: a spot or FOR PROCESSING image is not one
+        # Screening views only: a spot or FOR PROCESSING image is not one.
+        found = set(mammo_views(session, ids, overrides).get(study_pk, "").split())
         wanted = MG_MEMBERS
     else:
-        found = {series.role or "" for series in study.series}
+        found = set(mr_roles(session, ids, overrides).get(study_pk, "").split())
         wanted = MR_MEMBERS
     facts = {f"{member}:acquired": member in found for member in wanted if member != "EXAM"}
     # No view or role recognised at all (views unreadable, nothing indexed): say nothing rather
