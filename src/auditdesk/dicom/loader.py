@@ -24,6 +24,7 @@ from auditdesk.dicom.display import (
 )
 from auditdesk.dicom.orientation import MammoTransform, dataset_mammo_transform
 from auditdesk.dicom.pixels import number_of_frames, read_dataset
+from auditdesk.dicom.reduced import reduced_display
 from auditdesk.dicom.sources import Location, open_location
 
 
@@ -40,6 +41,15 @@ class LoadedImage:
     # How to hang a mammogram (chest wall side, head up); identity for other images.
     transform: MammoTransform
     modality: str = ""  # DICOM Modality ("MG", "MR"): user window presets are filed by it
+    # A JPEG 2000 preview (dicom/reduced.py): ``display`` is resolution level ``reduce_level``
+    # (each side / 2**level, rounded up) of a frame whose full size is ``full_shape`` (rows,
+    # columns); 0 for the full decode. Calibration and measurements stay in full-size pixels.
+    reduce_level: int = 0
+    full_shape: tuple[int, int] | None = None
+
+    @property
+    def is_preview(self) -> bool:
+        return self.reduce_level > 0
 
 
 def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None) -> LoadedImage:
@@ -126,6 +136,12 @@ class CacheStats:
     prefetched: list[Location] = field(default_factory=list)
 
 
+#: Longest side of a preview when the caller does not say (a quarter of a 1080p screen is less).
+PREVIEW_TARGET = 1024
+#: Previews kept: two 4-view exams and a few single images.
+PREVIEW_CACHE_ENTRIES = 12
+
+
 class DisplayLoader:
     """A reusable pool of decode processes (``spawn``: safe next to Qt's threads) with a
     bounded cache of decoded images.
@@ -146,6 +162,9 @@ class DisplayLoader:
         self._sizes: dict[CacheKey, int] = {}
         self._prefetch_only: set[CacheKey] = set()
         self.stats = CacheStats()
+        self._previews: OrderedDict[tuple[Location, int, int], Future[LoadedImage | None]] = (
+            OrderedDict()
+        )
 
     def submit(
         self, loc: Location, frame: int = 0, voi_name: str | None = None
@@ -180,6 +199,7 @@ class DisplayLoader:
 
     def clear_cache(self) -> None:
         with self._lock:
+            self._previews.clear()
             self._cache.clear()
             self._sizes.clear()
             self._prefetch_only.clear()
@@ -236,5 +256,58 @@ class DisplayLoader:
         self.stats.bytes = sum(self._sizes.values())
         self.stats.entries = len(self._cache)
 
+    def submit_preview(
+        self, loc: Location, frame: int = 0, target: int = PREVIEW_TARGET
+    ) -> Future[LoadedImage | None]:
+        """A reduced-resolution JPEG 2000 first paint (None when the file has none: non-J2K,
+        signed, ...), decoded ahead of anything submitted later. Previews sit in their own small
+        count-bounded cache (a 1024 px preview is ~2.5 MB) and never count against the full
+        images' byte budget."""
+        key = (loc, frame, int(target))
+        with self._lock:
+            future = self._previews.get(key)
+            if future is not None and not future.cancelled():
+                self._previews.move_to_end(key)
+                return future
+            future = self._pool.submit(load_preview, loc, frame, int(target))
+            self._previews[key] = future
+            while len(self._previews) > PREVIEW_CACHE_ENTRIES:
+                self._previews.popitem(last=False)
+        return future
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def load_preview(loc: Location, frame: int = 0, target: int = PREVIEW_TARGET) -> LoadedImage | None:
+    """The frame at the coarsest JPEG 2000 resolution level with >= ``target`` pixels on its
+    longest side, windowed like :func:`load_for_display` (runs in a worker process); None when
+    only the full decode gives the right data or no level is smaller (see dicom/reduced.py)."""
+    with open_location(loc) as fp:
+        ds = read_dataset(fp)
+    found = reduced_display(ds, frame, target)
+    if found is None:
+        return None
+    image, reduced = found
+    presets = voi_presets(ds, frame=frame)
+    if image.voi.kind == "range" or not presets:
+        presets = [image.voi]
+    else:
+        presets.append(computed_preset(ds, image.modality_values, frame))
+    transform = (
+        dataset_mammo_transform(ds)
+        if is_mammography(ds)
+        else MammoTransform(flip_left_right=False, flip_up_down=False)
+    )
+    return LoadedImage(
+        location=loc,
+        display=image,
+        presets=presets,
+        calibration=calibration(ds, frame=frame),
+        patient_orientation=tuple(str(v) for v in (ds.get("PatientOrientation") or ())),
+        n_frames=number_of_frames(ds),
+        transform=transform,
+        modality=str(ds.get("Modality") or "").upper(),
+        reduce_level=reduced.level,
+        full_shape=reduced.full_shape,
+    )

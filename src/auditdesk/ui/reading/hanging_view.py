@@ -2,6 +2,10 @@
 the centre line. Which image goes where is decided by :mod:`auditdesk.reading.hanging`;
 this widget only
 decodes (through the shared :class:`DisplayLoader` pool) and draws.
+
+JPEG 2000 views are painted progressively: a reduced resolution level that covers the viewport
+is asked for first (all four previews are queued before any full decode, so they come back in
+a fraction of a second), then the full image is swapped in (viewer_progressive.py).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class MammoHangingView(QWidget):
     slot_loaded = Signal(str, object)
     # Emitted once all hung slots of the current study have a result.
     all_slots_loaded = Signal()
+    # Emitted once every hung slot shows something (a preview, the full image or a message).
+    all_slots_painted = Signal()
 
     def __init__(self, loader: DisplayLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +51,12 @@ class MammoHangingView(QWidget):
         self._pending: set[str] = set()
         self._bridge = LoadBridge()
         self._bridge.loaded.connect(self._on_loaded)
+        #: Paint JPEG 2000 views from a reduced resolution level first.
+        self.progressive = True
+        self._unpainted: set[str] = set()
+        self._previewing: set[str] = set()
+        self._preview_bridge = LoadBridge()
+        self._preview_bridge.loaded.connect(self._on_preview)
         self.sync_zoom = False
         self._syncing = False
         self.current_slot: str | None = None
@@ -82,21 +94,40 @@ class MammoHangingView(QWidget):
         # Every slot is pending before the first request: a prefetched (already decoded) image
         # is drawn inside submit's callback, and "all loaded" must wait for the last one.
         self._pending = {slot for slot, choice in hanging.slots.items() if choice.image}
+        self._unpainted = set(self._pending)
+        self._previewing: set[str] = set()  # slots showing this request's preview
+        locations = {
+            slot: Location(choice.image.path, choice.image.archive_member)
+            for slot, choice in hanging.slots.items()
+            if choice.image is not None
+        }
+        # Previews first: the pool runs requests in order, so all four reduced levels are
+        # decoded before the first full decode starts.
+        previews: dict[str, Future[LoadedImage | None]] = {}
+        if self.progressive:
+            target = self._preview_target()
+            for slot, loc in locations.items():
+                if not self.loader.cached(loc, 0, None):
+                    previews[slot] = self.loader.submit_preview(loc, 0, target)
         futures: dict[str, Future[LoadedImage]] = {}
         for slot, choice in hanging.slots.items():
             viewport = self.viewports[slot]
             if choice.image is None:
                 viewport.show_message(f"{slot}\n\n{choice.note}")
                 continue
-            image = choice.image
-            futures[slot] = self.loader.submit(Location(image.path, image.archive_member), 0, None)
+            futures[slot] = self.loader.submit(locations[slot], 0, None)
             if not futures[slot].done():
                 viewport.show_message(f"Loading {slot}…")
+        for slot, preview in previews.items():
+            preview.add_done_callback(
+                lambda fut, s=slot: self._preview_bridge.loaded.emit((request, s), result_of(fut))
+            )
         for slot, future in futures.items():
             future.add_done_callback(
                 lambda fut, s=slot: self._bridge.loaded.emit((request, s), result_of(fut))
             )
         if not self._pending:
+            self.all_slots_painted.emit()
             self.all_slots_loaded.emit()
 
     def set_sync_zoom(self, on: bool) -> None:
@@ -142,6 +173,49 @@ class MammoHangingView(QWidget):
         """True once every hung slot of the current study has been drawn (or failed)."""
         return self.hanging is not None and not self._pending
 
+    def all_painted(self) -> bool:
+        """True once every hung slot shows a preview, its full image or a message."""
+        return self.hanging is not None and not self._unpainted
+
+    def _preview_target(self) -> int:
+        """Longest side (device pixels) a preview needs: the biggest viewport's longest side."""
+        ratio = self.devicePixelRatioF() or 1.0
+        longest = max(max(v.width(), v.height()) for v in self.viewports.values())
+        return max(512, int(longest * ratio))
+
+    def _slot_info(self, slot: str) -> str:
+        assert self.hanging is not None
+        choice = self.hanging.slots[slot]
+        info = ""  # the viewport puts the window name (and "inverted") in front
+        if choice.image is not None and choice.image.lossy:
+            info = "LOSSY"
+        if choice.image is not None and (evidence := evidence_text(choice.image)):
+            info = "\n".join(p for p in (info, f"view: {evidence}") if p)  # issue 13
+        if choice.note:
+            info += f"\n{choice.note}"
+        return info
+
+    def _painted(self, slot: str) -> None:
+        if slot in self._unpainted:
+            self._unpainted.discard(slot)
+            if not self._unpainted:
+                self.all_slots_painted.emit()
+
+    def _on_preview(self, key: tuple[int, str], result: object) -> None:
+        """A reduced first paint; ignored when the full image (or an error) is already up, and
+        when there is none (non-J2K, signed, ...: the full path reports any problem)."""
+        request, slot = key
+        if request != self._request or self.hanging is None or slot not in self._pending:
+            return
+        if not isinstance(result, LoadedImage):
+            return
+        transform = slot_transform(slot, result.patient_orientation)
+        self.viewports[slot].show_loaded(
+            result, transform, label=self._overlay_text(slot), info=self._slot_info(slot)
+        )
+        self._previewing.add(slot)
+        self._painted(slot)
+
     # ------------------------------------------------------------------ results
     def _overlay_text(self, slot: str) -> str:
         if self.show_technologist and self.study is not None and self.study.technologist:
@@ -154,7 +228,6 @@ class MammoHangingView(QWidget):
             return  # another study was hung since; drop the stale frame
         self._pending.discard(slot)
         viewport = self.viewports[slot]
-        choice = self.hanging.slots[slot]
         if isinstance(result, Exception):
             viewport.show_message(f"{slot}: this image cannot be shown: {result}")
             self.results[slot] = result
@@ -162,14 +235,14 @@ class MammoHangingView(QWidget):
             assert isinstance(result, LoadedImage)
             self.results[slot] = result
             transform = slot_transform(slot, result.patient_orientation)
-            info = ""  # the viewport puts the window name (and "inverted") in front
-            if choice.image is not None and choice.image.lossy:
-                info = "LOSSY"
-            if choice.image is not None and (evidence := evidence_text(choice.image)):
-                info = "\n".join(p for p in (info, f"view: {evidence}") if p)  # issue 13
-            if choice.note:
-                info += f"\n{choice.note}"
-            viewport.show_loaded(result, transform, label=self._overlay_text(slot), info=info)
+            label, info = self._overlay_text(slot), self._slot_info(slot)
+            if (
+                slot in self._previewing and viewport.is_preview
+            ):  # same pixel grid, same window, same zoom: no flicker
+                viewport.swap_in_full(result, transform, label=label, info=info)
+            else:
+                viewport.show_loaded(result, transform, label=label, info=info)
+        self._painted(slot)
         self.slot_loaded.emit(slot, result)
         if not self._pending:
             self.all_slots_loaded.emit()

@@ -36,6 +36,7 @@ from auditdesk.dicom.orientation import MammoTransform, apply_transform
 from auditdesk.reading.measure import Measurement, Point, display_shape
 from auditdesk.ui.reading.measure import MeasurementGraphic
 from auditdesk.ui.reading.viewer_measuring import MeasuringTools, _Shown
+from auditdesk.ui.reading.viewer_progressive import ProgressiveImage, preview_note
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -102,7 +103,7 @@ class LoadBridge(QObject):
     loaded = Signal(object, object)  # caller's key (e.g. request id), LoadedImage | Exception
 
 
-class ImageViewport(MeasuringTools, QWidget):
+class ImageViewport(MeasuringTools, ProgressiveImage, QWidget):
     """Shows one display frame, fit to the viewport, aspect ratio from the pixel spacing."""
 
     #: The viewport got keyboard focus (click): e.g. the main window shows its presets.
@@ -254,7 +255,14 @@ class ImageViewport(MeasuringTools, QWidget):
     def show_loaded(
         self, loaded: LoadedImage, transform: MammoTransform, *, label: str = "", info: str = ""
     ) -> None:
-        """Show a decoded image hung by ``transform``, re-windowable in place."""
+        """Show a decoded image hung by ``transform``, re-windowable in place.
+
+        A JPEG 2000 preview (``loaded.is_preview``) is placed in full-resolution coordinates;
+        :meth:`swap_in_full` later replaces it without moving anything.
+        """
+        level = loaded.reduce_level if loaded.full_shape is not None else 0
+        if level:
+            info = "\n".join(p for p in (info, preview_note(level)) if p)
         self.show_frame(
             apply_transform(loaded.display.array, transform),
             label=label,
@@ -263,6 +271,8 @@ class ImageViewport(MeasuringTools, QWidget):
             source=loaded.display,
             transform=transform,
             calibration=loaded.calibration,
+            full_shape=loaded.full_shape if level else None,
+            level=level,
         )
 
     def show_frame(
@@ -275,8 +285,14 @@ class ImageViewport(MeasuringTools, QWidget):
         source: DisplayImage | None = None,
         transform: MammoTransform | None = None,
         calibration: Calibration | None = None,
+        full_shape: tuple[int, int] | None = None,
+        level: int = 0,
     ) -> None:
         """Display a windowed uint8 (or RGB uint8) frame; ``aspect`` = row spacing / col spacing.
+
+        ``level`` > 0: ``array`` is a reduced-resolution preview of a stored frame of
+        ``full_shape`` (rows, cols); it is drawn scaled by 2**level so that view coordinates
+        (and measurements) are full-resolution pixels.
 
         With ``source`` (the DisplayImage ``array`` was rendered from) and ``transform`` (how it is
         hung), the viewport can re-window it locally; ``info`` is then the detail shown after the
@@ -287,7 +303,9 @@ class ImageViewport(MeasuringTools, QWidget):
         self._cancel_draft()
         self._calibration = calibration
         self._aspect = float(aspect)
-        self._stored_shape = display_shape(array.shape, transform)  # transpose is its own inverse
+        # transpose is its own inverse
+        self._stored_shape = full_shape or display_shape(array.shape, transform)
+        self._preview_level = level if full_shape is not None else 0
         self._source = source
         self._transform = transform
         self._voi = source.voi if source is not None else None
@@ -300,8 +318,7 @@ class ImageViewport(MeasuringTools, QWidget):
         self._original = self._base
         self._array = self._base
         self.image_item.setImage(self._array, levels=(0, 255), autoLevels=False)
-        rows, cols = array.shape[:2]
-        self.image_item.setRect(0, 0, cols, rows * aspect)
+        self._place_image(*array.shape[:2])
         self.view.setAspectLocked(True, 1.0)
         self.fit()
         self.message.hide()
@@ -349,6 +366,7 @@ class ImageViewport(MeasuringTools, QWidget):
         self._cancel_draft()
         self._calibration = None
         self._stored_shape = None
+        self._preview_level = 0
 
     def _show_array(self) -> None:
         if self._base is None:
@@ -455,7 +473,10 @@ class ImageViewport(MeasuringTools, QWidget):
         self._fitted = True
         if self._base is None:
             return
-        self.view.autoRange(padding=0.0)
+        if self.is_preview:  # the full image's extent, not the rounded-up preview's
+            self.view.setRange(rect=self._image_rect(), padding=0.0)
+        else:
+            self.view.autoRange(padding=0.0)
         self._apply_anchor()
 
     def one_to_one(self) -> None:
@@ -483,7 +504,7 @@ class ImageViewport(MeasuringTools, QWidget):
         """Width of the shown image in view coordinates (0 when nothing is shown)."""
         if self._array is None:
             return 0.0
-        return float(self.image_item.mapRectToParent(self.image_item.boundingRect()).width())
+        return float(self._image_rect().width())
 
     def set_view_range(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
         """Show exactly this part of the image (no signal: used to follow another viewport)."""
@@ -505,7 +526,7 @@ class ImageViewport(MeasuringTools, QWidget):
     def _apply_anchor(self) -> None:
         if self._anchor is None or self._array is None:
             return
-        rect = self.image_item.mapRectToParent(self.image_item.boundingRect())
+        rect = self._image_rect()
         width, height = rect.width(), rect.height()
         view_w, view_h = self.view.width(), self.view.height()
         if width <= 0 or height <= 0 or view_w <= 0 or view_h <= 0:
