@@ -125,11 +125,12 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from auditdesk.dicom.display import render_png
     from auditdesk.dicom.pixels import PixelDataError
+    from auditdesk.dicom.reduced import render_png_fitted
 
     try:
-        out = render_png(
+        # JPEG 2000 with --max-size: only the resolution level that covers the size is decoded.
+        result = render_png_fitted(
             args.file, args.output, frame=args.frame, voi=args.window, max_size=args.max_size
         )
     except PixelDataError as exc:
@@ -138,7 +139,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"auditdesk render: {args.file}: {exc}", file=sys.stderr)
         return 2
-    print(f"Wrote {out}")
+    level = f" (JPEG 2000 resolution level {result.level})" if result.level else ""
+    print(f"Wrote {result.path}{level}")
     return 0
 
 
