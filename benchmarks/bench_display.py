@@ -10,7 +10,11 @@ JPEG 2000 lossless, then times per study (median of N runs, warm page cache):
 * decode: ``read_dataset`` + ``decode_frame``;
 * display: ``read_dataset`` + ``to_display`` (uint8), i.e. decode + modality LUT + VOI +
   polarity;
-* with GDCM installed, JPEG 2000 decode with each available pydicom plug-in.
+* with GDCM installed, JPEG 2000 decode with each available pydicom plug-in;
+* progressive JPEG 2000: first paint of the 4 views from the reduced resolution level a
+  viewport needs (longest side >= rows / 4: 1024 px for 4096 rows, level 2) against the full
+  decode of the same, in process and through ``DisplayLoader`` with 2 worker processes
+  (time until all four previews / all four full images are back, as the hanging asks).
 
 Figures only, no assertions. The study is made here (not with the project's demo generator)
 so the benchmark does not depend on it.
@@ -197,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             table.append((label, "display stages alone", timed(stages_only(files), runs), base[0]))
+        progressive = progressive_rows(j2k, rows // 4, runs)
 
         print()
         header = f"{'variant':14s} {'per 4-view study':31s} {'wall ms':>9s} {'min-max':>17s}"
@@ -206,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{label:14s} {what:31s} {med:9.1f} {spread:>17s} {med / base_ms:7.1f} {cpu:9.1f}"
             )
+        print(
+            f"\n{'JPEG 2000 progressive, per 4-view study':46s} {'wall ms':>9s} {'min-max':>17s}",
+            end="",
+        )
+        print(f" {'x full':>7s}")
+        for _label, what, (med, lo, hi, _cpu), base_ms in progressive:
+            spread = f"{lo:.1f}-{hi:.1f}"
+            print(f"{what:46s} {med:9.1f} {spread:>17s} {med / base_ms:7.2f}")
 
         try:
             import gdcm  # noqa: F401
@@ -235,6 +248,69 @@ def main(argv: list[str] | None = None) -> int:
             spread = f"{lo:.1f}-{hi:.1f}"
             print(f"{plugin:12s} {med:9.1f} {spread:>17s} {cpu:9.1f} {same!s:>10s}")
     return 0
+
+
+def progressive_rows(files: list[Path], target: int, runs: int) -> list[tuple]:
+    """Table rows for the JPEG 2000 first paint (reduced level) against the full decode.
+
+    The baseline of each ratio is the full path measured in the same run: ``to_display`` in
+    process, and all four full images through a 2-worker ``DisplayLoader`` (spawned and warmed
+    up before timing, its cache cleared before every run).
+    """
+    from concurrent.futures import wait
+
+    from auditdesk.dicom.loader import DisplayLoader
+    from auditdesk.dicom.reduced import reduced_display
+    from auditdesk.dicom.sources import Location
+
+    def reduced_uint8(path: Path) -> np.ndarray:
+        found = reduced_display(read_dataset(path), 0, target)
+        assert found is not None, "no reduced level: not the progressive path"
+        return found[0].array
+
+    label = "J2K progressive"
+    full = timed(per_study(files, display_uint8), runs)
+    rows = [
+        (label, "display uint8, full decode", full, full[0]),
+        (
+            label,
+            f"display uint8, reduced (>= {target} px)",
+            timed(per_study(files, reduced_uint8), runs),
+            full[0],
+        ),
+    ]
+    locations = [Location(str(f)) for f in files]
+    loader = DisplayLoader(workers=2)
+    try:
+        wait([loader.submit_preview(loc, 0, target) for loc in locations])  # spawn + import
+
+        def full_only() -> None:
+            loader.clear_cache()
+            wait([loader.submit(loc) for loc in locations])
+
+        first_paint: list[float] = []
+
+        def progressive() -> None:
+            loader.clear_cache()
+            t0 = time.perf_counter()
+            previews = [loader.submit_preview(loc, 0, target) for loc in locations]
+            fulls = [loader.submit(loc) for loc in locations]
+            wait(previews)
+            first_paint.append((time.perf_counter() - t0) * 1000.0)
+            wait(fulls)
+
+        pool_full = timed(full_only, runs)
+        pool_both = timed(progressive, runs)
+        painted = statistics.median(first_paint[1:])  # [0] was the warm-up call
+        lo, hi = min(first_paint[1:]), max(first_paint[1:])
+        rows += [
+            (label, "2 workers: 4 full images", pool_full, pool_full[0]),
+            (label, "2 workers: 4 previews on screen", (painted, lo, hi, 0.0), pool_full[0]),
+            (label, "2 workers: then 4 full images", pool_both, pool_full[0]),
+        ]
+    finally:
+        loader.shutdown()
+    return rows
 
 
 if __name__ == "__main__":
