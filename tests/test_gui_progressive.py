@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QPointF
 
 from auditdesk.dicom.index import import_paths
-from auditdesk.dicom.loader import load_for_display, load_preview
+from auditdesk.dicom.loader import LoadedImage, load_for_display, load_preview
 from auditdesk.dicom.orientation import apply_transform
 from auditdesk.reading.hanging import MAMMO_SLOTS, hang_mammo, slot_transform
 from auditdesk.store.catalog import list_studies
@@ -212,3 +212,32 @@ def test_cached_full_images_skip_the_preview(qtbot, hanging, j2k_exam):
     loader.release()
     qtbot.waitUntil(view.all_loaded, timeout=30000)
     assert not any(vp.is_preview for vp in view.viewports.values())
+
+
+def test_single_image_preview_then_full_in_the_main_window(qtbot, db, j2k_exam):
+    from auditdesk.ui.main_window import MainWindow
+
+    class Held(HeldLoader):
+        def prefetch(self, items) -> None:
+            pass
+
+        def cancel_prefetch(self) -> int:
+            return 0
+
+    loader = Held()
+    win = MainWindow(db, loader=loader, ask_reviewer=False)
+    qtbot.addWidget(win)
+    win.show()
+    image_id = next(i for i, (_s, _series, image) in win._images.items() if image.view == "CC")
+    win.show_image(image_id)
+    qtbot.waitUntil(lambda: win.viewport.is_preview, timeout=30000)
+    win.viewport.set_window(1200.0, 700.0)
+    shown_voi = win.viewport.voi
+    view_range = win.viewport.view.viewRange()
+    loader.release()
+    qtbot.waitUntil(lambda: isinstance(win.last_loaded, LoadedImage), timeout=30000)
+    assert not win.viewport.is_preview
+    assert win.viewport.voi == shown_voi
+    assert np.allclose(win.viewport.view.viewRange(), view_range)
+    assert win.viewport.stored_shape == (2047, 1663)
+    assert win.viewport.array.shape[:2] in {(2047, 1663), (1663, 2047)}

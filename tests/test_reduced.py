@@ -215,3 +215,14 @@ def test_codestream_info_reads_siz_and_cod(shared_data):
     assert (info.precision, info.signed, info.levels, info.components) == (12, False, 5, 1)
     assert reduced.codestream_info(b"not a codestream") is None
     assert reduced.codestream_info(b"\xff\x4f\xff\x51\x00") is None
+
+
+def test_preview_requests_are_only_made_for_j2k_images_big_enough():
+    # Decided from the index (no file opened): other codecs and small images never ask.
+    lossless, lossy = str(JPEG2000Lossless), "1.2.840.10008.1.2.4.91"
+    assert reduced.may_have_preview(lossless, 4096, 3328, 1024)
+    assert reduced.may_have_preview(lossy, 4096, 3328, 2048)
+    assert not reduced.may_have_preview(lossless, 4096, 3328, 2049)  # level 1 is too small
+    assert not reduced.may_have_preview(str(ExplicitVRLittleEndian), 4096, 3328, 512)
+    assert not reduced.may_have_preview("1.2.840.10008.1.2.4.201", 4096, 3328, 512)  # HTJ2K
+    assert not reduced.may_have_preview(lossless, None, None, 512)

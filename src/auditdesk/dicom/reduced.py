@@ -61,6 +61,7 @@ __all__ = [
     "codestream_info",
     "decode_reduced",
     "level_for_size",
+    "may_have_preview",
     "reduced_display",
     "render_png_fitted",
     "why_not_reduced",
@@ -203,6 +204,17 @@ def level_for_size(rows: int, cols: int, target: int, levels: int) -> int:
     while level < levels and math.ceil(longest / 2 ** (level + 1)) >= target:
         level += 1
     return level
+
+
+def may_have_preview(
+    transfer_syntax_uid: str | None, rows: int | None, cols: int | None, target: int
+) -> bool:
+    """Worth asking a worker for a preview (from the index, without opening the file)? False
+    for other codecs and for images whose half size is already below ``target``: for them a
+    preview request would only read the file twice."""
+    if str(transfer_syntax_uid or "") not in REDUCIBLE_SYNTAXES or not rows or not cols:
+        return False
+    return math.ceil(max(rows, cols) / 2) >= target
 
 
 def decode_reduced(ds: Dataset, frame: int = 0, target: int = 1024) -> ReducedFrame | None:

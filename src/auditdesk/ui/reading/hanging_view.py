@@ -16,6 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage, result_of
+from auditdesk.dicom.reduced import may_have_preview
 from auditdesk.dicom.sources import Location
 from auditdesk.reading.hanging import MAMMO_SLOTS, MammoHanging, chest_wall_side, slot_transform
 from auditdesk.store.catalog import StudySummary
@@ -107,7 +108,12 @@ class MammoHangingView(QWidget):
         if self.progressive:
             target = self._preview_target()
             for slot, loc in locations.items():
-                if not self.loader.cached(loc, 0, None):
+                image = hanging.slots[slot].image
+                assert image is not None
+                wanted = may_have_preview(
+                    image.transfer_syntax_uid, image.rows, image.columns, target
+                )
+                if wanted and not self.loader.cached(loc, 0, None):
                     previews[slot] = self.loader.submit_preview(loc, 0, target)
         futures: dict[str, Future[LoadedImage]] = {}
         for slot, choice in hanging.slots.items():

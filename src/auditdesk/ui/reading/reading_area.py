@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from auditdesk.dicom.display import VOIPreset
 from auditdesk.dicom.loader import LoadedImage, result_of
+from auditdesk.dicom.reduced import may_have_preview
 from auditdesk.dicom.sources import Location
 from auditdesk.reading.hanging import MAMMO_SLOTS, hang_mammo
 from auditdesk.reading.measure import Measurement
@@ -178,15 +179,41 @@ class ReadingAreaMixin:
         self._request += 1
         request = self._request
         self.viewport.show_message(f"Loading {image.label if study.kind == 'mammo' else ''}…")
-        future: Future[LoadedImage] = self.loader.submit(
-            Location(image.path, image.archive_member), 0, voi_name
-        )
+        loc = Location(image.path, image.archive_member)
+        size = self.viewport.size()
+        target = max(512, int(max(size.width(), size.height()) * self.devicePixelRatioF()))
+        if (
+            voi_name is None
+            and may_have_preview(image.transfer_syntax_uid, image.rows, image.columns, target)
+            and not self.loader.cached(loc, 0, None)
+        ):
+            # JPEG 2000: a reduced level first (queued before the full decode), then the swap.
+            preview = self.loader.submit_preview(loc, 0, target)
+            preview.add_done_callback(
+                lambda fut: self._bridge.loaded.emit((request, "preview"), result_of(fut))
+            )
+        future: Future[LoadedImage] = self.loader.submit(loc, 0, voi_name)
 
         future.add_done_callback(lambda fut: self._bridge.loaded.emit(request, result_of(fut)))
 
-    def _on_loaded(self, request: int, result: object) -> None:
+    def _on_preview(self, request: int, result: object) -> None:
+        """A reduced first paint of the single image (dropped once the full one is up)."""
+        if request != self._request or self._current_image_id is None:
+            return
+        if not isinstance(result, LoadedImage) or getattr(self, "_full_request", None) == request:
+            return
+        study, series, image = self._images[self._current_image_id]
+        label = image.label if study.kind == "mammo" else (series.role or series.description or "")
+        self.viewport.show_loaded(result, result.transform, label=label)
+        self.viewport.set_view_kind(image.view if study.kind == "mammo" else None)
+
+    def _on_loaded(self, request: int | tuple[int, str], result: object) -> None:
+        if isinstance(request, tuple):
+            self._on_preview(request[0], result)
+            return
         if request != self._request or self._current_image_id is None:
             return  # the user moved on; drop the stale frame
+        self._full_request = request  # a preview of this request arriving late is dropped
         study, series, image = self._images[self._current_image_id]
         if isinstance(result, Exception):
             self._current = None
@@ -202,9 +229,13 @@ class ReadingAreaMixin:
         info = spacing  # the viewport puts the window (and "inverted") in front
         if image.lossy:
             info += " · LOSSY COMPRESSED: not for primary interpretation"
-        self.viewport.show_loaded(result, result.transform, label=label, info=info)
+        if self.viewport.is_preview:  # keeps the window, zoom and measurements shown
+            self.viewport.swap_in_full(result, result.transform, label=label, info=info)
+        else:
+            self.viewport.show_loaded(result, result.transform, label=label, info=info)
         self.viewport.set_view_kind(image.view if study.kind == "mammo" else None)
-        self._fill_voi_combo(result, disp.voi.name)
+        shown_voi = self.viewport.voi or disp.voi
+        self._fill_voi_combo(result, shown_voi.name)
         self.statusBar().showMessage(f"{study.kind} · {label} · {disp.voi.source}")
         self.last_loaded = result
 
