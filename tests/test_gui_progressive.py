@@ -241,3 +241,36 @@ def test_single_image_preview_then_full_in_the_main_window(qtbot, db, j2k_exam):
     assert np.allclose(win.viewport.view.viewRange(), view_range)
     assert win.viewport.stored_shape == (2047, 1663)
     assert win.viewport.array.shape[:2] in {(2047, 1663), (1663, 2047)}
+
+
+def test_computed_default_window_of_the_preview_is_kept_for_the_full_image(
+    qtbot, hanging, j2k_exam
+):
+    """No window in the file: the default is a range computed from the pixels. The preview's
+    range (from its reduced pixels) stays on screen; the full image does not jump to its own."""
+    import pydicom
+
+    view, loader = hanging
+    for series in j2k_exam.series:
+        for image in series.images:
+            ds = pydicom.dcmread(image.path)
+            for keyword in ("WindowCenter", "WindowWidth", "WindowCenterWidthExplanation"):
+                if keyword in ds:
+                    delattr(ds, keyword)
+            ds.save_as(image.path)
+    view.show_hanging(j2k_exam, hang_mammo(j2k_exam))
+    qtbot.waitUntil(view.all_painted, timeout=30000)
+    shown = {slot: view.viewports[slot].voi for slot in MAMMO_SLOTS}
+    assert all(v.kind == "range" and v.name == "Full range" for v in shown.values())
+    loader.release()
+    qtbot.waitUntil(view.all_loaded, timeout=30000)
+    for slot in MAMMO_SLOTS:
+        vp, full = view.viewports[slot], view.results[slot]
+        assert full.display.voi.kind == "range"
+        assert full.display.voi != shown[slot]  # the full image's own range differs a little
+        assert vp.voi == shown[slot]
+        transform = slot_transform(slot, full.patient_orientation)
+        expected = apply_transform(full.display.rewindow(shown[slot]).array, transform)
+        assert np.array_equal(vp.array, expected)
+        vp.reset()  # R: back to the default of this viewing, the preview's range
+        assert vp.voi == shown[slot]
