@@ -226,3 +226,15 @@ def test_preview_requests_are_only_made_for_j2k_images_big_enough():
     assert not reduced.may_have_preview(str(ExplicitVRLittleEndian), 4096, 3328, 512)
     assert not reduced.may_have_preview("1.2.840.10008.1.2.4.201", 4096, 3328, 512)  # HTJ2K
     assert not reduced.may_have_preview(lossless, None, None, 512)
+
+
+def test_display_loader_serves_previews_from_its_workers(loader, j2k_study):
+    loc = Location(str(j2k_study.files[1].path))
+    future = loader.submit_preview(loc, 0, 300)
+    assert loader.submit_preview(loc, 0, 300) is future  # asked twice, decoded once
+    preview = future.result(timeout=120)
+    assert preview is not None and preview.reduce_level == 1
+    assert preview.display.array.shape == (512, 416)  # ceil(1023 / 2), ceil(831 / 2)
+    assert not loader.cached(loc)  # previews never stand in for the full image
+    loader.clear_cache()
+    assert loader.submit_preview(loc, 0, 300) is not future
