@@ -150,7 +150,10 @@ def test_render_max_size_decodes_only_the_reduced_level(j2k_study, tmp_path, mon
     def no_full_decode(*_args, **_kwargs):
         raise AssertionError("the full frame was decoded")
 
+    from auditdesk.dicom import pixels
+
     monkeypatch.setattr(display, "decode_frame", no_full_decode)
+    monkeypatch.setattr(pixels, "_decode", no_full_decode)  # every pydicom decode goes here
     path = j2k_study.files[0].path
     out = tmp_path / "small.png"
     result = reduced.render_png_fitted(path, out, max_size=256)
@@ -238,3 +241,19 @@ def test_display_loader_serves_previews_from_its_workers(loader, j2k_study):
     assert not loader.cached(loc)  # previews never stand in for the full image
     loader.clear_cache()
     assert loader.submit_preview(loc, 0, 300) is not future
+
+
+def test_a_level_pillow_refuses_falls_back_to_a_finer_one(j2k_study, monkeypatch):
+    real = reduced._pillow_decode
+    asked: list[int] = []
+
+    def refuse_coarse(codestream: bytes, level: int):
+        asked.append(level)
+        return None if level >= 2 else real(codestream, level)
+
+    monkeypatch.setattr(reduced, "_pillow_decode", refuse_coarse)
+    found = reduced.decode_reduced(read_dataset(j2k_study.files[0].path), 0, 200)
+    assert asked == [2, 1]  # 1023 rows: level 2 (256) covers 200, refused; level 1 next
+    assert found is not None and found.level == 1 and found.stored.shape == (512, 416)
+    monkeypatch.setattr(reduced, "_pillow_decode", lambda *_a: None)
+    assert reduced.decode_reduced(read_dataset(j2k_study.files[0].path), 0, 200) is None

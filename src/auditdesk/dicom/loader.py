@@ -138,8 +138,8 @@ class CacheStats:
 
 #: Longest side of a preview when the caller does not say (a quarter of a 1080p screen is less).
 PREVIEW_TARGET = 1024
-#: Previews kept: two 4-view exams and a few single images.
-PREVIEW_CACHE_ENTRIES = 12
+#: Previews kept: two 4-view exams (a 1024 x 832 preview holds ~2.6 MB).
+PREVIEW_CACHE_ENTRIES = 8
 
 
 class DisplayLoader:
