@@ -84,6 +84,24 @@ def hanging(qtbot):
     return view, loader
 
 
+def _check_preview_placement(vp) -> None:
+    """Preview pixel i covers full pixels [i * 2**r, (i + 1) * 2**r); the side rounded up
+    overhangs the full image by (shown * 2**r - full) pixels on the far side, or on the near
+    side where the hanging flips that axis (the origin is then negative)."""
+    scale = 2**vp.preview_level
+    rows_s, cols_s = vp.stored_shape
+    rows_d, cols_d = (cols_s, rows_s) if vp.transform.transpose else (rows_s, cols_s)
+    shown_r, shown_c = vp.array.shape[:2]
+    x0 = cols_d - shown_c * scale if vp.transform.flip_left_right else 0
+    y0 = rows_d - shown_r * scale if vp.transform.flip_up_down else 0
+    rect = vp.image_item.mapRectToParent(vp.image_item.boundingRect())
+    aspect = vp._aspect
+    assert (rect.left(), rect.top()) == pytest.approx((x0, y0 * aspect))
+    assert (rect.width(), rect.height()) == pytest.approx(
+        (shown_c * scale, shown_r * scale * aspect)
+    )
+
+
 def _click(viewport, view_xy) -> None:
     viewport._tool_click(viewport.view.mapViewToScene(QPointF(*view_xy)))
 
@@ -110,6 +128,7 @@ def test_preview_first_then_full_swapped_in_without_moving_anything(
             (-(-1663 // 2**level), -(-2047 // 2**level)),
         }
         assert vp.stored_shape == (2047, 1663)  # measurements in full-resolution pixels
+        _check_preview_placement(vp)
     assert min(loader.preview_targets) >= 512
     view.grab().save(str(tmp_path / "preview.png"))
 
@@ -274,3 +293,45 @@ def test_computed_default_window_of_the_preview_is_kept_for_the_full_image(
         assert np.array_equal(vp.array, expected)
         vp.reset()  # R: back to the default of this viewing, the preview's range
         assert vp.voi == shown[slot]
+
+
+def test_preview_of_a_mirrored_exam_lines_up_with_the_full_image(qtbot, hanging, db, tmp_path):
+    """Stored mirrored, so the hanging flips: the rounded-up overhang must go to the near side
+    (otherwise the preview sits up to 2**r - 1 pixels off the full image)."""
+    from pydicom.uid import JPEG2000Lossless
+
+    from auditdesk.demo.mammo import generate_mammo_study
+
+    generate_mammo_study(
+        tmp_path / "mirrored",
+        seed=4,
+        index=1,
+        procedure_date=date(2026, 2, 3),
+        technologist=None,
+        transfer_syntax=JPEG2000Lossless,
+        size=(2047, 1663),
+        bits_stored=12,
+        windows=1,
+        mirrored=True,
+    )
+    import_paths(db, [tmp_path / "mirrored"])
+    with db.session() as session:
+        (study,) = list_studies(session, kind="mammo")
+    view, loader = hanging
+    view.show_hanging(study, hang_mammo(study))
+    qtbot.waitUntil(view.all_painted, timeout=30000)
+    flips = set()
+    for slot in MAMMO_SLOTS:
+        vp = view.viewports[slot]
+        assert vp.is_preview
+        _check_preview_placement(vp)
+        flips.add(vp.transform.flip_left_right)
+        assert -(-1663 // 2**vp.preview_level) * 2**vp.preview_level > 1663  # an overhang
+    assert True in flips
+    loader.release()
+    qtbot.waitUntil(view.all_loaded, timeout=30000)
+    for slot in MAMMO_SLOTS:
+        rect = view.viewports[slot].image_item.mapRectToParent(
+            view.viewports[slot].image_item.boundingRect()
+        )
+        assert (rect.left(), rect.top(), rect.width()) == pytest.approx((0.0, 0.0, 1663.0))
