@@ -69,6 +69,9 @@ def run(db_url: str | None = None, read_only: bool = False) -> int:
     window = MainWindow(db)
     add_selftest_action(window)
     mark_read_only(window, db)
+    from auditdesk.ui import startup_probe
+
+    startup_probe.install(window)
     window.show()
     code = app.exec()
     db.dispose()
