@@ -25,7 +25,7 @@ class _FirstPaint(QObject):
         super().__init__(window)
         self._done = False
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not self._done and event.type() == QEvent.Type.Paint:
             self._done = True
             print(SHOWN_LINE, flush=True)
