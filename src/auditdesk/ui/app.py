@@ -66,7 +66,7 @@ def run(db_url: str | None = None, read_only: bool = False) -> int:
 
     install_crash_handler([database_identifiers(db)])
     install_excepthook()  # refused writes first: "Not saved", not a crash report
-    window = MainWindow(db)
+    window = MainWindow(db, defer_first_exam=True)  # on screen first, then the first exam
     add_selftest_action(window)
     mark_read_only(window, db)
     from auditdesk.ui import startup_probe

@@ -43,6 +43,7 @@ from auditdesk.ui.common.keys import show_keys
 from auditdesk.ui.common.menus import MenuEntry, build_menus, separator
 from auditdesk.ui.common.reviewer_actions import ReviewerMixin
 from auditdesk.ui.common.reviewers import CurrentReviewer, ReviewerDialog, active_reviewer
+from auditdesk.ui.first_paint import after_first_paint
 from auditdesk.ui.qi.actions import QI_MENU, QIActionsMixin
 from auditdesk.ui.reading import study_groups
 from auditdesk.ui.reading.audit_panel import AuditPanel
@@ -118,7 +119,9 @@ class MainWindow(
         loader: DisplayLoader | None = None,
         *,
         ask_reviewer: bool = True,
+        defer_first_exam: bool = False,
     ) -> None:
+        """``defer_first_exam``: paint the window first, then fill it (the app start)."""
         super().__init__()
         self.db = db
         self.loader = loader or DisplayLoader(workers=2)
@@ -327,9 +330,15 @@ class MainWindow(
         remembered = active_reviewer(self.db, state.value("reviewer_id"))
         self._set_reviewer(remembered, remember=False)
         self._prompt_at_show = remembered is None and ask_reviewer
+        if defer_first_exam:
+            after_first_paint(self, self.open_first_exam)
+        else:
+            self.open_first_exam()
+
+    def open_first_exam(self) -> None:
+        """Fill the study tree and open the first exam to do (else the newest study), so the
+        first thing a user sees is real pixels and a checklist."""
         self.refresh()
-        # Open on the first exam to do (else the newest study), so the first thing a user sees
-        # is real pixels and a checklist.
         first = self.worklist.next_study(None)
         if first is None and self.model.rowCount():
             first = self.model.index(0, 0).data(ROLE_ID)

@@ -1,0 +1,54 @@
+"""The app start shows the window before it fills it: the study tree and the first exam (which
+starts the decode processes) come after the first paint, and they do come. The launch is also
+checked end to end in a subprocess with the start-up probe the benchmark uses. Nothing is timed
+here (benchmarks/bench_startup.py measures the seconds)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditdesk.dicom.index import import_paths
+
+pytestmark = pytest.mark.gui
+
+
+def test_deferred_window_is_painted_empty_then_opens_the_first_exam(qtbot, db, loader, test_set):
+    from auditdesk.ui.main_window import MainWindow
+
+    # The mammograms only: an MR exam keeps prefetching slices after the test.
+    mammo = [s for s in test_set.studies if s.kind == "mammo"]
+    import_paths(db, [f.path for s in mammo for f in s.files])
+    win = MainWindow(db, loader=loader, defer_first_exam=True)
+    qtbot.addWidget(win)
+    # Nothing read or decoded before the window is on screen.
+    assert win.model.rowCount() == 0
+    assert win.exam is None and win.last_loaded is None
+    win.show()
+    qtbot.waitUntil(lambda: win.exam is not None, timeout=30000)
+    assert win.model.rowCount() == len(mammo)
+    assert win.exam.kind == "mammo"
+    assert win.central.currentWidget() is win.hanging_view
+    qtbot.waitUntil(win.hanging_view.all_loaded, timeout=30000)
+    for viewport in win.hanging_view.viewports.values():
+        assert viewport.array is not None and viewport.array.std() > 10
+
+
+def test_launch_reports_the_window_shown(tmp_path: Path) -> None:
+    from auditdesk.ui.startup_probe import PROBE_ENV, SHOWN_LINE
+
+    env = dict(os.environ, AUDITDESK_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
+    env[PROBE_ENV] = "1"
+    result = subprocess.run(
+        [sys.executable, "-m", "auditdesk", "gui"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert SHOWN_LINE in result.stdout.splitlines()
