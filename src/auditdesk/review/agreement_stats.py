@@ -12,8 +12,9 @@ is a wide interval, not a number (domain notes §6). No database, no Qt: the rep
   Student's t with n - 1 degrees of freedom, like irrCAC. The Fleiss (1971) variance "under the
   null" is *not* used: it is only valid for testing kappa = 0.
 - Krippendorff's alpha: the value from the ``krippendorff`` package (the reference
-  implementation, missing data allowed); 95 % percentile interval from a seeded bootstrap over
-  subjects.
+  implementation, missing data allowed), for interval data from per-unit sums that give the same
+  number in linear memory (:mod:`auditdesk.review.alpha_interval`); 95 % percentile interval
+  from a seeded bootstrap over subjects.
 - ICC(2,1) and ICC(3,1): Shrout & Fleiss (1979) / McGraw & Wong (1996) with their F-based
   intervals; the F quantile is computed here (regularised incomplete beta) so SciPy is not a
   runtime dependency.
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from auditdesk.review.alpha_interval import interval_alpha, interval_unit_sums
 
 __all__ = [
     "LEVELS",
@@ -484,17 +487,28 @@ def krippendorff_alpha(
     data, domain = _coded(rows, level, categories)
     if len(domain) < 2:
         return _none(n, "only one value used: alpha undefined")
-    value = float(
-        krippendorff.alpha(reliability_data=data.T, level_of_measurement=level, value_domain=domain)
-    )
+    # Interval data (lengths) have about one value per rating: the N x V x V coincidence route
+    # would need gigabytes, so alpha comes from per-unit sums (same number, see alpha_interval).
+    sums = interval_unit_sums(data) if level == "interval" else None
+    if sums is not None:
+        value = float(interval_alpha(sums)[0])
+    else:
+        value = float(
+            krippendorff.alpha(
+                reliability_data=data.T, level_of_measurement=level, value_domain=domain
+            )
+        )
     if bootstrap <= 0 or n < 2:
         return Estimate(value, None, None, None, n, "no bootstrap")
-    units = _unit_coincidences(data, domain)
+    units = _unit_coincidences(data, domain) if sums is None else None
     rng = np.random.default_rng(seed)
     estimates: list[np.ndarray] = []
     for start in range(0, bootstrap, 250):
         size = min(250, bootstrap - start)
         weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)  # B x n
+        if sums is not None:
+            estimates.append(interval_alpha(sums, weights))
+            continue
         stacked = np.einsum("bu,uvw->bvw", weights, units)
         estimates.append(_alpha_from_coincidences(stacked, domain, level))
     boots = np.concatenate(estimates)
