@@ -31,6 +31,7 @@ unused categories. Landis & Koch labels are descriptions only, never pass/fail t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -421,20 +422,37 @@ def _coded(
 
 
 def _unit_coincidences(data: np.ndarray, domain: np.ndarray) -> np.ndarray:
-    """Per unit, its V x V coincidence contribution (units with < 2 values contribute zero)."""
-    index = {v: i for i, v in enumerate(domain.tolist())}
+    """Per unit, its V x V coincidence contribution (units with < 2 values contribute zero).
+
+    For unit counts c (values per category) and m = Σc: (c cᵀ - diag(c)) / (m - 1), all units at
+    once (the same arithmetic per element as one unit at a time)."""
     v = len(domain)
-    out = np.zeros((data.shape[0], v, v))
-    for u, row in enumerate(data):
-        vals = row[~np.isnan(row)]
-        m = len(vals)
-        if m < 2:
-            continue
-        c = np.zeros(v)
-        for x in vals.tolist():
-            c[index[x]] += 1
-        out[u] = (np.outer(c, c) - np.diag(c)) / (m - 1)
+    present = ~np.isnan(data)
+    counts = np.zeros((data.shape[0], v))
+    rows, cols = np.nonzero(present)
+    np.add.at(counts, (rows, np.searchsorted(domain, data[rows, cols])), 1.0)
+    m = present.sum(axis=1)
+    out = counts[:, :, None] * counts[:, None, :]
+    diag = np.arange(v)
+    out[:, diag, diag] -= counts
+    pairable = m >= 2
+    out[pairable] /= (m[pairable] - 1).astype(float)[:, None, None]
+    out[~pairable] = 0.0
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _bootstrap_weights(n: int, bootstrap: int, seed: int) -> tuple[np.ndarray, ...]:
+    """The seeded resamples (chunks of B x n unit counts). Every criterion of a report has the
+    same subjects and seed, so the identical draws are made once and shared (read-only)."""
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for start in range(0, bootstrap, 250):
+        size = min(250, bootstrap - start)
+        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)  # B x n
+        weights.flags.writeable = False
+        chunks.append(weights)
+    return tuple(chunks)
 
 
 def _alpha_from_coincidences(o: np.ndarray, domain: np.ndarray, level: str) -> np.ndarray:
@@ -501,11 +519,8 @@ def krippendorff_alpha(
     if bootstrap <= 0 or n < 2:
         return Estimate(value, None, None, None, n, "no bootstrap")
     units = _unit_coincidences(data, domain) if sums is None else None
-    rng = np.random.default_rng(seed)
     estimates: list[np.ndarray] = []
-    for start in range(0, bootstrap, 250):
-        size = min(250, bootstrap - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)  # B x n
+    for weights in _bootstrap_weights(n, bootstrap, seed):
         if sums is not None:
             estimates.append(interval_alpha(sums, weights))
             continue
