@@ -73,3 +73,19 @@ def test_thousands_of_distinct_lengths() -> None:
 def test_no_variation_is_undefined_not_a_crash() -> None:
     est = krippendorff_alpha([[5.0, 5.0], [5.0, 5.0]], level="interval", bootstrap=50)
     assert est.value is None or np.isnan(est.value) or est.ci_low is None
+
+
+def test_shared_resamples_give_the_intervals_of_fresh_ones() -> None:
+    """Criteria of one report share the seeded draws; the result is the same as drawing anew,
+    and a large pooled set is drawn chunk by chunk (never kept) with the same stream."""
+    nominal = [[str(a), str(b)] for a, b in np.random.default_rng(2).integers(0, 2, (80, 2))]
+    st.release_bootstrap_weights()
+    fresh = krippendorff_alpha(nominal, level="nominal", bootstrap=400, seed=3)
+    shared = krippendorff_alpha(nominal, level="nominal", bootstrap=400, seed=3)
+    assert st._shared_weights.cache_info().hits >= 1
+    assert shared == fresh
+    kept = tuple(st._bootstrap_weights(80, 400, 3))
+    streamed = list(st._draw_weights(80, 400, 3))
+    assert all(np.array_equal(a, b) for a, b in zip(kept, streamed, strict=True))
+    st.release_bootstrap_weights()
+    assert st._shared_weights.cache_info().currsize == 0

@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -441,18 +441,38 @@ def _unit_coincidences(data: np.ndarray, domain: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=4)
-def _bootstrap_weights(n: int, bootstrap: int, seed: int) -> tuple[np.ndarray, ...]:
-    """The seeded resamples (chunks of B x n unit counts). Every criterion of a report has the
-    same subjects and seed, so the identical draws are made once and shared (read-only)."""
+#: Resamples up to this many weights (8 bytes each, 32 MB) are kept for the next criterion.
+_SHARED_WEIGHTS = 4_000_000
+
+
+def _draw_weights(n: int, bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """The seeded resamples over ``n`` units, in chunks of at most 250 x n unit counts."""
     rng = np.random.default_rng(seed)
-    chunks = []
     for start in range(0, bootstrap, 250):
         size = min(250, bootstrap - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)  # B x n
-        weights.flags.writeable = False
-        chunks.append(weights)
-    return tuple(chunks)
+        yield rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)  # B x n
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_weights(n: int, bootstrap: int, seed: int) -> tuple[np.ndarray, ...]:
+    chunks = tuple(_draw_weights(n, bootstrap, seed))
+    for chunk in chunks:
+        chunk.flags.writeable = False
+    return chunks
+
+
+def _bootstrap_weights(n: int, bootstrap: int, seed: int) -> Iterable[np.ndarray]:
+    """The seeded resamples. Every criterion of a report has the same subjects and seed, so
+    small sets of identical draws are made once and shared (read-only); large ones (the pooled
+    rows) are drawn chunk by chunk so they never sit in memory whole."""
+    if n * bootstrap <= _SHARED_WEIGHTS:
+        return _shared_weights(n, bootstrap, seed)
+    return _draw_weights(n, bootstrap, seed)
+
+
+def release_bootstrap_weights() -> None:
+    """Forget the shared resamples (a report is done; the memory goes back)."""
+    _shared_weights.cache_clear()
 
 
 def _alpha_from_coincidences(o: np.ndarray, domain: np.ndarray, level: str) -> np.ndarray:
