@@ -23,6 +23,12 @@ def test_deferred_window_is_painted_empty_then_opens_the_first_exam(qtbot, db, l
     # The mammograms only: an MR exam keeps prefetching slices after the test.
     mammo = [s for s in test_set.studies if s.kind == "mammo"]
     import_paths(db, [f.path for s in mammo for f in s.files])
+    # The exam an immediate start opens (in the constructor), for comparison.
+    immediate = MainWindow(db, loader=loader)
+    qtbot.addWidget(immediate)
+    assert immediate.exam is not None
+    expected = immediate.exam.id
+    immediate.close()
     win = MainWindow(db, loader=loader, defer_first_exam=True)
     qtbot.addWidget(win)
     # Nothing read or decoded before the window is on screen.
@@ -31,7 +37,9 @@ def test_deferred_window_is_painted_empty_then_opens_the_first_exam(qtbot, db, l
     win.show()
     qtbot.waitUntil(lambda: win.exam is not None, timeout=30000)
     assert win.model.rowCount() == len(mammo)
-    assert win.exam.kind == "mammo"
+    assert win.exam.id == expected  # the same first exam, not the worklist's focus row
+    qtbot.wait(200)
+    assert win.exam.id == expected
     assert win.central.currentWidget() is win.hanging_view
     qtbot.waitUntil(win.hanging_view.all_loaded, timeout=30000)
     for viewport in win.hanging_view.viewports.values():
@@ -52,3 +60,22 @@ def test_launch_reports_the_window_shown(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert SHOWN_LINE in result.stdout.splitlines()
+    log = "\n".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert "gui started" in log and "crash report" not in log
+
+
+def test_window_closed_before_its_first_exam_opens_nothing(qtbot, db, test_set):
+    """Quit right after the first paint: the deferred start must not open the first exam on a
+    closed window (the window's own decode processes are shut down by then)."""
+    from auditdesk.ui.main_window import MainWindow
+
+    mammo = [s for s in test_set.studies if s.kind == "mammo"]
+    import_paths(db, [f.path for s in mammo for f in s.files])
+    win = MainWindow(db, defer_first_exam=True)  # owns its loader: closing shuts it down
+    qtbot.addWidget(win)
+    calls = []
+    win.open_first_exam = lambda first: calls.append(first)
+    win.show()
+    win.close()  # before the event loop delivers the deferred start
+    qtbot.wait(300)
+    assert calls == []
