@@ -79,3 +79,26 @@ def test_window_closed_before_its_first_exam_opens_nothing(qtbot, db, test_set):
     win.close()  # before the event loop delivers the deferred start
     qtbot.wait(300)
     assert calls == []
+
+
+def test_read_only_message_survives_the_deferred_start(qtbot, tmp_path: Path, loader) -> None:
+    from auditdesk.store.audits import create_reviewer
+    from auditdesk.store.db import open_database
+    from auditdesk.ui.app import show_read_only
+    from auditdesk.ui.main_window import MainWindow
+
+    url = f"sqlite:///{tmp_path / 'audits.sqlite'}"
+    rw = open_database(url)
+    with rw.transaction() as s:
+        create_reviewer(s, "Robin", "coach", "RB")
+    rw.dispose()
+    db = open_database(url, read_only=True)
+    win = MainWindow(db, loader=loader, ask_reviewer=False, defer_first_exam=True)
+    qtbot.addWidget(win)
+    show_read_only(win, db)
+    assert win.windowTitle().endswith("read-only")
+    with qtbot.waitSignal(win.first_exam_opened, timeout=30000):
+        win.show()
+    assert "open read-only" in win.statusBar().currentMessage()
+    assert win.windowTitle().count("read-only") == 1
+    db.dispose()

@@ -112,6 +112,7 @@ class MainWindow(
     """
 
     reviewer_changed = Signal(object)  # CurrentReviewer | None
+    first_exam_opened = Signal()  # the start is complete (tree filled, first exam asked for)
 
     def __init__(
         self,
@@ -358,6 +359,7 @@ class MainWindow(
             self.open_exam(first)
         else:
             self.viewport.show_message(EMPTY_HINT)
+        self.first_exam_opened.emit()
 
     # ---------------------------------------------------------------- menus and actions
     def _build_menus(self) -> None:
