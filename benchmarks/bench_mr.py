@@ -2,6 +2,7 @@
 prefetch.
 
 Run:  QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_mr.py [--slices N] [--passes N]
+      [--quick]
 
 Writes one prostate MR with the demo generator into a temporary folder (T2W 512 x 512 with
 ``--slices`` slices, DWI/ADC/DCE 256 x 256), indexes it, and drives :class:`MRStudyView`
@@ -107,7 +108,10 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=24, help="T2W/DWI slices (>= 24)")
     parser.add_argument("--passes", type=int, default=2, help="scrolls through the stack")
     parser.add_argument("--workers", type=int, default=2, help="decode processes")
+    parser.add_argument("--quick", action="store_true", help="24 slices, one pass")
     args = parser.parse_args()
+    if args.quick:
+        args.slices, args.passes = 24, 1
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory(prefix="bench_mr_") as tmp:

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from auditdesk.cli.common import iso_date
-from auditdesk.reading.auditing import AuditingError
+from auditdesk.reading.errors import AuditingError
 
 
 def _fail(message: str) -> int:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditdesk.reading.auditing import AuditingError, find_checklist, rescore_with
+from auditdesk.reading.errors import AuditingError
 
 if TYPE_CHECKING:
     from auditdesk.store.audits import AuditState
@@ -76,6 +76,7 @@ def cmd_checklist_validate(args: argparse.Namespace) -> int:
 
 def cmd_checklist_show(args: argparse.Namespace) -> int:
     from auditdesk.checklists.rules import answer_keys
+    from auditdesk.reading.auditing import find_checklist
 
     try:
         checklist = find_checklist(args.id, args.version)
@@ -169,7 +170,7 @@ def _state_dict(state: AuditState) -> dict[str, Any]:
 
 def cmd_audit_record(args: argparse.Namespace) -> int:
     from auditdesk.cli.context import open_db
-    from auditdesk.reading.auditing import record_audit
+    from auditdesk.reading.auditing import find_checklist, record_audit
     from auditdesk.store.audits import AuditError, audit_state, get_reviewer_by_name
 
     db = open_db(args)
@@ -281,6 +282,7 @@ def cmd_audit_override(args: argparse.Namespace) -> int:
 
 def cmd_audit_rescore(args: argparse.Namespace) -> int:
     from auditdesk.cli.context import open_db
+    from auditdesk.reading.auditing import find_checklist, rescore_with
     from auditdesk.store.audits import AuditError
     from auditdesk.store.models import Audit
 

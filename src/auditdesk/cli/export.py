@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditdesk.cli.common import iso_date
-from auditdesk.exchange.exam_sheet import EXAM_SHEET_FORMATS
-from auditdesk.exchange.weekly import WEEKLY_FORMATS
+from auditdesk.exchange.formats import EXAM_SHEET_FORMATS, WEEKLY_FORMATS
 from auditdesk.qi.week_range import WEEK_POLICIES
 
 if TYPE_CHECKING:

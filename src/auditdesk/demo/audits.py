@@ -39,6 +39,7 @@ from auditdesk.reading.auditing import AuditingError, find_checklist, save_compu
 from auditdesk.reading.auditing import snapshot_checklist as _snapshot
 from auditdesk.reading.weeks import week_start
 from auditdesk.store import audits as store
+from auditdesk.store.audit_bulk import set_answers
 from auditdesk.store.db import Database
 from auditdesk.store.models import (
     Audit,
@@ -564,9 +565,8 @@ def _make_audit(
                 sop_uid=sop_uid,
                 reviewer_pk=reviewer_pk,
             )
-        for key, (value, reason) in answers.items():
-            if not key.startswith("_"):
-                store.set_answer(session, audit.id, key, value, reviewer_pk, reason)
+        given = [(k, value, reason) for k, (value, reason) in answers.items() if k[0] != "_"]
+        set_answers(session, audit.id, given, reviewer_pk)  # one INSERT, same rows as one by one
         if not flip_share:
             comment = _comment(answers, measured)
             if comment and (flag or rng.random() < 0.6):

@@ -8,7 +8,7 @@ writer; reading a manifest must not pull in the pixel synthesis.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,10 @@ class GeneratedStudy:
     study_dir: Path | None = None
 
 
+_FILE_FIELDS = tuple(f.name for f in fields(GeneratedFile))
+_STUDY_FIELDS = tuple(f.name for f in fields(GeneratedStudy))
+
+
 @dataclass
 class Manifest:
     """What was generated, with ground truth; ``manifest.json`` at ``root``."""
@@ -73,14 +77,16 @@ class Manifest:
         """JSON text; file paths relative to ``root`` so the folder can be moved."""
         root = Path(self.root)
 
+        # Flat records: a field-by-field dict gives the JSON ``asdict`` would, without deep-copying
+        # every study's thousand file records first (most of the manifest's writing time).
         def enc_file(f: GeneratedFile) -> dict:
-            d = asdict(f)
+            d = {name: getattr(f, name) for name in _FILE_FIELDS}
             d["path"] = _rel(f.path, root)
             return d
 
         studies = []
         for s in self.studies:
-            d = {k: v for k, v in asdict(s).items() if k != "files"}
+            d = {name: getattr(s, name) for name in _STUDY_FIELDS if name != "files"}
             d["procedure_date"] = s.procedure_date.isoformat()
             d["study_dir"] = _rel(s.study_dir, root) if s.study_dir else None
             d["files"] = [enc_file(f) for f in s.files]

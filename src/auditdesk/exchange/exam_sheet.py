@@ -35,6 +35,7 @@ from auditdesk.checklists.effective import effective_answers
 from auditdesk.checklists.rules import answer_keys, item_for_key
 from auditdesk.checklists.schema import SCOPES, Checklist, PassFailItem
 from auditdesk.checklists.validate import parse_key
+from auditdesk.exchange.formats import EXAM_SHEET_FORMATS
 from auditdesk.exchange.weekly import (
     DEMO_MARK,
     _atomic,
@@ -71,8 +72,6 @@ __all__ = [
     "write_exam_sheet",
 ]
 
-#: Output formats of :func:`write_exam_sheet` (same columns in both).
-EXAM_SHEET_FORMATS = ("xlsx", "csv")
 EXAMS_SHEET = "Exam Entry"
 #: Columns before the per-criterion columns (one per pass/fail item of the measure checklist).
 COLUMNS_BEFORE = (

@@ -30,12 +30,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from auditdesk.exchange.formats import WEEKLY_FORMATS
+
 if TYPE_CHECKING:
     from auditdesk.qi.measures import ExamResult
     from auditdesk.qi.site import SiteSettings
 
-#: Output formats of :func:`write_weekly`.
-WEEKLY_FORMATS = ("csv", "xlsx", "json")
+
 #: The columns of every weekly row, in order.
 WEEKLY_COLUMNS = (
     "site_id",

@@ -23,6 +23,7 @@ from auditdesk.checklists.loader import load_all
 from auditdesk.checklists.rules import ScoreResult, score
 from auditdesk.checklists.schema import MG_MEMBERS, MR_MEMBERS, Checklist
 from auditdesk.dicom.acquired import acquired_resolution
+from auditdesk.reading.errors import AuditingError
 from auditdesk.reading.exam_views import mammo_views, mr_roles
 from auditdesk.store import audits as store
 from auditdesk.store.catalog import _overrides as classification_overrides
@@ -30,10 +31,6 @@ from auditdesk.store.db import Database
 from auditdesk.store.models import Audit, ChecklistVersion, Image, Series, Study
 
 CALCULATED_MARKERS = ("CALC", "SYNTH", "COMPUTED")
-
-
-class AuditingError(ValueError):
-    """A request that cannot be carried out; ``str(err)`` is one sentence for the user."""
 
 
 def snapshot_checklist(session: Session, checklist: Checklist) -> ChecklistVersion:

@@ -41,6 +41,7 @@ from auditdesk.review.agreement_stats import (
     percent_agreement,
     prevalence,
     ratings_from_counts,
+    release_bootstrap_weights,
     t_quantile,
 )
 
@@ -515,9 +516,12 @@ def agreement_report(
     if data is None:
         return []
     rows = []
-    for t in _targets(data):
-        _, _, matrix = _table(data, t.target)
-        rows.append(_agreement(t, matrix, bootstrap, seed))
+    try:
+        for t in _targets(data):
+            _, _, matrix = _table(data, t.target)
+            rows.append(_agreement(t, matrix, bootstrap, seed))
+    finally:
+        release_bootstrap_weights()  # the draws shared by the criteria of this report
     return rows
 
 

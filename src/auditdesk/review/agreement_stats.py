@@ -12,8 +12,9 @@ is a wide interval, not a number (domain notes §6). No database, no Qt: the rep
   Student's t with n - 1 degrees of freedom, like irrCAC. The Fleiss (1971) variance "under the
   null" is *not* used: it is only valid for testing kappa = 0.
 - Krippendorff's alpha: the value from the ``krippendorff`` package (the reference
-  implementation, missing data allowed); 95 % percentile interval from a seeded bootstrap over
-  subjects.
+  implementation, missing data allowed), for interval data from per-unit sums that give the same
+  number in linear memory (:mod:`auditdesk.review.alpha_interval`); 95 % percentile interval
+  from a seeded bootstrap over subjects.
 - ICC(2,1) and ICC(3,1): Shrout & Fleiss (1979) / McGraw & Wong (1996) with their F-based
   intervals; the F quantile is computed here (regularised incomplete beta) so SciPy is not a
   runtime dependency.
@@ -30,13 +31,16 @@ unused categories. Landis & Koch labels are descriptions only, never pass/fail t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from auditdesk.review.alpha_interval import interval_alpha, interval_unit_sums
 
 __all__ = [
     "LEVELS",
@@ -418,20 +422,57 @@ def _coded(
 
 
 def _unit_coincidences(data: np.ndarray, domain: np.ndarray) -> np.ndarray:
-    """Per unit, its V x V coincidence contribution (units with < 2 values contribute zero)."""
-    index = {v: i for i, v in enumerate(domain.tolist())}
+    """Per unit, its V x V coincidence contribution (units with < 2 values contribute zero).
+
+    For unit counts c (values per category) and m = Σc: (c cᵀ - diag(c)) / (m - 1), all units at
+    once (the same arithmetic per element as one unit at a time)."""
     v = len(domain)
-    out = np.zeros((data.shape[0], v, v))
-    for u, row in enumerate(data):
-        vals = row[~np.isnan(row)]
-        m = len(vals)
-        if m < 2:
-            continue
-        c = np.zeros(v)
-        for x in vals.tolist():
-            c[index[x]] += 1
-        out[u] = (np.outer(c, c) - np.diag(c)) / (m - 1)
+    present = ~np.isnan(data)
+    counts = np.zeros((data.shape[0], v))
+    rows, cols = np.nonzero(present)
+    np.add.at(counts, (rows, np.searchsorted(domain, data[rows, cols])), 1.0)
+    m = present.sum(axis=1)
+    out = counts[:, :, None] * counts[:, None, :]
+    diag = np.arange(v)
+    out[:, diag, diag] -= counts
+    pairable = m >= 2
+    out[pairable] /= (m[pairable] - 1).astype(float)[:, None, None]
+    out[~pairable] = 0.0
     return out
+
+
+#: Resamples up to this many weights (8 bytes each, 32 MB) are kept for the next criterion.
+_SHARED_WEIGHTS = 4_000_000
+
+
+def _draw_weights(n: int, bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """The seeded resamples over ``n`` units, in chunks of at most 250 x n unit counts."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, bootstrap, 250):
+        size = min(250, bootstrap - start)
+        yield rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)  # B x n
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_weights(n: int, bootstrap: int, seed: int) -> tuple[np.ndarray, ...]:
+    chunks = tuple(_draw_weights(n, bootstrap, seed))
+    for chunk in chunks:
+        chunk.flags.writeable = False
+    return chunks
+
+
+def _bootstrap_weights(n: int, bootstrap: int, seed: int) -> Iterable[np.ndarray]:
+    """The seeded resamples. Every criterion of a report has the same subjects and seed, so
+    small sets of identical draws are made once and shared (read-only); large ones (the pooled
+    rows) are drawn chunk by chunk so they never sit in memory whole."""
+    if n * bootstrap <= _SHARED_WEIGHTS:
+        return _shared_weights(n, bootstrap, seed)
+    return _draw_weights(n, bootstrap, seed)
+
+
+def release_bootstrap_weights() -> None:
+    """Forget the shared resamples (a report is done; the memory goes back)."""
+    _shared_weights.cache_clear()
 
 
 def _alpha_from_coincidences(o: np.ndarray, domain: np.ndarray, level: str) -> np.ndarray:
@@ -484,17 +525,25 @@ def krippendorff_alpha(
     data, domain = _coded(rows, level, categories)
     if len(domain) < 2:
         return _none(n, "only one value used: alpha undefined")
-    value = float(
-        krippendorff.alpha(reliability_data=data.T, level_of_measurement=level, value_domain=domain)
-    )
+    # Interval data (lengths) have about one value per rating: the N x V x V coincidence route
+    # would need gigabytes, so alpha comes from per-unit sums (same number, see alpha_interval).
+    sums = interval_unit_sums(data) if level == "interval" else None
+    if sums is not None:
+        value = float(interval_alpha(sums)[0])
+    else:
+        value = float(
+            krippendorff.alpha(
+                reliability_data=data.T, level_of_measurement=level, value_domain=domain
+            )
+        )
     if bootstrap <= 0 or n < 2:
         return Estimate(value, None, None, None, n, "no bootstrap")
-    units = _unit_coincidences(data, domain)
-    rng = np.random.default_rng(seed)
+    units = _unit_coincidences(data, domain) if sums is None else None
     estimates: list[np.ndarray] = []
-    for start in range(0, bootstrap, 250):
-        size = min(250, bootstrap - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)  # B x n
+    for weights in _bootstrap_weights(n, bootstrap, seed):
+        if sums is not None:
+            estimates.append(interval_alpha(sums, weights))
+            continue
         stacked = np.einsum("bu,uvw->bvw", weights, units)
         estimates.append(_alpha_from_coincidences(stacked, domain, level))
     boots = np.concatenate(estimates)

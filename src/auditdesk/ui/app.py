@@ -11,6 +11,7 @@ from auditdesk.ui.common.theme import apply_theme
 
 if TYPE_CHECKING:
     from auditdesk.store.db import Database
+    from auditdesk.ui.main_window import MainWindow
 
 
 def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database | None:
@@ -48,10 +49,21 @@ def open_with_dialogs(db_url: str | None, read_only: bool = False) -> Database |
             return None
 
 
+def show_read_only(window: MainWindow, db: Database) -> None:
+    """Mark a read-only window at once, and say so again in the status bar once the deferred
+    start is done (its "N studies indexed" would otherwise hide the message)."""
+    from auditdesk.ui.common.database_dialogs import mark_read_only
+
+    mark_read_only(window, db)
+    if db.read_only:
+        message = db.read_only_message()
+        window.first_exam_opened.connect(lambda: window.statusBar().showMessage(message))
+
+
 def run(db_url: str | None = None, read_only: bool = False) -> int:
     """Open the main window on the database and run the event loop."""
     from auditdesk.runtime import app_log
-    from auditdesk.ui.common.database_dialogs import install_excepthook, mark_read_only
+    from auditdesk.ui.common.database_dialogs import install_excepthook
     from auditdesk.ui.main_window import MainWindow, settings
 
     app_log.setup()
@@ -66,9 +78,12 @@ def run(db_url: str | None = None, read_only: bool = False) -> int:
 
     install_crash_handler([database_identifiers(db)])
     install_excepthook()  # refused writes first: "Not saved", not a crash report
-    window = MainWindow(db)
+    window = MainWindow(db, defer_first_exam=True)  # on screen first, then the first exam
     add_selftest_action(window)
-    mark_read_only(window, db)
+    show_read_only(window, db)
+    from auditdesk.ui import startup_probe
+
+    startup_probe.install(window)
     window.show()
     code = app.exec()
     db.dispose()

@@ -43,6 +43,7 @@ from auditdesk.ui.common.keys import show_keys
 from auditdesk.ui.common.menus import MenuEntry, build_menus, separator
 from auditdesk.ui.common.reviewer_actions import ReviewerMixin
 from auditdesk.ui.common.reviewers import CurrentReviewer, ReviewerDialog, active_reviewer
+from auditdesk.ui.first_paint import after_first_paint
 from auditdesk.ui.qi.actions import QI_MENU, QIActionsMixin
 from auditdesk.ui.reading import study_groups
 from auditdesk.ui.reading.audit_panel import AuditPanel
@@ -111,6 +112,7 @@ class MainWindow(
     """
 
     reviewer_changed = Signal(object)  # CurrentReviewer | None
+    first_exam_opened = Signal()  # the start is complete (tree filled, first exam asked for)
 
     def __init__(
         self,
@@ -118,7 +120,9 @@ class MainWindow(
         loader: DisplayLoader | None = None,
         *,
         ask_reviewer: bool = True,
+        defer_first_exam: bool = False,
     ) -> None:
+        """``defer_first_exam``: paint the window first, then fill it (the app start)."""
         super().__init__()
         self.db = db
         self.loader = loader or DisplayLoader(workers=2)
@@ -178,7 +182,12 @@ class MainWindow(
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         # Left: the worklist (what to audit) with the full study tree behind it.
         self.worklist = WorklistPanel(db)
-        self.worklist.study_activated.connect(self.open_exam)
+        # Until the deferred start has opened the first exam, the worklist taking focus (which
+        # makes its top row current) must not open another one first.
+        self._starting = defer_first_exam
+        self.worklist.study_activated.connect(
+            lambda pk: None if self._starting else self.open_exam(pk)
+        )
         self.worklist.set_blinded(self.blinded)
         self.worklist_dock = QDockWidget("Worklist", self)
         self.worklist_dock.setObjectName("worklist_dock")
@@ -327,16 +336,30 @@ class MainWindow(
         remembered = active_reviewer(self.db, state.value("reviewer_id"))
         self._set_reviewer(remembered, remember=False)
         self._prompt_at_show = remembered is None and ask_reviewer
-        self.refresh()
-        # Open on the first exam to do (else the newest study), so the first thing a user sees
-        # is real pixels and a checklist.
+        # Chosen now, before the shown worklist takes focus and makes its top row current.
         first = self.worklist.next_study(None)
+        if defer_first_exam:
+            after_first_paint(self, lambda: self._deferred_start(first))
+        else:
+            self.open_first_exam(first)
+
+    def _deferred_start(self, first: int | None) -> None:
+        # Not when the window was closed in the meantime (its decode processes are gone).
+        if self.isVisible():
+            self._starting = False
+            self.open_first_exam(first)
+
+    def open_first_exam(self, first: int | None) -> None:
+        """Fill the study tree and open ``first`` (the first exam to do; None: the newest
+        study), so the first thing a user sees is real pixels and a checklist."""
+        self.refresh()
         if first is None and self.model.rowCount():
             first = self.model.index(0, 0).data(ROLE_ID)
         if first is not None:
             self.open_exam(first)
         else:
             self.viewport.show_message(EMPTY_HINT)
+        self.first_exam_opened.emit()
 
     # ---------------------------------------------------------------- menus and actions
     def _build_menus(self) -> None:
