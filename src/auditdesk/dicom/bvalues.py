@@ -42,10 +42,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pydicom.datadict import tag_for_keyword
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.valuerep import AMBIGUOUS_VR, VR
+
+from auditdesk.dicom.tag_access import get_element, get_value
 
 #: b-values below this (s/mm²) are listed as 0. The smallest clinically meaningful low b-values
 #: are ~5-10 s/mm² (IVIM) and 50-100 s/mm² (PI-RADS v2.1 low b); Philips writes 0.001..0.004 for
@@ -76,82 +76,11 @@ SOURCE_DESCRIPTION: Final = "SeriesDescription"
 
 _TAG_B_VALUE: Final = 0x00189087
 _TAG_MR_DIFFUSION_SEQ: Final = 0x00189117
-_TAG_CHARSET: Final = 0x00080005
-_PIXEL_TAGS: Final = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
-_VIA_PYDICOM: Final = frozenset({VR.SQ, *AMBIGUOUS_VR})
 
 
 # --------------------------------------------------------------------------------------------
 # Tolerant header access (shared with classify.py): odd headers must never raise.
 # --------------------------------------------------------------------------------------------
-
-
-#: False: every lookup goes through pydicom's ``ds.get``/``ds[tag]`` (the reference the fast
-#: path is tested against, tests/test_import_fast_paths.py).
-FAST_LOOKUPS = True
-
-#: keyword -> tag, filled on first use (pydicom's lookup runs on every ``ds.get(keyword)``).
-_KEYWORD_TAGS: dict[str, int | None] = {}
-
-
-def _converted(ds: Dataset, tag: int) -> DataElement | None:
-    """The element at ``tag`` as ``ds[tag]`` returns it, or None when absent.
-
-    Fast path of the index (tens of lookups per file; through ``ds.get`` each cost ~10 Python
-    calls): an element already converted is taken straight from the dataset's dict, which is
-    exactly what ``ds[tag]`` returns; a raw public element is converted by pydicom's own
-    converter with the character set ``ds[tag]`` would use, and stored as ``ds[tag]`` stores it.
-    Private, deferred, sequence, ambiguous-VR and pixel elements take pydicom's path unchanged.
-    """
-    elem = ds._dict.get(tag)
-    if elem is None:
-        return None
-    if type(elem) is not RawDataElement:
-        return elem  # already converted: what ds[tag] returns
-    if (
-        (elem.value is None and elem.length != 0)  # deferred read
-        or tag >> 16 & 1  # private: pydicom also records the creator
-        or tag == _TAG_CHARSET
-    ):
-        return ds[tag]
-    # The rest of what Dataset.__getitem__ does for a plain public element, minus its overhead
-    # (Tag() conversions, __setitem__ checks): same converter, same character set.
-    new = convert_raw_data_element(elem, encoding=ds._read_charset or ds._character_set, ds=ds)
-    if new.VR in _VIA_PYDICOM or new.tag != tag or tag in _PIXEL_TAGS:
-        return ds[tag]  # sequences, ambiguous VRs, pixel data: pydicom's own path
-    ds._dict[tag] = new
-    return new
-
-
-def get_element(ds: Dataset | None, tag: int) -> DataElement | None:
-    """The element at ``tag`` or None; conversion errors of malformed values give None."""
-    if ds is None:
-        return None
-    try:
-        if FAST_LOOKUPS:
-            return _converted(ds, tag)
-        if tag not in ds:  # the reference path: pydicom's own lookup
-            return None
-        return ds[tag]
-    except Exception:
-        return None
-
-
-def get_value(ds: Dataset | None, keyword: str) -> Any:
-    """``ds.<keyword>`` or None, never raising (bad VRs, truncated files, wrong types)."""
-    if ds is None:
-        return None
-    try:
-        tag = _KEYWORD_TAGS[keyword]
-    except KeyError:
-        tag = _KEYWORD_TAGS[keyword] = tag_for_keyword(keyword)
-    try:
-        if tag is None or not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
-            return ds.get(keyword)
-        elem = _converted(ds, tag)
-        return None if elem is None else elem.value
-    except Exception:
-        return None
 
 
 def first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
