@@ -124,3 +124,25 @@ def test_bulk_written_rows_hold_the_reference_records(
             assert image.lossy is bool(rec.get("lossy"))
             if res.location.path == image.path:
                 assert (image.file_size, image.file_mtime_ns) == (res.size, res.stamp)
+
+
+def test_folder_walk_resolves_like_resolving_every_file(tmp_path: Path, shared_data: Path) -> None:
+    """The folder is resolved once per directory; symlinked files still resolve to their target."""
+    import os
+
+    from auditdesk.dicom import sources
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.dcm").write_bytes(b"x")
+    os.symlink(tmp_path / "d" / "a.dcm", tmp_path / "d" / "b.dcm")  # counts once
+    os.symlink(tmp_path / "nowhere.dcm", tmp_path / "d" / "broken.dcm")
+    os.symlink(shared_data, tmp_path / "data")  # a linked folder given as the root
+    for root in (tmp_path / "d", tmp_path / "data"):
+        expected = set()
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            kept = [n for n in filenames if not sources._ignored(n)]  # README, .DS_Store...
+            expected |= {str(Path(dirpath, n).resolve()) for n in kept}
+        got = [loc.path for loc in enumerate_sources([str(root)]).locations]
+        assert got == sorted(expected)
+    assert got[0].startswith(str(shared_data.resolve()))
