@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -271,9 +272,10 @@ def _manufacturer_matches(ds: Dataset, vendors: Iterable[str]) -> bool:
     return any(v in padded for v in vendors)
 
 
-#: (dataset, its element count, its creator tags) of the last dataset asked about: the chain
-#: looks for five vendors' creators in the same header, one pass over its keys serves them all.
-_last_creators: tuple[Dataset, int, list[int]] | None = None
+#: (weak reference to the dataset, its element count, its creator tags) of the last dataset
+#: asked about: the chain looks for five vendors' creators in the same header, one pass over its
+#: keys serves them all. Weak, so a viewer's dataset (with its pixels) is never kept alive here.
+_last_creators: tuple[weakref.ref[Dataset], int, list[int]] | None = None
 
 
 def _creator_tags(ds: Dataset) -> list[int]:
@@ -281,11 +283,14 @@ def _creator_tags(ds: Dataset) -> list[int]:
     global _last_creators
     last = _last_creators
     count = len(ds)
-    if last is not None and last[0] is ds and last[1] == count and tag_access.FAST_LOOKUPS:
+    if last is not None and last[0]() is ds and last[1] == count and tag_access.FAST_LOOKUPS:
         return last[2]
     # int() first: comparisons on pydicom's BaseTag run in Python and dominate otherwise.
     tags = sorted(t for t in map(int, ds.keys()) if t & 0x10000 and 0x10 <= t & 0xFFFF <= 0xFF)
-    _last_creators = (ds, count, tags)
+    try:
+        _last_creators = (weakref.ref(ds), count, tags)
+    except TypeError:  # not weak-referenceable: no memo
+        _last_creators = None
     return tags
 
 
