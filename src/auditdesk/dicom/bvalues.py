@@ -38,12 +38,16 @@ from __future__ import annotations
 import math
 import re
 import struct
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+
+from auditdesk.dicom import tag_access
+from auditdesk.dicom.tag_access import get_element, get_value
 
 #: b-values below this (s/mm²) are listed as 0. The smallest clinically meaningful low b-values
 #: are ~5-10 s/mm² (IVIM) and 50-100 s/mm² (PI-RADS v2.1 low b); Philips writes 0.001..0.004 for
@@ -79,28 +83,6 @@ _TAG_MR_DIFFUSION_SEQ: Final = 0x00189117
 # --------------------------------------------------------------------------------------------
 # Tolerant header access (shared with classify.py): odd headers must never raise.
 # --------------------------------------------------------------------------------------------
-
-
-def get_element(ds: Dataset | None, tag: int) -> DataElement | None:
-    """The element at ``tag`` or None; conversion errors of malformed values give None."""
-    if ds is None:
-        return None
-    try:
-        if tag not in ds:
-            return None
-        return ds[tag]
-    except Exception:
-        return None
-
-
-def get_value(ds: Dataset | None, keyword: str) -> Any:
-    """``ds.<keyword>`` or None, never raising (bad VRs, truncated files, wrong types)."""
-    if ds is None:
-        return None
-    try:
-        return ds.get(keyword)
-    except Exception:
-        return None
 
 
 def first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
@@ -290,6 +272,28 @@ def _manufacturer_matches(ds: Dataset, vendors: Iterable[str]) -> bool:
     return any(v in padded for v in vendors)
 
 
+#: (weak reference to the dataset, its element count, its creator tags) of the last dataset
+#: asked about: the chain looks for five vendors' creators in the same header, one pass over its
+#: keys serves them all. Weak, so a viewer's dataset (with its pixels) is never kept alive here.
+_last_creators: tuple[weakref.ref[Dataset], int, list[int]] | None = None
+
+
+def _creator_tags(ds: Dataset) -> list[int]:
+    """Sorted Private Creator tags (odd group, element 0x0010-0x00FF) present in ``ds``."""
+    global _last_creators
+    last = _last_creators
+    count = len(ds)
+    if last is not None and last[0]() is ds and last[1] == count and tag_access.FAST_LOOKUPS:
+        return last[2]
+    # int() first: comparisons on pydicom's BaseTag run in Python and dominate otherwise.
+    tags = sorted(t for t in map(int, ds.keys()) if t & 0x10000 and 0x10 <= t & 0xFFFF <= 0xFF)
+    try:
+        _last_creators = (weakref.ref(ds), count, tags)
+    except TypeError:  # not weak-referenceable: no memo
+        _last_creators = None
+    return tags
+
+
 def private_element(ds: Dataset | None, spec: PrivateTag) -> DataElement | None:
     """The element ``spec`` names, found through its Private Creator block.
 
@@ -305,8 +309,9 @@ def private_element(ds: Dataset | None, spec: PrivateTag) -> DataElement | None:
     # Only the creator elements (gggg,0010-00FF) that exist: one pass over the dataset's keys is
     # ~100x cheaper than asking for all 240 possible blocks one by one (index hot path).
     low, high = group_base | 0x10, group_base | 0xFF
-    # int() first: comparisons on pydicom's BaseTag run in Python and dominate otherwise.
-    for tag in sorted(t for t in map(int, ds.keys()) if low <= t <= high):
+    for tag in _creator_tags(ds):
+        if not low <= tag <= high:
+            continue
         block = tag & 0xFF
         creator = _creator_text(ds, tag)
         if block == 0x10:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import fields
+from functools import cache
 from typing import Any, Self
 
 from auditdesk.dicom.bvalues import (
@@ -27,7 +28,7 @@ def _jsonable(value: Any) -> Any:
 
 def _from_json(value: Any) -> Any:
     if isinstance(value, list):
-        return tuple(_from_json(v) for v in value)
+        return tuple([_from_json(v) for v in value])
     return value
 
 
@@ -36,14 +37,26 @@ class DictMixin:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (tuples become lists, non-finite floats None)."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return {name: _jsonable(getattr(self, name)) for name in _field_order(type(self))}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Inverse of ``to_dict``; unknown keys are ignored and missing ones take defaults, so
         rows written by an older or newer AuditDesk still load."""
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = _field_names(cls)
         return cls(**{k: _from_json(v) for k, v in dict(d).items() if k in names})
+
+
+@cache
+def _field_order(cls: type) -> tuple[str, ...]:
+    """Field names per class in declaration order, computed once (an import writes and loads
+    thousands of MR facts)."""
+    return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(_field_order(cls))
 
 
 def upper_text(value: Any) -> str:

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from auditdesk.dicom import classify
 from auditdesk.dicom.acquired import ENCODING_MARKER
+from auditdesk.dicom.index_writer import IndexWriter
 from auditdesk.dicom.mr_image import MR_FACTS_MARKER, MR_FACTS_VERSION
 from auditdesk.dicom.scan import (
     CancelCallback,
@@ -34,9 +34,8 @@ from auditdesk.dicom.scan import (
 )
 from auditdesk.dicom.sources import Location, enumerate_sources, stat_location
 from auditdesk.dicom.view_reread import site_spellings, stale_mammograms
-from auditdesk.store import study_uid_map
 from auditdesk.store.db import Database
-from auditdesk.store.models import Image, ImportIssue, ImportRun, Patient, Series, Study, utcnow
+from auditdesk.store.models import Image, ImportIssue, ImportRun, Series, Study, utcnow
 
 __all__ = ["ImportSummary", "Skipped", "import_paths", "reclassify_mr_series", "scan_location"]
 
@@ -98,185 +97,33 @@ class ImportSummary:
 # --------------------------------------------------------------------------------------------
 
 
-class _Writer:
-    """Upserts scan results in batches, caching patient/study/series primary keys."""
-
-    def __init__(self, session: Session, summary: ImportSummary) -> None:
-        self.session = session
-        self.summary = summary
-        self.patients: dict[str, int] = {}
-        self.studies: dict[str, Study] = {}
-        self.series: dict[str, Series] = {}
-        self.touched_mr_series: set[int] = set()
-        # Studies a reviewer merged or split stay that way when the same files come back.
-        self.groupings = study_uid_map.load_resolver(session)
-        self.left_series: set[int] = set()
-
-    def _copy_in_other_study(self, image: Image, rec: dict[str, Any], loc: Location) -> bool:
-        """A second copy of an indexed image under another Study UID: noted, not indexed."""
-        from auditdesk.dicom.index_conflicts import indexed_study, other_study_note
-
-        study = indexed_study(self.session, image)
-        if study is None or study.study_uid == rec["study_uid"]:
-            return False
-        if (image.path, image.archive_member) == (loc.path, loc.member) or not _location_exists(
-            image.path, image.archive_member
-        ):
-            return False  # the file itself changed study: it moves (see finish)
-        self.summary.duplicates += 1
-        self.summary.notes.append((loc.display(), other_study_note(study)))
-        return True
-
-    def _patient_pk(self, patient_id: str) -> int:
-        if patient_id not in self.patients:
-            row = self.session.scalar(select(Patient).where(Patient.patient_id == patient_id))
-            if row is None:
-                row = Patient(patient_id=patient_id)
-                self.session.add(row)
-                self.session.flush()
-            self.patients[patient_id] = row.id
-        return self.patients[patient_id]
-
-    def _study(self, rec: dict[str, Any]) -> Study:
-        uid = rec["study_uid"]
-        study = self.studies.get(uid) or self.session.scalar(
-            select(Study).where(Study.study_uid == uid)
-        )
-        if study is None:
-            study = Study(
-                study_uid=uid,
-                patient_pk=self._patient_pk(rec["patient_id"]),
-                accession_number=rec["accession_number"],
-                procedure_date=rec["procedure_date"],
-                procedure_datetime=rec["procedure_datetime"],
-                description=rec["study_description"],
-                kind=rec["kind"],
-                modalities=rec["modality"],
-                technologist=rec["technologist"],
-            )
-            self.session.add(study)
-            self.session.flush()
-        else:
-            # A study may mix objects (e.g. MG images plus a report); mammo/MR wins over other.
-            if study.kind == "other" and rec["kind"] != "other":
-                study.kind = rec["kind"]
-            mods = set(filter(None, (study.modalities or "").split("\\")))
-            if rec["modality"] and rec["modality"] not in mods:
-                study.modalities = "\\".join(sorted(mods | {rec["modality"]}))[:64]
-            study.technologist = study.technologist or rec["technologist"]
-            study.procedure_date = study.procedure_date or rec["procedure_date"]
-        self.studies[uid] = study
-        return study
-
-    def _series(self, rec: dict[str, Any], study: Study) -> Series:
-        uid = rec["series_uid"]
-        series = self.series.get(uid) or self.session.scalar(
-            select(Series).where(Series.series_uid == uid)
-        )
-        if series is None:
-            series = Series(
-                series_uid=uid,
-                study_pk=study.id,
-                modality=rec["modality"],
-                series_number=rec["series_number"],
-                description=rec["series_description"],
-                manufacturer=rec["manufacturer"],
-                model=rec["model"],
-                presentation_intent=rec.get("presentation_intent"),
-            )
-            self.session.add(series)
-            self.session.flush()
-        self.series[uid] = series
-        return series
-
-    def write(self, results: list[ScanResult]) -> None:
-        existing = {
-            img.sop_uid: img
-            for img in self.session.scalars(
-                select(Image).where(
-                    Image.sop_uid.in_([r.record["sop_uid"] for r in results if r.record])
-                )
-            )
-        }
-        for res in results:
-            rec = res.record
-            assert rec is not None
-            rec = self.groupings.apply(rec) if self.groupings else rec
-            image = existing.get(rec["sop_uid"])
-            if image is not None and self._copy_in_other_study(image, rec, res.location):
-                continue
-            study = self._study(rec)
-            series = self._series(rec, study)
-            self.summary.study_uids.add(study.study_uid)
-            self.summary.series_uids.add(series.series_uid)
-            if image is not None:
-                same_place = (image.path, image.archive_member) == (
-                    res.location.path,
-                    res.location.member,
-                )
-                if not same_place and _location_exists(image.path, image.archive_member):
-                    # The same image reached through a second copy: keep the first, count once.
-                    self.summary.duplicates += 1
-                    continue
-                self.summary.updated += 1
-            else:
-                image = Image(sop_uid=rec["sop_uid"])
-                self.session.add(image)
-                existing[rec["sop_uid"]] = image
-                self.summary.added += 1
-            if image.series_pk is not None and image.series_pk != series.id:
-                self.left_series.add(image.series_pk)  # may be empty now (see finish)
-            image.series_pk = series.id
-            image.path = res.location.path
-            image.archive_member = res.location.member
-            image.file_size = res.size
-            image.file_mtime_ns = res.stamp
-            image.indexed_at = utcnow()
-            for key in (
-                "sop_class_uid", "transfer_syntax_uid", "instance_number", "rows", "columns",
-                "n_frames", "photometric", "bits_stored", "view", "view_source", "laterality",
-                "laterality_source", "view_modifiers", "is_screening_view", "exclusion_reason",
-                "mr_info", "slice_position_mm", "view_confidence", "view_conflict",
-            ):  # fmt: skip
-                setattr(image, key, rec.get(key))
-            image.is_tomosynthesis = bool(rec.get("is_tomosynthesis"))
-            image.lossy = bool(rec.get("lossy"))
-            image.acquisition_datetime = rec["procedure_datetime"]
-            if rec["modality"] == "MR":
-                self.touched_mr_series.add(series.id)
-        self.session.flush()
-
-    def classify_mr_series(self) -> None:
-        for series_pk in sorted(self.touched_mr_series):
-            reclassify_mr_series(self.session, series_pk)
-
-
-def _location_exists(path: str, member: str | None) -> bool:
-    if not os.path.exists(path):
-        return False
-    if member is None:
-        return True
-    try:
-        with zipfile.ZipFile(path) as zf:
-            zf.getinfo(member)
-        return True
-    except (KeyError, OSError, zipfile.BadZipFile):
-        return False
-
-
 def reclassify_mr_series(session: Session, series_pk: int) -> None:
-    """Classify an MR series from all its images and store the slice order by position."""
-    images = list(session.scalars(select(Image).where(Image.series_pk == series_pk)))
-    infos = [classify.MRImageInfo.from_dict(img.mr_info) for img in images if img.mr_info]
-    if len(infos) != len(images) or not images:
+    """Classify an MR series from all its images and store the slice order by position.
+
+    Reads only the columns it needs and writes the changed slice orders in one executemany
+    (an import touches every MR series it adds to; whole ORM objects cost more than the rest).
+    Rows come in primary-key order, the order SQLite's series index gives them anyway.
+    """
+    rows = session.execute(
+        select(Image.id, Image.mr_info, Image.slice_order)
+        .where(Image.series_pk == series_pk)
+        .order_by(Image.id)
+    ).all()
+    infos = [classify.MRImageInfo.from_dict(mr_info) for _, mr_info, _ in rows if mr_info]
+    if len(infos) != len(rows) or not rows:
         return
     series = session.get(Series, series_pk)
     assert series is not None
     result = classify.classify_mr_series(infos)
     series.mr_role = result.role
     series.mr_info = result.to_dict()
-    for rank, idx in enumerate(classify.slice_order(infos)):
-        images[idx].slice_order = rank
+    changes = [
+        {"id": rows[idx][0], "slice_order": rank}
+        for rank, idx in enumerate(classify.slice_order(infos))
+        if rows[idx][2] != rank
+    ]
+    if changes:
+        session.execute(update(Image), changes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,7 +217,7 @@ def import_paths(
             progress(done, total, "")
 
         summary.workers = workers if workers is not None else default_workers(len(to_scan), verify)
-        writer = _Writer(session, summary)
+        writer = IndexWriter(session, summary)
         batch: list[ScanResult] = []
         for result in scan_all(to_scan, summary.workers, cancel, verify, spellings):
             done += 1
@@ -392,7 +239,8 @@ def import_paths(
             summary.cancelled = True
         if batch:
             writer.write(batch)
-        writer.classify_mr_series()
+        for series_pk in writer.mr_series_keys():
+            reclassify_mr_series(session, series_pk)
         from auditdesk.dicom.index_conflicts import drop_if_empty
 
         drop_if_empty(session, writer.left_series, {s.id for s in writer.studies.values()})

@@ -36,6 +36,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from auditdesk.dicom.tag_access import element
+
 __all__ = [
     "MAX_DECODED_BYTES",
     "FrameIndexError",
@@ -358,9 +360,10 @@ class ImageGeometry:
 
 def _first_int(ds: Dataset, keyword: str) -> int | None:
     """First value of a US/IS element as int; None when absent or empty."""
-    if keyword not in ds:
+    elem = element(ds, keyword)  # ds[keyword] without pydicom's per-lookup overhead
+    if elem is None:
         return None
-    value = ds[keyword].value
+    value = elem.value
     if value is None or value == "":
         return None
     if isinstance(value, list | tuple | MultiValue):

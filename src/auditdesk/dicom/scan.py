@@ -31,11 +31,13 @@ from auditdesk.dicom.pixels import (
     transfer_syntax,
 )
 from auditdesk.dicom.sources import Location, open_location, stat_location
+from auditdesk.dicom.tag_access import conversion_cache, element, enable_conversion_cache
 from auditdesk.dicom.view_text import Spellings
 
-# A process pool costs ~0.4 s to start (about 1,200 headers read sequentially on the reference
-# machine, see shared/reference/env-notes.md 4b); below this many files one process is faster.
-PARALLEL_MIN_FILES = 1000
+# A pool of spawned workers costs ~0.5 s of wall time to start on the reference machine (each
+# imports pydicom and numpy), more when other work holds the cores. A file now costs ~0.6 ms
+# to read and classify, so two workers save ~0.3 ms per file: the pool pays from ~1,700 files.
+PARALLEL_MIN_FILES = 2000
 CHUNK_SIZE = 32
 
 CancelCallback = Callable[[], bool]
@@ -63,6 +65,12 @@ def _text(ds: Dataset, keyword: str, limit: int = 64) -> str | None:
     return as_text(get_value(ds, keyword)).replace("\x00", "")[:limit] or None
 
 
+def _value(ds: Dataset, keyword: str) -> Any:
+    """``ds.get(keyword)`` through the fast lookup (errors propagate as they would there)."""
+    elem = element(ds, keyword)
+    return None if elem is None else elem.value
+
+
 def _int(ds: Dataset, keyword: str) -> int | None:
     """First value of an integer tag, or None when absent or malformed (e.g. IS '1A')."""
     return as_int(get_value(ds, keyword))
@@ -74,9 +82,9 @@ def _record(ds: Dataset, layout_encapsulated: bool, spellings: Spellings = ()) -
     when = classify.procedure_datetime(ds)
     record: dict[str, Any] = {
         "patient_id": _text(ds, "PatientID") or "",
-        "study_uid": str(ds.StudyInstanceUID),
-        "series_uid": str(ds.SeriesInstanceUID),
-        "sop_uid": str(ds.SOPInstanceUID),
+        "study_uid": str(_value(ds, "StudyInstanceUID")),
+        "series_uid": str(_value(ds, "SeriesInstanceUID")),
+        "sop_uid": str(_value(ds, "SOPInstanceUID")),
         "sop_class_uid": _text(ds, "SOPClassUID"),
         "transfer_syntax_uid": transfer_syntax(ds),
         "accession_number": _text(ds, "AccessionNumber"),
@@ -143,7 +151,7 @@ def scan_location(loc: Location, verify: bool = False, spellings: Spellings = ()
     try:
         with open_location(loc) as fp:
             ds = read_header(fp)
-            missing = [name for key, name in _IDENTITY_TAGS if not ds.get(key)]
+            missing = [name for key, name in _IDENTITY_TAGS if not _value(ds, key)]
             if missing:
                 raise HeaderError(
                     f"The header has no {', '.join(missing)}, so the image cannot be identified."
@@ -180,14 +188,17 @@ def scan_all(
     spellings: Spellings = (),
 ) -> Iterator[ScanResult]:
     if workers <= 1:
-        for loc in locations:
-            if cancel and cancel():
-                return
-            yield scan_location(loc, verify, spellings)
+        with conversion_cache():
+            for loc in locations:
+                if cancel and cancel():
+                    return
+                yield scan_location(loc, verify, spellings)
         return
     # spawn: safe inside a Qt process (fork would copy the GUI's threads and locks).
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=enable_conversion_cache
+    ) as pool:
         results = pool.map(
             partial(scan_location, verify=verify, spellings=spellings),
             locations,

@@ -61,11 +61,17 @@ def _ignored(name: str) -> bool:
 def _walk(root: Path, out: Enumeration) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        # The folder is resolved once (resolving every file walks every path component again,
+        # which dominated a re-import); a file that is itself a symlink is resolved on its own.
+        real_dir = os.path.realpath(dirpath)
         for name in sorted(filenames):
             if _ignored(name):
                 out.ignored += 1
                 continue
-            out.locations.append(Location(str(Path(dirpath, name).resolve())))
+            path = os.path.join(real_dir, name)
+            if os.path.islink(path):
+                path = str(Path(path).resolve())
+            out.locations.append(Location(path))
 
 
 def _from_dicomdir(dicomdir: Path) -> list[Location]:

@@ -1,0 +1,148 @@
+"""The import's fast paths give exactly what the plain pydicom paths give.
+
+Import speed comes from reading tags straight from the dataset's dict, converting each distinct
+raw value once per import (dicom.tag_access) and writing new images in one bulk INSERT per batch
+(dicom.index_writer). The reference here is pydicom's own ``ds.get``/``ds[tag]`` lookups with no
+conversion cache (``tag_access.FAST_LOOKUPS = False``): every record (all fields, MR facts,
+b-values, views) and every refusal reason must be the same, over every real file in shared/data
+and a generated corpus of all four MR vendor conventions plus mammograms. The database rows an
+import writes must hold exactly the reference records' values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from auditdesk.demo.generator import generate_index_corpus
+from auditdesk.dicom import tag_access
+from auditdesk.dicom.index import import_paths
+from auditdesk.dicom.index_writer import IMAGE_FIELDS
+from auditdesk.dicom.scan import ScanResult, scan_location
+from auditdesk.dicom.sources import enumerate_sources
+from auditdesk.store.models import Image, Series, Study
+
+
+def _reference(locations, monkeypatch: pytest.MonkeyPatch) -> list[ScanResult]:
+    with monkeypatch.context() as m:
+        m.setattr(tag_access, "FAST_LOOKUPS", False)
+        return [scan_location(loc) for loc in locations]
+
+
+def _fast(locations) -> list[ScanResult]:
+    with tag_access.conversion_cache():  # one cache across all files, as in an import
+        return [scan_location(loc) for loc in locations]
+
+
+def _assert_same(locations, monkeypatch: pytest.MonkeyPatch) -> list[ScanResult]:
+    reference = _reference(locations, monkeypatch)
+    fast = _fast(locations)
+    for ref, got in zip(reference, fast, strict=True):
+        where = ref.location.display()
+        assert got.reason == ref.reason, where
+        assert got.record == ref.record, where
+    return reference
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    generate_index_corpus(root, 420)
+    return root
+
+
+def test_real_files_give_the_same_records_and_reasons(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locations = enumerate_sources([str(shared_data)]).locations
+    reference = _assert_same(locations, monkeypatch)
+    # The comparison must cover real MR with b-values, mammograms and refused files.
+    records = [r.record for r in reference if r.record]
+    assert any(r["kind"] == "mammo" for r in records)
+    assert any(r["kind"] == "mr" and r["mr_info"]["b_values"] for r in records)
+    assert any(r.reason for r in reference)
+
+
+def test_generated_vendor_series_give_the_same_records(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locations = enumerate_sources([str(corpus)]).locations
+    reference = _assert_same(locations, monkeypatch)
+    sources = {r.record["mr_info"]["b_value_source"] for r in reference if "mr_info" in r.record}
+    assert len(sources - {None}) >= 3  # several vendors' b-value conventions were exercised
+
+
+def test_cache_does_not_leak_values_between_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two elements with the same raw bytes under different tags keep their own VR/value."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds._read_charset = "iso8859"
+    raw = b"12\\34 "
+    ds._dict[0x00180050] = RawDataElement(0x00180050, "DS", len(raw), raw, 0, False, True)
+    ds._dict[0x00200013] = RawDataElement(0x00200013, "IS", len(raw), raw, 0, False, True)
+    odd = Dataset()  # the same tag and bytes written with another VR by another file
+    odd._read_charset = "iso8859"
+    odd._dict[0x00200013] = RawDataElement(0x00200013, "LO", len(raw), raw, 0, False, True)
+    with tag_access.conversion_cache():
+        thickness = tag_access.get_value(ds, "SliceThickness")
+        number = tag_access.get_value(ds, "InstanceNumber")
+        odd_number = tag_access.get_value(odd, "InstanceNumber")
+    assert [float(v) for v in thickness] == [12.0, 34.0]
+    assert type(number[0]).__name__ == "IS" and type(thickness[0]).__name__ != "IS"
+    assert list(odd_number) == ["12", "34"] and odd["InstanceNumber"].VR == "LO"
+
+
+def test_bulk_written_rows_hold_the_reference_records(
+    db, corpus: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = [str(corpus), str(shared_data / "mr"), str(shared_data / "mg")]
+    locations = enumerate_sources(sources).locations
+    expected: dict[str, tuple[ScanResult, dict]] = {}
+    for res in _reference(locations, monkeypatch):
+        if res.record:  # the first copy of an image is the one indexed
+            expected.setdefault(res.record["sop_uid"], (res, res.record))
+    summary = import_paths(db, sources, workers=1)
+    assert summary.added == len(expected)
+    with db.session() as session:
+        rows = session.execute(
+            select(Image, Series.series_uid, Study.study_uid)
+            .join(Series, Image.series_pk == Series.id)
+            .join(Study, Series.study_pk == Study.id)
+        ).all()
+        assert len(rows) == summary.added
+        for image, series_uid, study_uid in rows:
+            res, rec = expected[image.sop_uid]
+            assert (series_uid, study_uid) == (rec["series_uid"], rec["study_uid"])
+            for key in IMAGE_FIELDS:
+                assert getattr(image, key) == rec.get(key), (key, image.path)
+            assert image.acquisition_datetime == rec["procedure_datetime"]
+            assert image.is_tomosynthesis is bool(rec.get("is_tomosynthesis"))
+            assert image.lossy is bool(rec.get("lossy"))
+            if res.location.path == image.path:
+                assert (image.file_size, image.file_mtime_ns) == (res.size, res.stamp)
+
+
+def test_folder_walk_resolves_like_resolving_every_file(tmp_path: Path, shared_data: Path) -> None:
+    """The folder is resolved once per directory; symlinked files still resolve to their target."""
+    import os
+
+    from auditdesk.dicom import sources
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.dcm").write_bytes(b"x")
+    os.symlink(tmp_path / "d" / "a.dcm", tmp_path / "d" / "b.dcm")  # counts once
+    os.symlink(tmp_path / "nowhere.dcm", tmp_path / "d" / "broken.dcm")
+    os.symlink(shared_data, tmp_path / "data")  # a linked folder given as the root
+    for root in (tmp_path / "d", tmp_path / "data"):
+        expected = set()
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            kept = [n for n in filenames if not sources._ignored(n)]  # README, .DS_Store...
+            expected |= {str(Path(dirpath, n).resolve()) for n in kept}
+        got = [loc.path for loc in enumerate_sources([str(root)]).locations]
+        assert got == sorted(expected)
+    assert got[0].startswith(str(shared_data.resolve()))
