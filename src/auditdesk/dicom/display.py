@@ -347,16 +347,27 @@ def _file_presets(ds: Dataset, frame: int) -> list[VOIPreset]:
     return presets
 
 
-def _robust_range(values: np.ndarray) -> tuple[float, float, str]:
-    """0.5-99.5 percentile of a subsample, ignoring a dominant background mode at either end.
+def _range_subsample(values: np.ndarray) -> np.ndarray:
+    """The strided ~1 Mpx subsample the robust range is computed from (a view, no copy).
 
-    Mammograms are half air: a histogram spike at the darkest (or, for MONOCHROME1, the
-    brightest) end would otherwise steal half the grey levels from the breast.
+    Modality LUTs are element-wise, so the modality values of this subsample of the *stored*
+    values equal this subsample of the modality values: the range needs no full float frame.
     """
     arr = np.asarray(values)
     if arr.ndim >= 2:
         step = max(1, int(math.sqrt(arr.shape[-1] * arr.shape[-2] / 1_000_000)))
         arr = arr[..., ::step, ::step]
+    return arr
+
+
+def _robust_range(values: np.ndarray, *, sampled: bool = False) -> tuple[float, float, str]:
+    """0.5-99.5 percentile of a subsample, ignoring a dominant background mode at either end.
+
+    Mammograms are half air: a histogram spike at the darkest (or, for MONOCHROME1, the
+    brightest) end would otherwise steal half the grey levels from the breast. ``sampled``:
+    ``values`` already are :func:`_range_subsample` of the frame.
+    """
+    arr = np.asarray(values) if sampled else _range_subsample(values)
     sample = arr.ravel().astype(np.float64)
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
@@ -380,10 +391,15 @@ def _robust_range(values: np.ndarray) -> tuple[float, float, str]:
     return p_lo, p_hi, note
 
 
-def computed_preset(ds: Dataset, values: np.ndarray | None = None, frame: int = 0) -> VOIPreset:
-    """The "Full range" fallback: robust range of ``values``, else the header's value range."""
+def computed_preset(
+    ds: Dataset, values: np.ndarray | None = None, frame: int = 0, *, sampled: bool = False
+) -> VOIPreset:
+    """The "Full range" fallback: robust range of ``values``, else the header's value range.
+
+    ``sampled``: ``values`` are already the range subsample (:meth:`DisplayImage.range_sample`).
+    """
     if values is not None:
-        lo, hi, note = _robust_range(values)
+        lo, hi, note = _robust_range(values, sampled=sampled)
         source = f"computed from pixel range ({note})"
     else:
         lo, hi, source = _header_range(ds, frame)
@@ -560,31 +576,28 @@ class DisplayImage:
     photometric: str = "MONOCHROME2"
     notes: tuple[str, ...] = ()
     _modality: _Modality | None = field(default=None, repr=False)
-    _modality_values: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def modality_values(self) -> np.ndarray | None:
-        """float32 modality-LUT output (None for colour), computed on first use and kept.
+        """float32 modality-LUT output (None for colour), computed on every call, never kept.
 
-        Lazy because a uint8 render does not need it: on a 13.6 Mpx mammogram it is a 54 MB
-        array and ~20 ms that the fast path skips.
+        Not cached: on a 13.6 Mpx mammogram it is a 54 MB array, twice the stored frame, and
+        a decode cache of such images must hold stored values only (issue 15). The render and
+        the robust range do not need it (a 65,536-entry table; :meth:`range_sample`).
         """
-        if self._modality_values is None and self.stored is not None:
-            modality = self._modality or _Modality()
-            self._modality_values = modality.apply(self.stored)
-        return self._modality_values
+        if self.stored is None:
+            return None
+        return (self._modality or _Modality()).apply(self.stored)
+
+    def range_sample(self) -> np.ndarray | None:
+        """Modality values of the ~1 Mpx subsample the computed "Full range" is taken from."""
+        if self.stored is None:
+            return None
+        return (self._modality or _Modality()).apply(_range_subsample(self.stored))
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.array.shape)
-
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle without the float32 cache: it is 2x the stored frame (54 MB for a
-        mammogram) and is recomputed from :attr:`stored` on first use after a process hop."""
-        state = dict(self.__dict__)
-        if self.stored is not None:
-            state["_modality_values"] = None
-        return state
 
     @property
     def is_colour(self) -> bool:
@@ -600,7 +613,6 @@ class DisplayImage:
             voi,
             self.inverted,
             _check_out(out),
-            self._modality_values,
         )
         return replace(self, array=array, voi=voi)
 
@@ -658,7 +670,6 @@ def _render_gray(
     preset: VOIPreset,
     inverted: bool,
     mode: str,
-    modality_values: np.ndarray | None = None,
 ) -> np.ndarray:
     """Modality LUT -> VOI -> polarity -> output for one grayscale frame.
 
@@ -672,7 +683,7 @@ def _render_gray(
         if inverted:
             table = np.subtract(np.float32(1.0), table, out=table)
         return _gather(_finish(table, mode), stored.view(unsigned))
-    values = modality.apply(stored) if modality_values is None else modality_values
+    values = modality.apply(stored)
     shown = _voi_float(values, preset)
     if inverted:
         shown = np.subtract(np.float32(1.0), shown, out=shown)
@@ -713,18 +724,16 @@ def to_display(
         _modality=_modality(ds, frame),
     )
     if preset is None and isinstance(voi, str):
-        preset = computed_preset(ds, image.modality_values, frame)
+        preset = computed_preset(ds, image.range_sample(), frame, sampled=True)
     elif preset is None:
         preset = default_voi(ds, frame=frame)
         if preset.kind == "range":  # the file has no VOI: compute it from this frame's pixels
-            preset = default_voi(ds, image.modality_values, frame=frame)
+            preset = computed_preset(ds, image.range_sample(), frame, sampled=True)
     inverted, why = needs_inversion(ds)
     image.inverted = inverted
     image.voi = preset
     image.notes = (f"VOI: {preset.name} ({preset.source})", *([why] if why else []))
-    image.array = _render_gray(
-        stored, image._modality or _Modality(), preset, inverted, mode, image._modality_values
-    )
+    image.array = _render_gray(stored, image._modality or _Modality(), preset, inverted, mode)
     return image
 
 

@@ -55,7 +55,7 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
     else:
         presets = voi_presets(ds, frame=frame)
         if not image.is_colour and image.stored is not None:
-            presets.append(computed_preset(ds, image.modality_values, frame))
+            presets.append(computed_preset(ds, image.range_sample(), frame, sampled=True))
     if voi_name:
         chosen = next((p for p in presets if p.name == voi_name), None)
         if chosen is not None and chosen != image.voi:
@@ -96,13 +96,11 @@ def display_aspect(cal: Calibration, transform: MammoTransform) -> float:
 
 def loaded_nbytes(image: LoadedImage) -> int:
     """Memory a cached image holds: the rendered frame plus the stored values kept for
-    re-windowing (the float32 modality cache is counted when it exists)."""
+    re-windowing (at their stored bit depth: no float copy is ever kept)."""
     display = image.display
     total = display.array.nbytes
     if display.stored is not None:
         total += display.stored.nbytes
-    if display._modality_values is not None:
-        total += display._modality_values.nbytes
     return total
 
 
