@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -104,9 +104,12 @@ def loaded_nbytes(image: LoadedImage) -> int:
     return total
 
 
-#: Decoded images kept for "next exam" and going back: about six 4-view mammography exams
-#: (a 4096x3328 frame holds ~41 MB: 14 MB rendered + 27 MB stored values).
-DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024
+#: Decoded images kept for "next exam" and going back when no budget is given: about two
+#: 4-view mammography exams (a 4096x3328 frame holds ~41 MB: 14 MB rendered + 27 MB stored
+#: values). The application passes the ``decode_cache_bytes`` setting (runtime.app_settings).
+DEFAULT_CACHE_BYTES = 384 * 1024 * 1024
+#: How many recent prefetch requests CacheStats remembers (for tests and benchmarks).
+PREFETCH_HISTORY = 64
 
 CacheKey = tuple[Location, int, "str | None"]
 
@@ -120,8 +123,11 @@ class CacheStats:
     evicted: int = 0
     cancelled: int = 0
     bytes: int = 0
+    #: The most the finished cached images ever held (after eviction), for tests/benchmarks.
+    peak_bytes: int = 0
     entries: int = 0
-    prefetched: list[Location] = field(default_factory=list)
+    #: The latest prefetch requests, oldest first (bounded: a day of audits must not grow it).
+    prefetched: deque[Location] = field(default_factory=lambda: deque(maxlen=PREFETCH_HISTORY))
 
 
 class DisplayLoader:
@@ -176,6 +182,13 @@ class DisplayLoader:
             future = self._cache.get((loc, frame, voi_name))
         return future is not None and future.done() and not future.cancelled()
 
+    def set_cache_bytes(self, cache_bytes: int) -> None:
+        """Change the budget now (e.g. from the settings dialog); evicts what no longer fits."""
+        with self._lock:
+            self.cache_bytes = int(cache_bytes)
+            self._evict()
+            self._update_stats()
+
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
@@ -215,9 +228,6 @@ class DisplayLoader:
             self._update_stats()
 
     def _evict(self) -> None:
-        for key in self._sizes:
-            # Re-measure: a viewport that re-windowed an image added its float32 values to it.
-            self._sizes[key] = loaded_nbytes(self._cache[key].result())
         total = sum(self._sizes.values())
         for key in list(self._cache):
             if total <= self.cache_bytes or len(self._sizes) <= 1:
@@ -232,6 +242,7 @@ class DisplayLoader:
     def _update_stats(self) -> None:
         self._sizes = {k: v for k, v in self._sizes.items() if k in self._cache}
         self.stats.bytes = sum(self._sizes.values())
+        self.stats.peak_bytes = max(self.stats.peak_bytes, self.stats.bytes)
         self.stats.entries = len(self._cache)
 
     def shutdown(self) -> None:

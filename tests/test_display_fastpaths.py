@@ -1,0 +1,94 @@
+"""Issue 15 speed paths give the same numbers as the slow paths they replace.
+
+Oracles: pydicom's own ``pixel_array`` (for the native-frame view) and the full float32
+modality frame fed to the original robust-range code (for the sampled "Full range").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels import pixel_array
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from auditdesk.dicom.display import _robust_range, computed_preset, modality_lut, to_display
+from auditdesk.dicom.pixels import decode_frame
+
+
+def _dataset(
+    values: np.ndarray,
+    *,
+    bits_allocated: int = 16,
+    bits_stored: int = 12,
+    signed: bool = False,
+    ts: str = ExplicitVRLittleEndian,
+) -> Dataset:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ts
+    frames = values.shape[0] if values.ndim == 3 else 1
+    ds.Rows, ds.Columns = values.shape[-2:]
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits_allocated, bits_stored, bits_stored - 1
+    ds.PixelRepresentation = int(signed)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    big = ts == ExplicitVRBigEndian
+    dtype = f"{'>' if big else '<'}{'i' if signed else 'u'}{bits_allocated // 8}"
+    ds.PixelData = values.astype(dtype).tobytes()
+    return ds
+
+
+CASES = [
+    # (bits allocated, bits stored, signed, transfer syntax, raw values)
+    (16, 12, False, ExplicitVRLittleEndian, [[0x0123, 0x0FFF], [0x0800, 0x0001]]),
+    # unused high bits set: pydicom masks them (0xF123 -> 0x123), so must we
+    (16, 12, False, ExplicitVRLittleEndian, [[0xF123, 0x0FFF], [0x7800, 0x0001]]),
+    (16, 16, False, ImplicitVRLittleEndian, [[65535, 0], [32768, 1]]),
+    (16, 16, True, ExplicitVRLittleEndian, [[-32768, -1], [0, 32767]]),
+    # signed with unused bits (sign extension) and big endian: pydicom's path, same answer
+    (16, 12, True, ExplicitVRLittleEndian, [[0x0FFF, 0x0800], [0x07FF, 0x0001]]),
+    (16, 12, False, ExplicitVRBigEndian, [[0x0123, 0x0FFF], [0x0800, 0x0001]]),
+    (8, 8, False, ExplicitVRLittleEndian, [[0, 255], [128, 7]]),
+    (8, 6, False, ExplicitVRLittleEndian, [[0xC1, 0x3F], [0x40, 0x01]]),
+]
+
+
+@pytest.mark.parametrize(("bits", "stored", "signed", "ts", "raw"), CASES)
+def test_native_frame_equals_pydicom(bits, stored, signed, ts, raw) -> None:
+    values = np.array(raw, dtype=np.int64).astype(f"{'i' if signed else 'u'}{bits // 8}")
+    ds = _dataset(values, bits_allocated=bits, bits_stored=stored, signed=signed, ts=ts)
+    expected = pixel_array(ds, raw=False)
+    got = decode_frame(ds, 0)
+    assert got.dtype == expected.dtype.newbyteorder("=") and got.dtype.isnative
+    assert np.array_equal(got, expected)
+
+
+def test_native_frames_of_a_multiframe_object_are_their_own_copies() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 4096, size=(3, 5, 4)).astype(np.uint16)
+    ds = _dataset(values)
+    expected = pixel_array(ds, raw=False)
+    for i in range(3):
+        frame = decode_frame(ds, i)
+        assert np.array_equal(frame, expected[i])
+        assert frame.base is None or frame.base.nbytes == frame.nbytes  # not a view of all
+
+
+def test_sampled_full_range_equals_full_frame_range() -> None:
+    """The "Full range" preset from the strided stored sample is the one the whole float32
+    modality frame gives (rescale with a negative slope and an offset: element-wise)."""
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 4096, size=(1500, 1300)).astype(np.uint16)
+    values[:, :600] = 0  # a background mode at one end, as in a mammogram
+    ds = _dataset(values)
+    ds.RescaleSlope, ds.RescaleIntercept = -0.75, 1024
+    image = to_display(ds, voi="Full range")
+    full = modality_lut(values, ds)
+    lo, hi, note = _robust_range(full)  # the original code path: whole frame, then sampled
+    assert "background excluded" in note
+    assert image.voi.center == pytest.approx((lo + hi) / 2, abs=0)
+    assert image.voi.width == pytest.approx(hi - lo, abs=0)
+    assert image.voi == computed_preset(ds, full)
