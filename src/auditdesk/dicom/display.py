@@ -35,6 +35,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_color_lut
 
+from auditdesk.dicom.display_scale import every_nth
 from auditdesk.dicom.pixels import (
     Source,
     decode_frame,
@@ -576,6 +577,8 @@ class DisplayImage:
     photometric: str = "MONOCHROME2"
     notes: tuple[str, ...] = ()
     _modality: _Modality | None = field(default=None, repr=False)
+    reduction: int = 1
+    """``array`` holds every n-th stored row and column (1: full); see display_scale."""
 
     @property
     def modality_values(self) -> np.ndarray | None:
@@ -603,18 +606,19 @@ class DisplayImage:
     def is_colour(self) -> bool:
         return self.stored is None
 
-    def rewindow(self, voi: VOIPreset, out: str = "uint8") -> DisplayImage:
-        """The same frame through another VOI, without decoding again (colour: unchanged)."""
+    def rewindow(
+        self, voi: VOIPreset, out: str = "uint8", reduction: int | None = None
+    ) -> DisplayImage:
+        """The same frame through another VOI, without decoding again (colour: unchanged),
+        at this render's reduction unless ``reduction`` is given (1: full resolution)."""
         if self.stored is None:
             return self
+        step = self.reduction if reduction is None else max(1, int(reduction))
+        modality = self._modality or _Modality()
         array = _render_gray(
-            self.stored,
-            self._modality or _Modality(),
-            voi,
-            self.inverted,
-            _check_out(out),
+            every_nth(self.stored, step), modality, voi, self.inverted, _check_out(out)
         )
-        return replace(self, array=array, voi=voi)
+        return replace(self, array=array, voi=voi, reduction=step)
 
 
 def _check_out(out: str) -> Literal["uint8", "float32"]:
@@ -695,9 +699,12 @@ def to_display(
     frame: int = 0,
     voi: VOIPreset | str | None = None,
     out: str = "uint8",
+    *,
+    reduction: int = 1,
 ) -> DisplayImage:
     """Decode one frame and run the full pipeline: size check -> decode -> modality LUT ->
     VOI (default: :func:`default_voi`; a preset or a preset name) -> polarity -> uint8/float32.
+    ``reduction`` n renders every n-th row and column of a grayscale frame (stored stays full).
 
     Colour images come back as RGB (no VOI). Decoding problems raise
     :class:`~auditdesk.dicom.pixels.PixelDataError`; an unknown preset name raises ValueError.
@@ -733,7 +740,9 @@ def to_display(
     image.inverted = inverted
     image.voi = preset
     image.notes = (f"VOI: {preset.name} ({preset.source})", *([why] if why else []))
-    image.array = _render_gray(stored, image._modality or _Modality(), preset, inverted, mode)
+    image.reduction = max(1, int(reduction))
+    modality = image._modality or _Modality()
+    image.array = _render_gray(every_nth(stored, image.reduction), modality, preset, inverted, mode)
     return image
 
 

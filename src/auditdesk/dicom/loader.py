@@ -22,8 +22,9 @@ from auditdesk.dicom.display import (
     to_display,
     voi_presets,
 )
+from auditdesk.dicom.display_scale import display_reduction
 from auditdesk.dicom.orientation import MammoTransform, dataset_mammo_transform
-from auditdesk.dicom.pixels import number_of_frames, read_dataset
+from auditdesk.dicom.pixels import PixelDataError, image_geometry, number_of_frames, read_dataset
 from auditdesk.dicom.sources import Location, open_location
 
 
@@ -43,10 +44,19 @@ class LoadedImage:
 
 
 def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None) -> LoadedImage:
-    """Read, decode and window one frame (runs in a worker process)."""
+    """Read, decode and window one frame (runs in a worker process).
+
+    A frame much bigger than a hanging viewport is rendered reduced (``display.reduction``;
+    the stored values stay full size for measuring and for the viewer's full render on zoom).
+    """
     with open_location(loc) as fp:
         ds = read_dataset(fp)
-    image = to_display(ds, frame=frame)
+    try:
+        geom = image_geometry(ds)
+        reduction = display_reduction(geom.rows, geom.columns)
+    except PixelDataError:
+        reduction = 1  # to_display reports the problem in its own words
+    image = to_display(ds, frame=frame, reduction=reduction)
     # The file's own windows first; then the robust range of the pixels (the per-modality
     # default: mammograms with the air background left out), which to_display has already
     # chosen as the default when the file has no window of its own.
