@@ -12,8 +12,15 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from auditdesk.dicom.display import _robust_range, computed_preset, modality_lut, to_display
+from auditdesk.dicom.display import (
+    _Modality,
+    _robust_range,
+    computed_preset,
+    modality_lut,
+    to_display,
+)
 from auditdesk.dicom.pixels import decode_frame
+from auditdesk.dicom.robust_range import range_subsample, robust_range_of_codes
 
 
 def _dataset(
@@ -92,3 +99,30 @@ def test_sampled_full_range_equals_full_frame_range() -> None:
     assert image.voi.center == pytest.approx((lo + hi) / 2, abs=0)
     assert image.voi.width == pytest.approx(hi - lo, abs=0)
     assert image.voi == computed_preset(ds, full)
+
+
+def _frames():
+    """Integer frames with the shapes of real ones: backgrounds at either end, flat, tiny."""
+    rng = np.random.default_rng(20)
+    mammo = rng.normal(2400, 300, size=(2100, 1700)).clip(0, 4095).astype(np.uint16)
+    mammo[:, :900] = 31  # air at the dark end
+    yield "mammo, dark background", mammo, _Modality()
+    mono1 = mammo.copy()
+    mono1[:, :900] = 4095  # MONOCHROME1: air at the bright end
+    yield "bright background", mono1, _Modality()
+    yield "negative slope", mammo, _Modality(slope=-0.5, intercept=100.25)
+    ct = rng.integers(-1024, 3000, size=(512, 512)).astype(np.int16)
+    yield "signed CT", ct, _Modality(slope=1.0, intercept=-1024.0)
+    table = rng.integers(0, 65535, size=4096).astype(np.int64)  # not monotone
+    yield "modality LUT", mammo, _Modality(lut=(0, table))
+    yield "uint8", rng.integers(0, 256, size=(300, 200)).astype(np.uint8), _Modality()
+    yield "flat", np.full((64, 64), 7, dtype=np.uint16), _Modality()
+    yield "two values", np.array([[0, 0, 0, 1000]] * 50, dtype=np.uint16), _Modality()
+
+
+@pytest.mark.parametrize("case", list(_frames()), ids=lambda c: c[0])
+def test_range_from_code_counts_equals_range_from_values(case) -> None:
+    """Oracle: the original robust range over the float64 subsample of modality values."""
+    _name, stored, modality = case
+    expected = _robust_range(modality.apply(range_subsample(stored)), sampled=True)
+    assert robust_range_of_codes(stored, modality.apply) == expected

@@ -43,6 +43,8 @@ from auditdesk.dicom.pixels import (
     image_geometry,
     read_dataset,
 )
+from auditdesk.dicom.robust_range import range_subsample, robust_range_of_codes
+from auditdesk.dicom.robust_range import robust_range as _robust_range
 
 __all__ = [
     "COLOUR_PRESET",
@@ -348,62 +350,22 @@ def _file_presets(ds: Dataset, frame: int) -> list[VOIPreset]:
     return presets
 
 
-def _range_subsample(values: np.ndarray) -> np.ndarray:
-    """The strided ~1 Mpx subsample the robust range is computed from (a view, no copy).
-
-    Modality LUTs are element-wise, so the modality values of this subsample of the *stored*
-    values equal this subsample of the modality values: the range needs no full float frame.
-    """
-    arr = np.asarray(values)
-    if arr.ndim >= 2:
-        step = max(1, int(math.sqrt(arr.shape[-1] * arr.shape[-2] / 1_000_000)))
-        arr = arr[..., ::step, ::step]
-    return arr
-
-
-def _robust_range(values: np.ndarray, *, sampled: bool = False) -> tuple[float, float, str]:
-    """0.5-99.5 percentile of a subsample, ignoring a dominant background mode at either end.
-
-    Mammograms are half air: a histogram spike at the darkest (or, for MONOCHROME1, the
-    brightest) end would otherwise steal half the grey levels from the breast. ``sampled``:
-    ``values`` already are :func:`_range_subsample` of the frame.
-    """
-    arr = np.asarray(values) if sampled else _range_subsample(values)
-    sample = arr.ravel().astype(np.float64)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return 0.0, 1.0, "no finite pixel values"
-    lo, hi = float(sample.min()), float(sample.max())
-    if hi <= lo:
-        return lo - 0.5, lo + 0.5, "flat image"
-    note = "0.5-99.5 percentile of the pixel values"
-    hist, edges = np.histogram(sample, bins=256, range=(lo, hi))
-    peak = int(hist.argmax())
-    if hist[peak] > 0.15 * sample.size and (peak <= 1 or peak >= 254):
-        kept = sample[sample > edges[peak + 1]] if peak <= 1 else sample[sample < edges[peak]]
-        if kept.size > 0.01 * sample.size:
-            sample = kept
-            note += ", background excluded"
-    p_lo, p_hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
-    if p_hi <= p_lo:
-        p_lo, p_hi = float(sample.min()), float(sample.max())
-    if p_hi <= p_lo:
-        p_lo, p_hi = p_lo - 0.5, p_lo + 0.5
-    return p_lo, p_hi, note
-
-
 def computed_preset(
     ds: Dataset, values: np.ndarray | None = None, frame: int = 0, *, sampled: bool = False
 ) -> VOIPreset:
     """The "Full range" fallback: robust range of ``values``, else the header's value range.
 
-    ``sampled``: ``values`` are already the range subsample (:meth:`DisplayImage.range_sample`).
+    ``sampled``: ``values`` are already the range subsample (robust_range.range_subsample).
     """
     if values is not None:
         lo, hi, note = _robust_range(values, sampled=sampled)
         source = f"computed from pixel range ({note})"
     else:
         lo, hi, source = _header_range(ds, frame)
+    return _range_preset(lo, hi, source)
+
+
+def _range_preset(lo: float, hi: float, source: str) -> VOIPreset:
     return VOIPreset(
         name="Full range",
         kind="range",
@@ -586,17 +548,23 @@ class DisplayImage:
 
         Not cached: on a 13.6 Mpx mammogram it is a 54 MB array, twice the stored frame, and
         a decode cache of such images must hold stored values only (issue 15). The render and
-        the robust range do not need it (a 65,536-entry table; :meth:`range_sample`).
+        the robust range do not need it (a 65,536-entry table; :meth:`range_preset`).
         """
         if self.stored is None:
             return None
         return (self._modality or _Modality()).apply(self.stored)
 
-    def range_sample(self) -> np.ndarray | None:
-        """Modality values of the ~1 Mpx subsample the computed "Full range" is taken from."""
-        if self.stored is None:
-            return None
-        return (self._modality or _Modality()).apply(_range_subsample(self.stored))
+    def range_preset(self) -> VOIPreset:
+        """The computed "Full range" of this grayscale frame, exactly as
+        ``computed_preset(ds, modality_values)`` but without the full float frame."""
+        assert self.stored is not None, "colour images have no computed range"
+        modality = self._modality or _Modality()
+        if _integer_domain(self.stored.dtype) is not None:
+            lo, hi, note = robust_range_of_codes(self.stored, modality.apply)
+        else:
+            sample = modality.apply(range_subsample(self.stored))
+            lo, hi, note = _robust_range(sample, sampled=True)
+        return _range_preset(lo, hi, f"computed from pixel range ({note})")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -731,11 +699,11 @@ def to_display(
         _modality=_modality(ds, frame),
     )
     if preset is None and isinstance(voi, str):
-        preset = computed_preset(ds, image.range_sample(), frame, sampled=True)
+        preset = image.range_preset()
     elif preset is None:
         preset = default_voi(ds, frame=frame)
         if preset.kind == "range":  # the file has no VOI: compute it from this frame's pixels
-            preset = computed_preset(ds, image.range_sample(), frame, sampled=True)
+            preset = image.range_preset()
     inverted, why = needs_inversion(ds)
     image.inverted = inverted
     image.voi = preset

@@ -18,7 +18,6 @@ from auditdesk.dicom.classify import is_mammography
 from auditdesk.dicom.display import (
     DisplayImage,
     VOIPreset,
-    computed_preset,
     to_display,
     voi_presets,
 )
@@ -65,7 +64,7 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
     else:
         presets = voi_presets(ds, frame=frame)
         if not image.is_colour and image.stored is not None:
-            presets.append(computed_preset(ds, image.range_sample(), frame, sampled=True))
+            presets.append(image.range_preset())
     if voi_name:
         chosen = next((p for p in presets if p.name == voi_name), None)
         if chosen is not None and chosen != image.voi:
