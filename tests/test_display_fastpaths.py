@@ -126,3 +126,58 @@ def test_range_from_code_counts_equals_range_from_values(case) -> None:
     _name, stored, modality = case
     expected = _robust_range(modality.apply(range_subsample(stored)), sampled=True)
     assert robust_range_of_codes(stored, modality.apply) == expected
+
+
+def _write(path, values: np.ndarray, bits_stored: int = 12) -> None:
+    ds = _dataset(values, bits_stored=bits_stored)
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.2"
+    ds.SOPInstanceUID = "1.2.3.4"
+    ds.Modality = "MG"
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_stored_values_cross_the_process_boundary_as_a_file_region(tmp_path) -> None:
+    """What a decode process sends back: the render and where the stored values are; the
+    receiving side reads them again (oracle: pydicom's decode of the same file)."""
+    import os
+    import pickle
+
+    from auditdesk.dicom.loader import load_for_display
+    from auditdesk.dicom.pixels import read_dataset
+    from auditdesk.dicom.sources import Location
+
+    rng = np.random.default_rng(5)
+    path = tmp_path / "mg.dcm"
+    _write(path, rng.integers(0, 4096, size=(300, 260)).astype(np.uint16))
+    loaded = load_for_display(Location(str(path)))
+    assert loaded.display.stored_region is not None
+    blob = pickle.dumps(loaded, protocol=5)
+    assert len(blob) < loaded.display.array.nbytes + 50_000  # no 156 kB of stored values
+    back = pickle.loads(blob)
+    expected = pixel_array(read_dataset(path), raw=False)
+    assert np.array_equal(back.display.stored, expected)
+    assert np.array_equal(back.display.array, loaded.display.array)
+
+    # The file changed between decode and receipt: the values are those of the file now.
+    newer = rng.integers(0, 4096, size=(300, 260)).astype(np.uint16)
+    _write(path, newer)
+    os.utime(path, ns=(1, 1))
+    assert np.array_equal(pickle.loads(blob).display.stored, newer)
+    path.unlink()  # gone: no values (and no exception, which would break the pool)
+    assert pickle.loads(blob).display.stored is None
+
+
+def test_masked_values_travel_in_the_pickle(tmp_path) -> None:
+    """Unused high bits set: the stored values are not the file's bytes, so they are sent."""
+    import pickle
+
+    from auditdesk.dicom.loader import load_for_display
+    from auditdesk.dicom.sources import Location
+
+    path = tmp_path / "mg.dcm"
+    values = np.full((40, 30), 0xF123, dtype=np.uint16)
+    _write(path, values)
+    loaded = load_for_display(Location(str(path)))
+    assert loaded.display.stored_region is None
+    back = pickle.loads(pickle.dumps(loaded))
+    assert np.array_equal(back.display.stored, np.full((40, 30), 0x123, dtype=np.uint16))

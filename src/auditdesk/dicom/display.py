@@ -45,6 +45,7 @@ from auditdesk.dicom.pixels import (
 )
 from auditdesk.dicom.robust_range import range_subsample, robust_range_of_codes
 from auditdesk.dicom.robust_range import robust_range as _robust_range
+from auditdesk.dicom.stored_file import StoredRegion, read_region
 
 __all__ = [
     "COLOUR_PRESET",
@@ -541,6 +542,19 @@ class DisplayImage:
     _modality: _Modality | None = field(default=None, repr=False)
     reduction: int = 1
     """``array`` holds every n-th stored row and column (1: full); see display_scale."""
+    stored_region: StoredRegion | None = field(default=None, repr=False)
+    """Where ``stored`` lies in its file: pickling sends this instead of the values."""
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        if self.stored_region is not None:
+            state["stored"] = None  # read again from the file on the other side
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if self.stored is None and self.stored_region is not None:
+            self.stored = read_region(self.stored_region)
 
     @property
     def modality_values(self) -> np.ndarray | None:

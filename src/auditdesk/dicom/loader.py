@@ -25,6 +25,7 @@ from auditdesk.dicom.display_scale import display_reduction
 from auditdesk.dicom.orientation import MammoTransform, dataset_mammo_transform
 from auditdesk.dicom.pixels import PixelDataError, image_geometry, number_of_frames, read_dataset
 from auditdesk.dicom.sources import Location, open_location
+from auditdesk.dicom.stored_file import region_of
 
 
 @dataclass
@@ -56,6 +57,8 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
     except PixelDataError:
         reduction = 1  # to_display reports the problem in its own words
     image = to_display(ds, frame=frame, reduction=reduction)
+    if loc.member is None and frame == 0:
+        image.stored_region = region_of(loc.path, ds, image.stored)
     # The file's own windows first; then the robust range of the pixels (the per-modality
     # default: mammograms with the air background left out), which to_display has already
     # chosen as the default when the file has no window of its own.
