@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -210,6 +211,8 @@ def main() -> None:
     )
     win.close()
     loader.shutdown()
+    db.dispose()
+    shutil.rmtree(home, ignore_errors=True)  # full-size studies take ~5 GB
 
 
 if __name__ == "__main__":
