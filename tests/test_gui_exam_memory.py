@@ -51,6 +51,8 @@ def test_cache_budget_and_old_exams_are_freed(qtbot, db, exams_folder) -> None:
     qtbot.addWidget(win)
     win.show()
     try:
+        view_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&View")
+        assert "Image &memory…" in [a.text() for a in view_menu.actions()]  # the budget's dialog
         order = win.worklist._visible_order()
         assert len(order) == N_EXAMS
         win.open_exam(order[0])
@@ -89,3 +91,26 @@ def test_cache_budget_and_old_exams_are_freed(qtbot, db, exams_folder) -> None:
     finally:
         win.close()
         loader.shutdown()
+
+
+def test_image_memory_dialog_saves_the_budget_and_applies_it(qtbot, tmp_path, monkeypatch):
+    from auditdesk.runtime import app_settings
+    from auditdesk.ui.common.memory_dialog import ImageMemoryDialog
+
+    monkeypatch.setenv("AUDITDESK_HOME", str(tmp_path))
+
+    class Loader:  # the dialog only calls set_cache_bytes
+        budget = None
+
+        def set_cache_bytes(self, value: int) -> None:
+            self.budget = value
+
+    loader = Loader()
+    dialog = ImageMemoryDialog(loader)  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+    assert dialog.budget.value() == 384  # the default, in MiB
+    assert dialog.budget.minimum() == 64
+    dialog.budget.setValue(512)
+    dialog.accept()
+    assert app_settings.decode_cache_bytes() == 512 * 1024 * 1024  # stored in bytes
+    assert loader.budget == 512 * 1024 * 1024
