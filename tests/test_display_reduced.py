@@ -88,7 +88,12 @@ def test_viewport_places_a_reduced_render_in_full_coordinates(qtbot, tmp_path) -
     assert vp.array.shape == (1299, 1030)  # reduced on screen ...
     assert np.array_equal(vp.array, full[::2, ::2])
     assert vp.stored_shape == (ROWS, COLS)  # ... measured in stored pixels
-    assert vp.image_width() == pytest.approx(COLS)
+    # Drawn at exactly 2 full pixels per reduced pixel; flipped left-right, the rounded-up
+    # overhang (1030 * 2 = 2060 for 2059 columns) is on the near side, so the far edge is at
+    # the full image's edge.
+    rect = vp.image_item.mapRectToParent(vp.image_item.boundingRect())
+    assert (rect.left(), rect.right()) == pytest.approx((COLS - 2060, COLS))
+    assert (rect.top(), rect.bottom()) == pytest.approx((0, 1299 * 2))
     assert np.array_equal(vp.full_array(), full)  # PNG export: full resolution
 
     vp.toggle_invert()

@@ -312,7 +312,7 @@ class ImageViewport(MeasuringTools, QWidget):
         self._original = self._base
         self._array = self._base
         self.image_item.setImage(self._array, levels=(0, 255), autoLevels=False)
-        self._place_image()
+        self._place_reduced_render()
         self.view.setAspectLocked(True, 1.0)
         self.fit()
         self.message.hide()
@@ -320,12 +320,27 @@ class ImageViewport(MeasuringTools, QWidget):
         self._detail = info
         self._refresh_overlay()
 
-    def _place_image(self) -> None:
-        """Stretch the shown array over the full-resolution grid (display coordinates are
-        stored columns and stored rows x aspect, whatever the render's reduction)."""
-        if self._full_shape is not None:
-            rows, cols = self._full_shape
-            self.image_item.setRect(0, 0, cols, rows * self._aspect)
+    def _place_reduced_render(self) -> None:
+        """Map the shown array onto full-resolution view coordinates (stored columns, stored
+        rows x aspect), whatever the render's reduction n.
+
+        Reduced pixel i is stored pixel n*i, drawn over full pixels [n*i, n*(i+1)): the array
+        is scaled by exactly n, its last row/column may reach past the full image (sides were
+        rounded up), and where the hanging flips an axis that overhang is on the near side.
+        The same convention as JPEG 2000 previews (scale 2**level), so both can share it.
+        """
+        if self._full_shape is None or self._array is None:
+            return
+        n = self._reduction
+        rows, cols = self._full_shape
+        shown_rows, shown_cols = self._array.shape[:2]
+        flip_lr = self._transform is not None and self._transform.flip_left_right
+        flip_ud = self._transform is not None and self._transform.flip_up_down
+        x0 = cols - shown_cols * n if flip_lr else 0
+        y0 = rows - shown_rows * n if flip_ud else 0
+        self.image_item.setRect(
+            x0, y0 * self._aspect, shown_cols * n, shown_rows * n * self._aspect
+        )
 
     def _render_full_if_zoomed(self, *_args: Any) -> None:
         """Swap a reduced render for the full frame once a screen pixel shows less than one
@@ -346,7 +361,7 @@ class ImageViewport(MeasuringTools, QWidget):
             self._original = self._base
         ranges = self.view.viewRange()
         self._show_array()
-        self._place_image()
+        self._place_reduced_render()
         self.view.setRange(xRange=ranges[0], yRange=ranges[1], padding=0.0)
 
     def _hung(self, array: np.ndarray) -> np.ndarray:
