@@ -9,7 +9,13 @@ JPEG 2000 lossless, then times per study (median of N runs, warm page cache):
 * raw read: ``np.fromfile`` of the 4 files (the I/O floor, measured in the same run);
 * decode: ``read_dataset`` + ``decode_frame``;
 * display: ``read_dataset`` + ``to_display`` (uint8), i.e. decode + modality LUT + VOI +
-  polarity;
+  polarity, at full resolution;
+* display reduced: the same with the reduction the viewer's worker uses
+  (``display_scale.display_reduction``: every 3rd pixel of a 4096 x 3328 view, full
+  resolution for smaller ones); this is the "file to screen" figure of issue 15;
+* worker result: ``load_for_display`` (display reduced + presets + calibration), then the
+  pickle round trip that carries it (rendered frame + stored uint16 values) back from the
+  decode process;
 * with GDCM installed, JPEG 2000 decode with each available pydicom plug-in;
 * progressive JPEG 2000: first paint of the 4 views from the reduced resolution level a
   viewport needs (longest side >= rows / 4: 1024 px for 4096 rows, level 2) against the full
@@ -23,6 +29,7 @@ so the benchmark does not depend on it.
 from __future__ import annotations
 
 import argparse
+import pickle
 import statistics
 import sys
 import tempfile
@@ -41,7 +48,10 @@ if str(ROOT / "src") not in sys.path:  # runnable from a checkout without instal
     sys.path.insert(0, str(ROOT / "src"))
 
 from auditdesk.dicom.display import to_display  # noqa: E402
+from auditdesk.dicom.display_scale import display_reduction  # noqa: E402
+from auditdesk.dicom.loader import load_for_display  # noqa: E402
 from auditdesk.dicom.pixels import decode_frame, read_dataset  # noqa: E402
+from auditdesk.dicom.sources import Location  # noqa: E402
 
 MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 VIEWS = (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))
@@ -161,6 +171,16 @@ def display_uint8(path: Path) -> np.ndarray:
     return to_display(read_dataset(path)).array
 
 
+def display_reduced(path: Path) -> np.ndarray:
+    ds = read_dataset(path)
+    return to_display(ds, reduction=display_reduction(int(ds.Rows), int(ds.Columns))).array
+
+
+def worker_result(path: Path) -> object:
+    """What a decode process computes and what crossing back to the window costs."""
+    return pickle.loads(pickle.dumps(load_for_display(Location(str(path))), protocol=5))
+
+
 def stages_only(files: list[Path]) -> Callable[[], None]:
     """Modality LUT + VOI + polarity + 8 bit on already decoded frames (DisplayImage.rewindow)."""
     images = [to_display(read_dataset(f)) for f in files]
@@ -200,16 +220,32 @@ def main(argv: list[str] | None = None) -> int:
                     base[0],
                 )
             )
+            table.append(
+                (
+                    label,
+                    "read + decode + display reduced",
+                    timed(per_study(files, display_reduced), runs),
+                    base[0],
+                )
+            )
+            table.append(
+                (
+                    label,
+                    "worker result + pickle round trip",
+                    timed(per_study(files, worker_result), runs),
+                    base[0],
+                )
+            )
             table.append((label, "display stages alone", timed(stages_only(files), runs), base[0]))
         progressive = progressive_rows(j2k, rows // 4, runs)
 
         print()
-        header = f"{'variant':14s} {'per 4-view study':31s} {'wall ms':>9s} {'min-max':>17s}"
+        header = f"{'variant':14s} {'per 4-view study':33s} {'wall ms':>9s} {'min-max':>17s}"
         print(header + f" {'x raw':>7s} {'cpu ms':>9s}")
         for label, what, (med, lo, hi, cpu), base_ms in table:
             spread = f"{lo:.1f}-{hi:.1f}"
             print(
-                f"{label:14s} {what:31s} {med:9.1f} {spread:>17s} {med / base_ms:7.1f} {cpu:9.1f}"
+                f"{label:14s} {what:33s} {med:9.1f} {spread:>17s} {med / base_ms:7.1f} {cpu:9.1f}"
             )
         print(
             f"\n{'JPEG 2000 progressive, per 4-view study':46s} {'wall ms':>9s} {'min-max':>17s}",

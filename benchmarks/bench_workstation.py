@@ -1,7 +1,7 @@
 """ "Next exam" latency with and without prefetch, and memory over a run of mammography audits.
 
 Run:  .venv/bin/python benchmarks/bench_workstation.py [--exams 50] [--size 2048x1664]
-      [--timed 8] [--cache-mb 1024] [--audit-s 3]
+      [--timed 8] [--cache-mb N] [--audit-s 3] [--quick]
 
 Generates ``--exams`` synthetic 4-view screening mammograms (uncompressed, ``--size`` rows x
 columns) into a temporary folder, indexes them, and opens the real main window offscreen with
@@ -13,8 +13,12 @@ one reviewer. Then, in one run:
 2. **Next exam, without prefetch**: the same with prefetch off and the decode cache emptied
    before each step, so every view is decoded after the key press.
 3. **Memory**: all ``--exams`` exams opened one after the other (with prefetch); the resident
-   memory of the window process and of the decode processes is printed every 10 exams, with
-   the decode cache's own count. The cache is bounded (``--cache-mb``), so memory must level off.
+   memory of the window process is printed after the first exam (the baseline) and every 10
+   exams, with its growth over the baseline, the decode processes' memory and the decode
+   cache's own count. The cache is bounded (``--cache-mb``, default: the application's
+   ``decode_cache_bytes`` setting), so memory must level off (issue 15: under 1.0 GB).
+
+``--quick``: 12 exams of 1024x832, 2 timed, 1 s per audit (a smoke run, not a figure).
 
 Figures only, no assertions; ratios are against the baseline measured in the same run.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -67,9 +72,14 @@ def main() -> None:
     parser.add_argument("--exams", type=int, default=50)
     parser.add_argument("--size", default="2048x1664", help="rows x columns of each view")
     parser.add_argument("--timed", type=int, default=8, help="exams timed per variant")
-    parser.add_argument("--cache-mb", type=int, default=1024)
+    parser.add_argument(
+        "--cache-mb", type=int, default=None, help="decode cache budget (default: the setting)"
+    )
     parser.add_argument("--audit-s", type=float, default=3.0)
+    parser.add_argument("--quick", action="store_true", help="12 small exams (smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.exams, args.size, args.timed, args.audit_s = 12, "1024x832", 2, 1.0
     rows, cols = (int(v) for v in args.size.lower().split("x"))
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -83,6 +93,7 @@ def main() -> None:
     from auditdesk.dicom.index import import_paths
     from auditdesk.dicom.loader import DisplayLoader
     from auditdesk.paths import data_dir
+    from auditdesk.runtime.app_settings import DEFAULT_DECODE_CACHE_BYTES
     from auditdesk.store import audits as store
     from auditdesk.store.db import open_database
     from auditdesk.ui.common.theme import apply_theme
@@ -110,6 +121,8 @@ def main() -> None:
     ini.setValue("reviewer_id", reviewer_pk)
     ini.sync()
 
+    if args.cache_mb is None:
+        args.cache_mb = DEFAULT_DECODE_CACHE_BYTES // 2**20
     app = QApplication.instance() or QApplication([])
     apply_theme("dark")
     loader = DisplayLoader(workers=2, cache_bytes=args.cache_mb * 1024 * 1024)
@@ -168,10 +181,17 @@ def main() -> None:
     )
 
     print(f"\nMemory while opening {args.exams} exams in a row (cache {args.cache_mb} MB):")
-    print("  exams   window MB   decoders MB   cache MB   cached images")
+    print("  exams   window MB   x first   decoders MB   cache MB   cached images")
     win.open_exam(order[0])
     pump_until(win.exam_loaded, 120)
-    peak = 0.0
+    audit_time(0.3)
+    first = rss_mb()
+    stats = loader.stats
+    print(
+        f"  {1:5d}   {first:9.0f}   {1:7.2f}   {children_rss_mb():11.0f}   "
+        f"{stats.bytes / 2**20:8.0f}   {stats.entries:13d}   (baseline: first exam on screen)"
+    )
+    peak = first
     for n in range(1, args.exams + 1):
         audit_time(0.3)
         pk = win.next_exam()
@@ -180,14 +200,19 @@ def main() -> None:
         pump_until(win.exam_loaded, 120)
         peak = max(peak, rss_mb())
         if n % 10 == 0 or n == args.exams:
-            stats = loader.stats
+            stats, now = loader.stats, rss_mb()
             print(
-                f"  {n:5d}   {rss_mb():9.0f}   {children_rss_mb():11.0f}   "
+                f"  {n:5d}   {now:9.0f}   {now / first:7.2f}   {children_rss_mb():11.0f}   "
                 f"{stats.bytes / 2**20:8.0f}   {stats.entries:13d}"
             )
-    print(f"  peak window process: {peak:.0f} MB")
+    print(
+        f"  peak window process: {peak:.0f} MB (x{peak / first:.2f} of the first exam); "
+        f"cache peak {loader.stats.peak_bytes / 2**20:.0f} MB of {args.cache_mb} MB"
+    )
     win.close()
     loader.shutdown()
+    db.dispose()
+    shutil.rmtree(home, ignore_errors=True)  # full-size studies take ~5 GB
 
 
 if __name__ == "__main__":

@@ -77,3 +77,46 @@ def test_cancel_prefetch_drops_queued_work_without_deadlock(mammo_locations):
         assert isinstance(pool.submit(mammo_locations[-1]).result(timeout=120), LoadedImage)
     finally:
         pool.shutdown()
+
+
+def test_prefetch_history_is_bounded(tmp_path):
+    """A day of audits prefetches thousands of images; the stats keep only the latest."""
+    from auditdesk.dicom.loader import PREFETCH_HISTORY
+
+    pool = DisplayLoader(workers=1)
+    try:
+        missing = [
+            Location(str(tmp_path / f"missing{i}.dcm")) for i in range(PREFETCH_HISTORY + 36)
+        ]
+        pool.prefetch(missing)
+        pool.cancel_prefetch()
+        assert len(pool.stats.prefetched) == PREFETCH_HISTORY
+        assert pool.stats.prefetched[-1] == missing[-1]  # the newest are kept
+    finally:
+        pool.shutdown()
+
+
+def test_a_smaller_budget_evicts_at_once(mammo_locations):
+    pool = DisplayLoader(workers=1)
+    try:
+        sizes = [loaded_nbytes(pool.submit(loc).result(timeout=120)) for loc in mammo_locations]
+        assert pool.stats.entries == len(mammo_locations)
+        budget = sizes[-1] + sizes[-2]  # room for the two most recently used
+        pool.set_cache_bytes(budget)
+        assert pool.stats.bytes <= budget and pool.stats.entries == 2
+        assert pool.cached(mammo_locations[-1]) and not pool.cached(mammo_locations[0])
+    finally:
+        pool.shutdown()
+
+
+def test_cache_budget_setting_round_trip(tmp_path, monkeypatch):
+    from auditdesk.runtime import app_settings
+
+    monkeypatch.setenv("AUDITDESK_HOME", str(tmp_path))
+    assert app_settings.decode_cache_bytes() == app_settings.DEFAULT_DECODE_CACHE_BYTES
+    app_settings.set_decode_cache_bytes(512 * 1024 * 1024)
+    assert app_settings.decode_cache_bytes() == 536_870_912
+    with pytest.raises(ValueError, match="at least 64 MiB"):
+        app_settings.set_decode_cache_bytes(1000)
+    app_settings.save(decode_cache_bytes="lots")  # a hand-edited file: default, no crash
+    assert app_settings.decode_cache_bytes() == app_settings.DEFAULT_DECODE_CACHE_BYTES

@@ -125,7 +125,7 @@ def test_preview_display_uses_the_same_window_and_polarity_rules(j2k_study):
     assert image.inverted == full.inverted
     assert image.array.dtype == np.uint8 and image.array.shape == found.stored.shape
     # The same modality LUT, VOI and polarity applied to the reduced stored values.
-    expected = replace(full, stored=found.stored, _modality_values=None).rewindow(full.voi)
+    expected = replace(full, stored=found.stored).rewindow(full.voi)
     assert np.array_equal(image.array, expected.array)
 
 

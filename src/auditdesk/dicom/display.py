@@ -35,6 +35,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels.processing import apply_color_lut
 
+from auditdesk.dicom.display_scale import every_nth
 from auditdesk.dicom.pixels import (
     Source,
     decode_frame,
@@ -42,6 +43,9 @@ from auditdesk.dicom.pixels import (
     image_geometry,
     read_dataset,
 )
+from auditdesk.dicom.robust_range import range_subsample, robust_range_of_codes
+from auditdesk.dicom.robust_range import robust_range as _robust_range
+from auditdesk.dicom.stored_file import StoredRegion, read_region
 
 __all__ = [
     "COLOUR_PRESET",
@@ -347,46 +351,22 @@ def _file_presets(ds: Dataset, frame: int) -> list[VOIPreset]:
     return presets
 
 
-def _robust_range(values: np.ndarray) -> tuple[float, float, str]:
-    """0.5-99.5 percentile of a subsample, ignoring a dominant background mode at either end.
+def computed_preset(
+    ds: Dataset, values: np.ndarray | None = None, frame: int = 0, *, sampled: bool = False
+) -> VOIPreset:
+    """The "Full range" fallback: robust range of ``values``, else the header's value range.
 
-    Mammograms are half air: a histogram spike at the darkest (or, for MONOCHROME1, the
-    brightest) end would otherwise steal half the grey levels from the breast.
+    ``sampled``: ``values`` are already the range subsample (robust_range.range_subsample).
     """
-    arr = np.asarray(values)
-    if arr.ndim >= 2:
-        step = max(1, int(math.sqrt(arr.shape[-1] * arr.shape[-2] / 1_000_000)))
-        arr = arr[..., ::step, ::step]
-    sample = arr.ravel().astype(np.float64)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return 0.0, 1.0, "no finite pixel values"
-    lo, hi = float(sample.min()), float(sample.max())
-    if hi <= lo:
-        return lo - 0.5, lo + 0.5, "flat image"
-    note = "0.5-99.5 percentile of the pixel values"
-    hist, edges = np.histogram(sample, bins=256, range=(lo, hi))
-    peak = int(hist.argmax())
-    if hist[peak] > 0.15 * sample.size and (peak <= 1 or peak >= 254):
-        kept = sample[sample > edges[peak + 1]] if peak <= 1 else sample[sample < edges[peak]]
-        if kept.size > 0.01 * sample.size:
-            sample = kept
-            note += ", background excluded"
-    p_lo, p_hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
-    if p_hi <= p_lo:
-        p_lo, p_hi = float(sample.min()), float(sample.max())
-    if p_hi <= p_lo:
-        p_lo, p_hi = p_lo - 0.5, p_lo + 0.5
-    return p_lo, p_hi, note
-
-
-def computed_preset(ds: Dataset, values: np.ndarray | None = None, frame: int = 0) -> VOIPreset:
-    """The "Full range" fallback: robust range of ``values``, else the header's value range."""
     if values is not None:
-        lo, hi, note = _robust_range(values)
+        lo, hi, note = _robust_range(values, sampled=sampled)
         source = f"computed from pixel range ({note})"
     else:
         lo, hi, source = _header_range(ds, frame)
+    return _range_preset(lo, hi, source)
+
+
+def _range_preset(lo: float, hi: float, source: str) -> VOIPreset:
     return VOIPreset(
         name="Full range",
         kind="range",
@@ -560,49 +540,67 @@ class DisplayImage:
     photometric: str = "MONOCHROME2"
     notes: tuple[str, ...] = ()
     _modality: _Modality | None = field(default=None, repr=False)
-    _modality_values: np.ndarray | None = field(default=None, repr=False)
+    reduction: int = 1
+    """``array`` holds every n-th stored row and column (1: full); see display_scale."""
+    stored_region: StoredRegion | None = field(default=None, repr=False)
+    """Where ``stored`` lies in its file: pickling sends this instead of the values."""
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        if self.stored_region is not None:
+            state["stored"] = None  # read again from the file on the other side
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if self.stored is None and self.stored_region is not None:
+            self.stored = read_region(self.stored_region)
 
     @property
     def modality_values(self) -> np.ndarray | None:
-        """float32 modality-LUT output (None for colour), computed on first use and kept.
+        """float32 modality-LUT output (None for colour), computed on every call, never kept.
 
-        Lazy because a uint8 render does not need it: on a 13.6 Mpx mammogram it is a 54 MB
-        array and ~20 ms that the fast path skips.
+        Not cached: on a 13.6 Mpx mammogram it is a 54 MB array, twice the stored frame, and
+        a decode cache of such images must hold stored values only (issue 15). The render and
+        the robust range do not need it (a 65,536-entry table; :meth:`range_preset`).
         """
-        if self._modality_values is None and self.stored is not None:
-            modality = self._modality or _Modality()
-            self._modality_values = modality.apply(self.stored)
-        return self._modality_values
+        if self.stored is None:
+            return None
+        return (self._modality or _Modality()).apply(self.stored)
+
+    def range_preset(self) -> VOIPreset:
+        """The computed "Full range" of this grayscale frame, exactly as
+        ``computed_preset(ds, modality_values)`` but without the full float frame."""
+        assert self.stored is not None, "colour images have no computed range"
+        modality = self._modality or _Modality()
+        if _integer_domain(self.stored.dtype) is not None:
+            lo, hi, note = robust_range_of_codes(self.stored, modality.apply)
+        else:
+            sample = modality.apply(range_subsample(self.stored))
+            lo, hi, note = _robust_range(sample, sampled=True)
+        return _range_preset(lo, hi, f"computed from pixel range ({note})")
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.array.shape)
 
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle without the float32 cache: it is 2x the stored frame (54 MB for a
-        mammogram) and is recomputed from :attr:`stored` on first use after a process hop."""
-        state = dict(self.__dict__)
-        if self.stored is not None:
-            state["_modality_values"] = None
-        return state
-
     @property
     def is_colour(self) -> bool:
         return self.stored is None
 
-    def rewindow(self, voi: VOIPreset, out: str = "uint8") -> DisplayImage:
-        """The same frame through another VOI, without decoding again (colour: unchanged)."""
+    def rewindow(
+        self, voi: VOIPreset, out: str = "uint8", reduction: int | None = None
+    ) -> DisplayImage:
+        """The same frame through another VOI, without decoding again (colour: unchanged),
+        at this render's reduction unless ``reduction`` is given (1: full resolution)."""
         if self.stored is None:
             return self
+        step = self.reduction if reduction is None else max(1, int(reduction))
+        modality = self._modality or _Modality()
         array = _render_gray(
-            self.stored,
-            self._modality or _Modality(),
-            voi,
-            self.inverted,
-            _check_out(out),
-            self._modality_values,
+            every_nth(self.stored, step), modality, voi, self.inverted, _check_out(out)
         )
-        return replace(self, array=array, voi=voi)
+        return replace(self, array=array, voi=voi, reduction=step)
 
 
 def _check_out(out: str) -> Literal["uint8", "float32"]:
@@ -658,7 +656,6 @@ def _render_gray(
     preset: VOIPreset,
     inverted: bool,
     mode: str,
-    modality_values: np.ndarray | None = None,
 ) -> np.ndarray:
     """Modality LUT -> VOI -> polarity -> output for one grayscale frame.
 
@@ -672,7 +669,7 @@ def _render_gray(
         if inverted:
             table = np.subtract(np.float32(1.0), table, out=table)
         return _gather(_finish(table, mode), stored.view(unsigned))
-    values = modality.apply(stored) if modality_values is None else modality_values
+    values = modality.apply(stored)
     shown = _voi_float(values, preset)
     if inverted:
         shown = np.subtract(np.float32(1.0), shown, out=shown)
@@ -684,9 +681,12 @@ def to_display(
     frame: int = 0,
     voi: VOIPreset | str | None = None,
     out: str = "uint8",
+    *,
+    reduction: int = 1,
 ) -> DisplayImage:
     """Decode one frame and run the full pipeline: size check -> decode -> modality LUT ->
     VOI (default: :func:`default_voi`; a preset or a preset name) -> polarity -> uint8/float32.
+    ``reduction`` n renders every n-th row and column of a grayscale frame (stored stays full).
 
     Colour images come back as RGB (no VOI). Decoding problems raise
     :class:`~auditdesk.dicom.pixels.PixelDataError`; an unknown preset name raises ValueError.
@@ -713,18 +713,18 @@ def to_display(
         _modality=_modality(ds, frame),
     )
     if preset is None and isinstance(voi, str):
-        preset = computed_preset(ds, image.modality_values, frame)
+        preset = image.range_preset()
     elif preset is None:
         preset = default_voi(ds, frame=frame)
         if preset.kind == "range":  # the file has no VOI: compute it from this frame's pixels
-            preset = default_voi(ds, image.modality_values, frame=frame)
+            preset = image.range_preset()
     inverted, why = needs_inversion(ds)
     image.inverted = inverted
     image.voi = preset
     image.notes = (f"VOI: {preset.name} ({preset.source})", *([why] if why else []))
-    image.array = _render_gray(
-        stored, image._modality or _Modality(), preset, inverted, mode, image._modality_values
-    )
+    image.reduction = max(1, int(reduction))
+    modality = image._modality or _Modality()
+    image.array = _render_gray(every_nth(stored, image.reduction), modality, preset, inverted, mode)
     return image
 
 

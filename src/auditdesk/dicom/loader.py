@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -18,14 +18,15 @@ from auditdesk.dicom.classify import is_mammography
 from auditdesk.dicom.display import (
     DisplayImage,
     VOIPreset,
-    computed_preset,
     to_display,
     voi_presets,
 )
+from auditdesk.dicom.display_scale import display_reduction
 from auditdesk.dicom.orientation import MammoTransform, dataset_mammo_transform
-from auditdesk.dicom.pixels import number_of_frames, read_dataset
+from auditdesk.dicom.pixels import PixelDataError, image_geometry, number_of_frames, read_dataset
 from auditdesk.dicom.reduced import reduced_display
 from auditdesk.dicom.sources import Location, open_location
+from auditdesk.dicom.stored_file import region_of
 
 
 @dataclass
@@ -53,10 +54,21 @@ class LoadedImage:
 
 
 def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None) -> LoadedImage:
-    """Read, decode and window one frame (runs in a worker process)."""
+    """Read, decode and window one frame (runs in a worker process).
+
+    A frame much bigger than a hanging viewport is rendered reduced (``display.reduction``;
+    the stored values stay full size for measuring and for the viewer's full render on zoom).
+    """
     with open_location(loc) as fp:
         ds = read_dataset(fp)
-    image = to_display(ds, frame=frame)
+    try:
+        geom = image_geometry(ds)
+        reduction = display_reduction(geom.rows, geom.columns)
+    except PixelDataError:
+        reduction = 1  # to_display reports the problem in its own words
+    image = to_display(ds, frame=frame, reduction=reduction)
+    if loc.member is None and frame == 0:
+        image.stored_region = region_of(loc.path, ds, image.stored)
     # The file's own windows first; then the robust range of the pixels (the per-modality
     # default: mammograms with the air background left out), which to_display has already
     # chosen as the default when the file has no window of its own.
@@ -65,7 +77,7 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
     else:
         presets = voi_presets(ds, frame=frame)
         if not image.is_colour and image.stored is not None:
-            presets.append(computed_preset(ds, image.modality_values, frame))
+            presets.append(image.range_preset())
     if voi_name:
         chosen = next((p for p in presets if p.name == voi_name), None)
         if chosen is not None and chosen != image.voi:
@@ -106,19 +118,20 @@ def display_aspect(cal: Calibration, transform: MammoTransform) -> float:
 
 def loaded_nbytes(image: LoadedImage) -> int:
     """Memory a cached image holds: the rendered frame plus the stored values kept for
-    re-windowing (the float32 modality cache is counted when it exists)."""
+    re-windowing (at their stored bit depth: no float copy is ever kept)."""
     display = image.display
     total = display.array.nbytes
     if display.stored is not None:
         total += display.stored.nbytes
-    if display._modality_values is not None:
-        total += display._modality_values.nbytes
     return total
 
 
-#: Decoded images kept for "next exam" and going back: about six 4-view mammography exams
-#: (a 4096x3328 frame holds ~41 MB: 14 MB rendered + 27 MB stored values).
-DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024
+#: Decoded images kept for "next exam" and going back when no budget is given: about two
+#: 4-view mammography exams (a 4096x3328 frame holds ~41 MB: 14 MB rendered + 27 MB stored
+#: values). The application passes the ``decode_cache_bytes`` setting (runtime.app_settings).
+DEFAULT_CACHE_BYTES = 384 * 1024 * 1024
+#: How many recent prefetch requests CacheStats remembers (for tests and benchmarks).
+PREFETCH_HISTORY = 64
 
 CacheKey = tuple[Location, int, "str | None"]
 
@@ -132,8 +145,11 @@ class CacheStats:
     evicted: int = 0
     cancelled: int = 0
     bytes: int = 0
+    #: The most the finished cached images ever held (after eviction), for tests/benchmarks.
+    peak_bytes: int = 0
     entries: int = 0
-    prefetched: list[Location] = field(default_factory=list)
+    #: The latest prefetch requests, oldest first (bounded: a day of audits must not grow it).
+    prefetched: deque[Location] = field(default_factory=lambda: deque(maxlen=PREFETCH_HISTORY))
 
 
 #: Longest side of a preview when the caller does not say (a quarter of a 1080p screen is less).
@@ -197,6 +213,13 @@ class DisplayLoader:
             future = self._cache.get((loc, frame, voi_name))
         return future is not None and future.done() and not future.cancelled()
 
+    def set_cache_bytes(self, cache_bytes: int) -> None:
+        """Change the budget now (e.g. from the settings dialog); evicts what no longer fits."""
+        with self._lock:
+            self.cache_bytes = int(cache_bytes)
+            self._evict()
+            self._update_stats()
+
     def clear_cache(self) -> None:
         with self._lock:
             self._previews.clear()
@@ -237,9 +260,6 @@ class DisplayLoader:
             self._update_stats()
 
     def _evict(self) -> None:
-        for key in self._sizes:
-            # Re-measure: a viewport that re-windowed an image added its float32 values to it.
-            self._sizes[key] = loaded_nbytes(self._cache[key].result())
         total = sum(self._sizes.values())
         for key in list(self._cache):
             if total <= self.cache_bytes or len(self._sizes) <= 1:
@@ -254,6 +274,7 @@ class DisplayLoader:
     def _update_stats(self) -> None:
         self._sizes = {k: v for k, v in self._sizes.items() if k in self._cache}
         self.stats.bytes = sum(self._sizes.values())
+        self.stats.peak_bytes = max(self.stats.peak_bytes, self.stats.bytes)
         self.stats.entries = len(self._cache)
 
     def submit_preview(
@@ -293,7 +314,7 @@ def load_preview(loc: Location, frame: int = 0, target: int = PREVIEW_TARGET) ->
     if image.voi.kind == "range" or not presets:
         presets = [image.voi]
     else:
-        presets.append(computed_preset(ds, image.modality_values, frame))
+        presets.append(image.range_preset())
     transform = (
         dataset_mammo_transform(ds)
         if is_mammography(ds)

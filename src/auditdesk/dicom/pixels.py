@@ -36,6 +36,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from auditdesk.dicom.native_frame import native_frame
 from auditdesk.dicom.tag_access import element
 
 __all__ = [
@@ -579,6 +580,21 @@ def check_codec(ts: UID) -> None:
 
 
 def _decode(ds: Dataset, ts: UID, geom: ImageGeometry, index: int | None) -> np.ndarray:
+    if index is not None and geom.photometric.startswith("MONOCHROME"):
+        fast = native_frame(
+            ds,
+            ts,
+            index,
+            rows=geom.rows,
+            columns=geom.columns,
+            frames=geom.frames,
+            samples=geom.samples_per_pixel,
+            bits_allocated=geom.bits_allocated,
+            bits_stored=geom.bits_stored,
+            signed=bool(geom.pixel_representation),
+        )
+        if fast is not None:
+            return fast
     check_codec(ts)
     try:
         arr = pixel_array(ds, index=index, raw=False, **geom.pixel_options())

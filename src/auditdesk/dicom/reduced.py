@@ -299,11 +299,11 @@ def reduced_display(
             preset = find_preset(file_presets, voi)
         except ValueError:
             find_preset([*file_presets, computed_preset(ds, None, frame)], voi)
-            preset = computed_preset(ds, image.modality_values, frame)
+            preset = image.range_preset()
     elif preset is None:
         preset = default_voi(ds, frame=frame)
         if preset.kind == "range":  # no VOI in the file: computed from these pixels
-            preset = default_voi(ds, image.modality_values, frame=frame)
+            preset = image.range_preset()
     inverted, why = needs_inversion(ds)
     size = f"{reduced.stored.shape[1]}x{reduced.stored.shape[0]}"
     notes = (
@@ -311,9 +311,7 @@ def reduced_display(
         *([why] if why else []),
         f"JPEG 2000 resolution level {reduced.level} ({size})",
     )
-    array = _render_gray(
-        reduced.stored, modality or _Modality(), preset, inverted, "uint8", image._modality_values
-    )
+    array = _render_gray(reduced.stored, modality or _Modality(), preset, inverted, "uint8")
     return replace(image, array=array, voi=preset, inverted=inverted, notes=notes), reduced
 
 

@@ -32,6 +32,7 @@ from auditdesk.checklists.loader import LoadResult, load_all
 from auditdesk.dicom.index import ImportSummary
 from auditdesk.dicom.loader import DisplayLoader, LoadedImage
 from auditdesk.reading.window_presets import UserPresets
+from auditdesk.runtime import app_settings
 from auditdesk.store.catalog import ImageSummary, SeriesSummary, StudySummary
 from auditdesk.store.db import Database
 from auditdesk.ui.common import setting_bool, settings
@@ -40,6 +41,7 @@ from auditdesk.ui.common.database_dialogs import open_backups
 from auditdesk.ui.common.database_page import open_database_settings
 from auditdesk.ui.common.importing import ImportingMixin, ImportWorker
 from auditdesk.ui.common.keys import show_keys
+from auditdesk.ui.common.memory_dialog import open_image_memory
 from auditdesk.ui.common.menus import MenuEntry, build_menus, separator
 from auditdesk.ui.common.reviewer_actions import ReviewerMixin
 from auditdesk.ui.common.reviewers import CurrentReviewer, ReviewerDialog, active_reviewer
@@ -79,6 +81,7 @@ COMMON_MENU = (
     MenuEntry("&File", "&Quit", "close", shortcut=QKeySequence.StandardKey.Quit),
     MenuEntry("&View", "Dark theme", lambda w: w._set_theme("dark")),
     MenuEntry("&View", "Light theme", lambda w: w._set_theme("light")),
+    MenuEntry("&View", "Image &memory…", lambda w: open_image_memory(w)),
     separator("&View"),  # the checkable "Blinded audit" follows (MainWindow._build_menus)
     MenuEntry(
         "&Reviewer",
@@ -125,7 +128,9 @@ class MainWindow(
         """``defer_first_exam``: paint the window first, then fill it (the app start)."""
         super().__init__()
         self.db = db
-        self.loader = loader or DisplayLoader(workers=2)
+        self.loader = loader or DisplayLoader(
+            workers=2, cache_bytes=app_settings.decode_cache_bytes()
+        )
         self._owns_loader = loader is None
         self._request = 0
         self._studies: dict[int, StudySummary] = {}

@@ -44,7 +44,7 @@ class ReadingAreaMixin:
 
     def export_png(self, path: str) -> bool:
         """Save the image exactly as shown (windowed, hung), for reports and teaching files."""
-        array = self.viewport.array
+        array = self.viewport.full_array()
         if array is None:
             return False
         array = np.ascontiguousarray(array)

@@ -179,6 +179,10 @@ class ImageViewport(MeasuringTools, ProgressiveImage, QWidget):
         self._wl_timer.setInterval(WL_THROTTLE_MS)
         self._wl_timer.timeout.connect(self._render_pending_window)
         self.view.sigResized.connect(self._on_view_resized)
+        # Reduced first render (issue 15): every n-th stored pixel until the zoom needs more.
+        self._reduction = 1
+        self.view.sigRangeChanged.connect(self._render_full_if_zoomed)
+        self.view.sigResized.connect(self._render_full_if_zoomed)
         # Measuring state.
         self._calibration: Calibration | None = None
         self._aspect = 1.0
@@ -304,8 +308,16 @@ class ImageViewport(MeasuringTools, ProgressiveImage, QWidget):
         self._calibration = calibration
         self._aspect = float(aspect)
         # transpose is its own inverse
-        self._stored_shape = full_shape or display_shape(array.shape, transform)
         self._preview_level = level if full_shape is not None else 0
+        # A reduced render of the full image (display_scale): every n-th stored pixel.
+        reduced = source is not None and source.stored is not None and not self._preview_level
+        self._reduction = source.reduction if reduced and source is not None else 1
+        if full_shape is not None:
+            self._stored_shape = full_shape
+        elif self._reduction > 1 and source is not None and source.stored is not None:
+            self._stored_shape = (int(source.stored.shape[0]), int(source.stored.shape[1]))
+        else:
+            self._stored_shape = display_shape(array.shape, transform)
         self._source = source
         self._transform = transform
         self._voi = source.voi if source is not None else None
@@ -325,6 +337,41 @@ class ImageViewport(MeasuringTools, ProgressiveImage, QWidget):
         self._label = label
         self._detail = info
         self._refresh_overlay()
+
+    def _render_full_if_zoomed(self, *_args: Any) -> None:
+        """Swap a reduced render for the full frame once a screen pixel shows less than one
+        reduced pixel (same window, invert, zoom and pan: only the sharpness changes)."""
+        if self._reduction <= 1 or self.is_preview or self._source is None or self._voi is None:
+            return
+        (x0, x1), _ = self.view.viewRange()
+        screen = self.view.width() * (self.devicePixelRatioF() or 1.0)
+        if x1 <= x0 or screen * self._reduction <= (x1 - x0):
+            return
+        self._reduction = 1
+        original = self._original_voi
+        self._source = self._source.rewindow(self._voi, reduction=1)
+        self._base = self._hung(self._source.array)
+        if original is not None and original != self._voi:
+            self._original = self._hung(self._source.rewindow(original).array)
+        else:
+            self._original = self._base
+        ranges = self.view.viewRange()
+        self._show_array()
+        self._place_image(*self._base.shape[:2])
+        self.view.setRange(xRange=ranges[0], yRange=ranges[1], padding=0.0)
+
+    def _hung(self, array: np.ndarray) -> np.ndarray:
+        if self._transform is not None:
+            array = apply_transform(array, self._transform)
+        return np.ascontiguousarray(array)
+
+    def full_array(self) -> np.ndarray | None:
+        """The shown frame at full resolution (window, hanging and invert as shown), e.g. for
+        PNG export: a reduced first render is rendered in full here, the display is kept."""
+        if self._reduction <= 1 or self._source is None or self._voi is None:
+            return self._array
+        full = self._hung(self._source.rewindow(self._voi, reduction=1).array)
+        return 255 - full if self._inverted and full.dtype == np.uint8 else full
 
     def set_highlight(self, on: bool) -> None:
         """Mark this viewport's label as the view the checklist is asking about."""
@@ -380,11 +427,7 @@ class ImageViewport(MeasuringTools, ProgressiveImage, QWidget):
         """Re-window the shown frame through ``preset`` (no decode); keeps zoom and invert."""
         if not self.can_rewindow or self._source is None:
             return
-        rendered = self._source.rewindow(preset)
-        array = rendered.array
-        if self._transform is not None:
-            array = apply_transform(array, self._transform)
-        self._base = np.ascontiguousarray(array)
+        self._base = self._hung(self._source.rewindow(preset).array)
         self._voi = preset
         self._show_array()
         self._refresh_overlay()
@@ -473,7 +516,7 @@ class ImageViewport(MeasuringTools, ProgressiveImage, QWidget):
         self._fitted = True
         if self._base is None:
             return
-        if self.is_preview:  # the full image's extent, not the rounded-up preview's
+        if self.is_preview or self._reduction > 1:  # the full extent, not the rounded-up one
             self.view.setRange(rect=self._image_rect(), padding=0.0)
         else:
             self.view.autoRange(padding=0.0)

@@ -56,7 +56,8 @@ class ProgressiveImage:
         image (the side was rounded up), and where the hanging flips an axis that overhang is
         on the near side (origin at full - shown * 2**r).
         """
-        scale = 2**self._preview_level
+        # JPEG 2000 preview: 2**level; a reduced render of the full image: its step n.
+        scale = 2**self._preview_level if self._preview_level else getattr(self, "_reduction", 1)
         rows_d, cols_d = display_shape(self._stored_shape, self._transform)
         flip_lr = self._transform is not None and self._transform.flip_left_right
         flip_ud = self._transform is not None and self._transform.flip_up_down
@@ -72,7 +73,8 @@ class ProgressiveImage:
         """Replace the preview by the full decode of the same frame, keeping view range,
         window, inversion and measurements; shows it afresh when no matching preview is up."""
         source = loaded.display
-        stored_shape = tuple(source.array.shape[:2])
+        full = source.stored if source.stored is not None else source.array
+        stored_shape = tuple(full.shape[:2])
         if (
             not self.is_preview
             or stored_shape != self._stored_shape
@@ -99,6 +101,7 @@ class ProgressiveImage:
         )
         self._calibration = loaded.calibration
         self._preview_level = 0
+        self._reduction = rendered.reduction if rendered.stored is not None else 1
         self._show_array()
         self._place_image(*self._base.shape[:2])
         self.view.setRange(xRange=x_range, yRange=y_range, padding=0.0)
