@@ -42,8 +42,13 @@ def test_window_shows_studies_and_a_correctly_windowed_image(qtbot, db, window, 
     window.select_image(image_id)
     loaded = _wait_loaded(qtbot, window)
     assert loaded.display.voi.function == "SIGMOID"
+    # A 3062x2394 frame is first drawn from every 2nd stored pixel (display_scale: at least
+    # 1280x1024 kept); the full-resolution render is the same window over every pixel.
     shown = window.viewport.array
-    assert shown is not None and shown.dtype == np.uint8 and shown.shape == (3062, 2394)
+    assert shown is not None and shown.dtype == np.uint8 and shown.shape == (1531, 1197)
+    full = window.viewport.full_array()
+    assert full is not None and full.shape == (3062, 2394)
+    assert np.array_equal(full[::2, ::2], shown)
     assert shown.std() > 20  # real contrast, not a flat image
     assert window.voi_combo.count() >= 3
     assert "RMLO" in window.viewport.overlay.text()
@@ -85,7 +90,9 @@ def test_export_png_saves_the_image_as_shown(qtbot, db, window, shared_data, tmp
     assert window.export_png(str(out))
     with PILImage.open(out) as png:
         saved = np.asarray(png)
-    assert np.array_equal(saved, window.viewport.array)
+    # PNG export is at full resolution even while the screen shows a reduced first render.
+    assert saved.shape == (3062, 2394)
+    assert np.array_equal(saved, window.viewport.full_array())
 
 
 def test_bad_image_shows_a_sentence_not_a_crash(qtbot, db, window, shared_data):

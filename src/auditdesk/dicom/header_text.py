@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import fields
-from functools import cache
 from typing import Any, Self
 
 from auditdesk.dicom.bvalues import (
@@ -47,16 +46,26 @@ class DictMixin:
         return cls(**{k: _from_json(v) for k, v in dict(d).items() if k in names})
 
 
-@cache
+_FIELD_ORDER: dict[type, tuple[str, ...]] = {}
+
+
 def _field_order(cls: type) -> tuple[str, ...]:
     """Field names per class in declaration order, computed once (an import writes and loads
     thousands of MR facts)."""
-    return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    order = _FIELD_ORDER.get(cls)
+    if order is None:
+        order = _FIELD_ORDER[cls] = tuple(f.name for f in fields(cls))
+    return order
 
 
-@cache
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
 def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(_field_order(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(_field_order(cls))
+    return names
 
 
 def upper_text(value: Any) -> str:

@@ -254,7 +254,7 @@ def _pillow_decode(codestream: bytes, level: int) -> np.ndarray | None:
 
     try:
         with Image.open(io.BytesIO(codestream), formats=["JPEG2000"]) as im:
-            im.reduce = level
+            im.reduce = level  # type: ignore[method-assign,assignment]  # Pillow's documented reduce-on-load attribute
             im.load()
             if im.mode not in ("L", "I;16"):
                 return None
@@ -334,8 +334,9 @@ def render_png_fitted(
     from PIL import Image
 
     image, reduced = found
+    assert max_size is not None  # found is None without a size
     pil = Image.fromarray(np.ascontiguousarray(image.array))
-    if max(pil.size) > max_size:  # type: ignore[operator]
+    if max(pil.size) > max_size:
         pil.thumbnail((max_size, max_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     path = Path(out_path)
     pil.save(path, format="PNG")

@@ -117,7 +117,8 @@ def _convert(ds: Dataset, elem: RawDataElement) -> DataElement:
 
 def _converted(ds: Dataset, tag: int) -> DataElement | None:
     """The element at ``tag`` as ``ds[tag]`` returns it, or None when absent."""
-    elem = ds._dict.get(tag)
+    # A plain int finds a BaseTag key (same hash and equality) without building one per call.
+    elem = ds._dict.get(tag)  # type: ignore[call-overload]
     if elem is None:
         return None
     if type(elem) is not RawDataElement:
@@ -132,7 +133,7 @@ def _converted(ds: Dataset, tag: int) -> DataElement | None:
     new = _convert(ds, elem)
     if new.VR in _VIA_PYDICOM or new.tag != tag:
         return ds[tag]  # sequences and ambiguous VRs: pydicom's own path
-    ds._dict[tag] = new
+    ds._dict[tag] = new  # type: ignore[index]  # an int key: see _converted
     return new
 
 
