@@ -21,6 +21,7 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from auditdesk.dicom.pixels import transfer_syntax
+from auditdesk.dicom.tag_access import element
 
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -98,19 +99,20 @@ def _sniff_raw(fp: BinaryIO) -> Dataset | None:
 
 #: A deflated DICOM dataset is inflated whole by pydicom; beyond this it is refused unread.
 MAX_INFLATED_BYTES = 1024**3
+_DEFLATED_BYTES = DEFLATED.encode()
 
 
-def _refuse_deflate_bomb(fp: BinaryIO) -> None:
+def _refuse_deflate_bomb(fp: BinaryIO, start: bytes) -> None:
     """For a Deflated Explicit VR file, measure the inflated size in chunks first (HeaderError
-    past ``MAX_INFLATED_BYTES``), so a small file cannot make the reader allocate gigabytes."""
+    past ``MAX_INFLATED_BYTES``), so a small file cannot make the reader allocate gigabytes.
+
+    ``start``: the file's first 2,048 bytes (already read by the caller)."""
+    if _DEFLATED_BYTES not in start:
+        return
     import zlib
 
     from pydicom.filereader import _read_file_meta_info, read_preamble
 
-    start = fp.read(2048)
-    fp.seek(0)
-    if DEFLATED.encode() not in start:
-        return
     try:
         read_preamble(fp, True)
         _read_file_meta_info(fp)
@@ -130,17 +132,23 @@ def _refuse_deflate_bomb(fp: BinaryIO) -> None:
         fp.seek(0)
 
 
+def _sop_uid(ds: Dataset) -> object:
+    """``ds.get("SOPInstanceUID")`` through the fast lookup (errors propagate as there)."""
+    elem = element(ds, "SOPInstanceUID")
+    return None if elem is None else elem.value
+
+
 def read_header(fp: BinaryIO) -> Dataset:
     """Read everything before the pixel data; leaves ``fp`` positioned at the Pixel Data tag.
 
     Raises HeaderError with a one-sentence reason for files that are not DICOM or are broken.
     """
-    head = fp.read(132)
+    head = fp.read(2048)  # one read serves the DICM marker and the deflate check
     if len(head) < 8:
         raise HeaderError("The file is empty or too short to be DICOM.")
     fp.seek(0)
     has_marker = head[128:132] == b"DICM"
-    _refuse_deflate_bomb(fp)
+    _refuse_deflate_bomb(fp, head)
     ds: Dataset | None = None
     error: Exception | None = None
     try:
@@ -149,7 +157,7 @@ def read_header(fp: BinaryIO) -> Dataset:
             ds = dcmread(fp, stop_before_pixels=True, force=True)
     except Exception as exc:  # pydicom raises OSError, ValueError, struct.error, ...
         error = exc
-    if ds is None or not ds.get("SOPInstanceUID"):
+    if ds is None or not _sop_uid(ds):
         position = fp.tell()
         sniffed = _sniff_raw(fp)
         if sniffed is not None and (ds is None or len(sniffed) > len(ds)):

@@ -448,7 +448,9 @@ def image_geometry(ds: Dataset) -> ImageGeometry:
     pixel_rep = _first_int(ds, "PixelRepresentation") or 0
     if pixel_rep not in (0, 1):
         pixel_rep = 0
-    photometric = str(ds.get("PhotometricInterpretation") or "").strip().upper()
+    photometric_elem = element(ds, "PhotometricInterpretation")
+    photometric = photometric_elem.value if photometric_elem is not None else None
+    photometric = str(photometric or "").strip().upper()
     if not photometric:
         photometric = _MONO_DEFAULT if samples == 1 else _COLOUR_DEFAULT
     planar = _first_int(ds, "PlanarConfiguration") if samples > 1 else None
@@ -532,7 +534,9 @@ def check_pixel_size(
 def transfer_syntax(ds: Dataset) -> UID | None:
     """The dataset's Transfer Syntax UID (declared or assumed), or None."""
     meta = getattr(ds, "file_meta", None)
-    value = meta.get("TransferSyntaxUID") if meta is not None else None
+    # element(): meta.get() without pydicom's per-lookup overhead (the index asks per file).
+    elem = element(meta, "TransferSyntaxUID") if meta is not None else None
+    value = None if elem is None else elem.value
     return UID(str(value)) if value else None
 
 

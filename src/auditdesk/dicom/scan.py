@@ -88,7 +88,7 @@ def _record(ds: Dataset, layout_encapsulated: bool, spellings: Spellings = ()) -
         "sop_class_uid": _text(ds, "SOPClassUID"),
         "transfer_syntax_uid": transfer_syntax(ds),
         "accession_number": _text(ds, "AccessionNumber"),
-        "procedure_date": classify.procedure_date(ds),
+        "procedure_date": when.date() if when is not None else None,  # = procedure_date(ds)
         "procedure_datetime": when,
         "study_description": _text(ds, "StudyDescription", 128),
         "technologist": (classify.technologist(ds) or None),

@@ -74,22 +74,20 @@ def enable_conversion_cache() -> None:
     _state.cache = {}
 
 
-def _convert(ds: Dataset, elem: RawDataElement) -> DataElement:
-    """``convert_raw_data_element`` as ``ds[tag]`` calls it, remembered inside the scope."""
-    charset = ds._read_charset or ds._character_set
-    cache = getattr(_state, "cache", None)
+def _cache_key(ds: Dataset, elem: RawDataElement) -> tuple[Any, ...] | None:
+    """What a conversion depends on, or None when it must not be remembered."""
     value = elem.value
     if (
-        cache is None
-        or elem.VR is None  # implicit VR: the VR may depend on the dataset
+        elem.VR is None  # implicit VR: the VR may depend on the dataset
         or value is None
         or len(value) > _CACHE_MAX_VALUE_BYTES
         or config.data_element_callback is not None
         or (hooks.raw_element_vr, hooks.raw_element_value) != _DEFAULT_HOOKS
         or hooks.raw_element_kwargs
     ):
-        return convert_raw_data_element(elem, encoding=charset, ds=ds)
-    key = (
+        return None
+    charset = ds._read_charset or ds._character_set
+    return (
         elem.tag,
         elem.VR,
         value,
@@ -97,9 +95,17 @@ def _convert(ds: Dataset, elem: RawDataElement) -> DataElement:
         elem.is_little_endian,
         charset if isinstance(charset, str) else tuple(charset),
     )
+
+
+def _convert(ds: Dataset, elem: RawDataElement) -> DataElement:
+    """``convert_raw_data_element`` as ``ds[tag]`` calls it, remembered inside the scope."""
+    cache = getattr(_state, "cache", None)
+    key = None if cache is None else _cache_key(ds, elem)
+    if key is None:
+        return convert_raw_data_element(elem, encoding=ds._read_charset or ds._character_set, ds=ds)
     hit = cache.get(key)
     if hit is None:
-        new = convert_raw_data_element(elem, encoding=charset, ds=ds)
+        new = convert_raw_data_element(elem, encoding=ds._read_charset or ds._character_set, ds=ds)
         if len(cache) >= _CACHE_MAX_ENTRIES:
             cache.clear()
         cache[key] = (new.VR, new.value)
@@ -174,10 +180,31 @@ def get_value(ds: Dataset | None, keyword: str) -> Any:
     """``ds.<keyword>`` or None, never raising (bad VRs, truncated files, wrong types)."""
     if ds is None:
         return None
-    tag = _tag(keyword)
+    tag = _KEYWORD_TAGS.get(keyword, -1)
+    if tag == -1:
+        tag = _tag(keyword)
     try:
         if tag is None or not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
             return ds.get(keyword)
+        raw = ds._dict.get(tag)
+        if raw is None:
+            return None
+        if type(raw) is not RawDataElement:
+            return raw.value
+        # A value converted before (in this import, maybe in another file): no DataElement is
+        # built for it (the classifiers want only the value); the rest goes the usual way.
+        cache = getattr(_state, "cache", None)
+        if (
+            cache is not None
+            and not tag >> 16 & 1
+            and tag != _TAG_CHARSET
+            and tag not in _PIXEL_TAGS
+            and raw.tag == tag
+        ):
+            key = _cache_key(ds, raw)
+            hit = None if key is None else cache.get(key)
+            if hit is not None and hit[0] not in _VIA_PYDICOM:
+                return hit[1]
         elem = _converted(ds, tag)
         return None if elem is None else elem.value
     except Exception:
