@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import fields
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from auditdesk.dicom.bvalues import (
     as_text,
@@ -27,7 +27,7 @@ def _jsonable(value: Any) -> Any:
 
 def _from_json(value: Any) -> Any:
     if isinstance(value, list):
-        return tuple([_from_json(v) for v in value])
+        return tuple([_from_json(v) if isinstance(v, list) else v for v in value])
     return value
 
 
@@ -36,14 +36,29 @@ class DictMixin:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (tuples become lists, non-finite floats None)."""
-        return {name: _jsonable(getattr(self, name)) for name in _field_order(type(self))}
+        # Plain str/int/None values skip the call (an import converts thousands of these).
+        out: dict[str, Any] = {}
+        for name in _field_order(type(self)):
+            value = getattr(self, name)
+            out[name] = value if type(value) in _PLAIN else _jsonable(value)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Inverse of ``to_dict``; unknown keys are ignored and missing ones take defaults, so
         rows written by an older or newer AuditDesk still load."""
         names = _field_names(cls)
-        return cls(**{k: _from_json(v) for k, v in dict(d).items() if k in names})
+        return cls(
+            **{
+                k: _from_json(v) if isinstance(v, list) else v
+                for k, v in dict(d).items()
+                if k in names
+            }
+        )
+
+
+#: Values ``_jsonable`` returns unchanged whatever they hold.
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
 
 
 _FIELD_ORDER: dict[type, tuple[str, ...]] = {}
