@@ -146,3 +146,88 @@ def test_folder_walk_resolves_like_resolving_every_file(tmp_path: Path, shared_d
         got = [loc.path for loc in enumerate_sources([str(root)]).locations]
         assert got == sorted(expected)
     assert got[0].startswith(str(shared_data.resolve()))
+
+
+def _raw_dataset(elements: list[tuple[int, str, bytes]]) -> object:
+    from pydicom.dataelem import RawDataElement
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds._read_charset = "iso8859"
+    for tag, vr, raw in elements:
+        ds._dict[tag] = RawDataElement(tag, vr, len(raw), raw, 0, False, True)
+    return ds
+
+
+def test_remembered_values_are_the_values_pydicom_converts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value seen before in the import is handed out without building an element; it must be
+    what pydicom's own ``ds[tag].value`` gives for the same bytes (type included)."""
+    import struct
+
+    elements = [
+        (0x00080008, "CS", b"ORIGINAL\\PRIMARY\\M\\ND "),  # ImageType, multi-valued
+        (0x00080070, "LO", b"SIEMENS "),  # Manufacturer
+        (0x00081070, "PN", b"Smith^Jane"),  # OperatorsName
+        (0x00080020, "DA", b"20240131"),  # StudyDate
+        (0x00180050, "DS", b"3.5 "),  # SliceThickness
+        (0x00200032, "DS", b"-10\\20.5\\3 "),  # ImagePositionPatient
+        (0x00200013, "IS", b"7 "),  # InstanceNumber
+        (0x00280010, "US", struct.pack("<H", 512)),  # Rows
+        (0x00189087, "FD", struct.pack("<d", 800.0)),  # DiffusionBValue
+        (0x0020000E, "UI", b"1.2.3.4\x00"),  # SeriesInstanceUID
+    ]
+    keywords = [
+        "ImageType",
+        "Manufacturer",
+        "OperatorsName",
+        "StudyDate",
+        "SliceThickness",
+        "ImagePositionPatient",
+        "InstanceNumber",
+        "Rows",
+        "DiffusionBValue",
+        "SeriesInstanceUID",
+    ]
+    oracle = _raw_dataset(elements)
+    expected = [oracle[k].value for k in keywords]  # pydicom's own conversion
+    with tag_access.conversion_cache():
+        first = _raw_dataset(elements)
+        for k in keywords:
+            tag_access.get_value(first, k)  # converts and remembers
+        second = _raw_dataset(elements)  # same bytes in the next file
+        got = [tag_access.get_value(second, k) for k in keywords]
+    assert [type(v) for v in got] == [type(v) for v in expected]
+    assert got == expected
+    # The dataset itself still converts as pydicom would afterwards.
+    assert [second[k].value for k in keywords] == expected
+
+
+def test_mr_facts_json_keeps_every_value() -> None:
+    """to_dict: tuples become lists, non-finite floats None, the rest unchanged; from_dict
+    gives the tuples back (values written out by hand, not from the code under test)."""
+    from auditdesk.dicom.classify import MRImageInfo
+
+    info = MRImageInfo(
+        b_values=(0.0, 800.0),
+        b_value_source="standard",
+        image_type=("ORIGINAL", "PRIMARY"),
+        repetition_time_ms=float("nan"),
+        echo_time_ms=float("inf"),
+        flip_angle=90.0,
+        n_frames=3,
+        instance_number=None,
+        frame_slice_positions=(1.5, float("nan")),
+        acquisition_matrix=(0, 256, 256, 0),
+    )
+    d = info.to_dict()
+    assert d["b_values"] == [0.0, 800.0] and d["image_type"] == ["ORIGINAL", "PRIMARY"]
+    assert d["repetition_time_ms"] is None and d["echo_time_ms"] is None
+    assert d["flip_angle"] == 90.0 and d["n_frames"] == 3 and d["instance_number"] is None
+    assert d["b_value_source"] == "standard"
+    assert d["frame_slice_positions"] == [1.5, None]
+    assert d["acquisition_matrix"] == [0, 256, 256, 0]
+    assert d["frame_types"] == [] and d["mosaic_slices"] is None
+    back = MRImageInfo.from_dict({**d, "not_a_field": 1})
+    assert back.b_values == (0.0, 800.0) and back.frame_slice_positions == (1.5, None)
+    assert back.acquisition_matrix == (0, 256, 256, 0) and back.repetition_time_ms is None
+    assert back == MRImageInfo.from_dict(back.to_dict())
