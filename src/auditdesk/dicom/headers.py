@@ -21,7 +21,7 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from auditdesk.dicom.pixels import transfer_syntax
-from auditdesk.dicom.tag_access import element
+from auditdesk.dicom.tag_access import value_of
 
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -132,12 +132,6 @@ def _refuse_deflate_bomb(fp: BinaryIO, start: bytes) -> None:
         fp.seek(0)
 
 
-def _sop_uid(ds: Dataset) -> object:
-    """``ds.get("SOPInstanceUID")`` through the fast lookup (errors propagate as there)."""
-    elem = element(ds, "SOPInstanceUID")
-    return None if elem is None else elem.value
-
-
 def read_header(fp: BinaryIO) -> Dataset:
     """Read everything before the pixel data; leaves ``fp`` positioned at the Pixel Data tag.
 
@@ -157,7 +151,7 @@ def read_header(fp: BinaryIO) -> Dataset:
             ds = dcmread(fp, stop_before_pixels=True, force=True)
     except Exception as exc:  # pydicom raises OSError, ValueError, struct.error, ...
         error = exc
-    if ds is None or not _sop_uid(ds):
+    if ds is None or not value_of(ds, "SOPInstanceUID"):
         position = fp.tell()
         sniffed = _sniff_raw(fp)
         if sniffed is not None and (ds is None or len(sniffed) > len(ds)):

@@ -37,7 +37,7 @@ from pydicom.uid import (
 )
 
 from auditdesk.dicom.native_frame import native_frame
-from auditdesk.dicom.tag_access import element
+from auditdesk.dicom.tag_access import value_of
 
 __all__ = [
     "MAX_DECODED_BYTES",
@@ -361,10 +361,7 @@ class ImageGeometry:
 
 def _first_int(ds: Dataset, keyword: str) -> int | None:
     """First value of a US/IS element as int; None when absent or empty."""
-    elem = element(ds, keyword)  # ds[keyword] without pydicom's per-lookup overhead
-    if elem is None:
-        return None
-    value = elem.value
+    value = value_of(ds, keyword)  # ds[keyword].value without pydicom's per-lookup overhead
     if value is None or value == "":
         return None
     if isinstance(value, list | tuple | MultiValue):
@@ -448,9 +445,7 @@ def image_geometry(ds: Dataset) -> ImageGeometry:
     pixel_rep = _first_int(ds, "PixelRepresentation") or 0
     if pixel_rep not in (0, 1):
         pixel_rep = 0
-    photometric_elem = element(ds, "PhotometricInterpretation")
-    photometric = photometric_elem.value if photometric_elem is not None else None
-    photometric = str(photometric or "").strip().upper()
+    photometric = str(value_of(ds, "PhotometricInterpretation") or "").strip().upper()
     if not photometric:
         photometric = _MONO_DEFAULT if samples == 1 else _COLOUR_DEFAULT
     planar = _first_int(ds, "PlanarConfiguration") if samples > 1 else None
@@ -534,9 +529,8 @@ def check_pixel_size(
 def transfer_syntax(ds: Dataset) -> UID | None:
     """The dataset's Transfer Syntax UID (declared or assumed), or None."""
     meta = getattr(ds, "file_meta", None)
-    # element(): meta.get() without pydicom's per-lookup overhead (the index asks per file).
-    elem = element(meta, "TransferSyntaxUID") if meta is not None else None
-    value = None if elem is None else elem.value
+    # value_of(): meta.get() without pydicom's per-lookup overhead (the index asks per file).
+    value = value_of(meta, "TransferSyntaxUID") if meta is not None else None
     return UID(str(value)) if value else None
 
 

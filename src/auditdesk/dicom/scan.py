@@ -31,7 +31,7 @@ from auditdesk.dicom.pixels import (
     transfer_syntax,
 )
 from auditdesk.dicom.sources import Location, open_location, stat_location
-from auditdesk.dicom.tag_access import conversion_cache, element, enable_conversion_cache
+from auditdesk.dicom.tag_access import conversion_cache, enable_conversion_cache, value_of
 from auditdesk.dicom.view_text import Spellings
 
 # A pool of spawned workers costs ~0.4 s of wall time to start on the reference machine (each
@@ -69,8 +69,7 @@ def _text(ds: Dataset, keyword: str, limit: int = 64) -> str | None:
 
 def _value(ds: Dataset, keyword: str) -> Any:
     """``ds.get(keyword)`` through the fast lookup (errors propagate as they would there)."""
-    elem = element(ds, keyword)
-    return None if elem is None else elem.value
+    return value_of(ds, keyword)
 
 
 def _int(ds: Dataset, keyword: str) -> int | None:

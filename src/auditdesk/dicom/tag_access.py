@@ -36,6 +36,7 @@ __all__ = [
     "enable_conversion_cache",
     "get_element",
     "get_value",
+    "value_of",
 ]
 
 #: False: every lookup goes through pydicom's ``ds.get``/``ds[tag]`` (the tested reference).
@@ -176,36 +177,46 @@ def get_element(ds: Dataset | None, tag: int) -> DataElement | None:
         return None
 
 
+def value_of(ds: Dataset, keyword: str) -> Any:
+    """``ds[keyword].value`` when ``keyword in ds``, else None (what ``ds.get(keyword)`` gives);
+    conversion errors propagate as there.
+
+    A value converted before in this import (maybe in another file) is handed out without
+    building a DataElement: the classifiers want only the value. The rest goes the usual way.
+    """
+    tag = _KEYWORD_TAGS.get(keyword, -1)
+    if tag == -1:
+        tag = _tag(keyword)
+    if tag is None or not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
+        return ds[keyword].value if keyword in ds else None
+    raw = ds._dict.get(tag)
+    if raw is None:
+        return None
+    if type(raw) is not RawDataElement:
+        return raw.value
+    cache = getattr(_state, "cache", None)
+    if (
+        cache is not None
+        and not tag >> 16 & 1
+        and tag != _TAG_CHARSET
+        and tag not in _PIXEL_TAGS
+        and raw.tag == tag
+    ):
+        key = _cache_key(ds, raw)
+        hit = None if key is None else cache.get(key)
+        if hit is not None and hit[0] not in _VIA_PYDICOM:
+            return hit[1]
+    elem = _converted(ds, tag)
+    return None if elem is None else elem.value
+
+
 def get_value(ds: Dataset | None, keyword: str) -> Any:
     """``ds.<keyword>`` or None, never raising (bad VRs, truncated files, wrong types)."""
     if ds is None:
         return None
-    tag = _KEYWORD_TAGS.get(keyword, -1)
-    if tag == -1:
-        tag = _tag(keyword)
     try:
-        if tag is None or not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
+        if not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
             return ds.get(keyword)
-        raw = ds._dict.get(tag)
-        if raw is None:
-            return None
-        if type(raw) is not RawDataElement:
-            return raw.value
-        # A value converted before (in this import, maybe in another file): no DataElement is
-        # built for it (the classifiers want only the value); the rest goes the usual way.
-        cache = getattr(_state, "cache", None)
-        if (
-            cache is not None
-            and not tag >> 16 & 1
-            and tag != _TAG_CHARSET
-            and tag not in _PIXEL_TAGS
-            and raw.tag == tag
-        ):
-            key = _cache_key(ds, raw)
-            hit = None if key is None else cache.get(key)
-            if hit is not None and hit[0] not in _VIA_PYDICOM:
-                return hit[1]
-        elem = _converted(ds, tag)
-        return None if elem is None else elem.value
+        return value_of(ds, keyword)
     except Exception:
         return None
