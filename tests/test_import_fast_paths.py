@@ -231,3 +231,68 @@ def test_mr_facts_json_keeps_every_value() -> None:
     assert back.b_values == (0.0, 800.0) and back.frame_slice_positions == (1.5, None)
     assert back.acquisition_matrix == (0, 256, 256, 0) and back.repetition_time_ms is None
     assert back == MRImageInfo.from_dict(back.to_dict())
+
+
+def _mr_state(db) -> tuple[dict, dict]:
+    with db.session() as session:
+        series = {
+            uid: (role, info)
+            for uid, role, info in session.execute(
+                select(Series.series_uid, Series.mr_role, Series.mr_info).where(
+                    Series.modality == "MR"
+                )
+            )
+        }
+        orders = dict(session.execute(select(Image.sop_uid, Image.slice_order)).all())
+    return series, orders
+
+
+def test_series_classified_during_the_import_end_as_if_classified_at_the_end(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An MR series is classified once a batch passes without adding to it, and again if it
+    gains images later: the final roles, facts and slice orders must be those of one pass over
+    complete series (the import with a single batch, classified only at the end)."""
+    import shutil
+
+    import pydicom
+
+    from auditdesk.dicom import index
+    from auditdesk.store.db import open_database
+
+    by_series: dict[str, list[Path]] = {}
+    for path in sorted(corpus.rglob("*")):
+        if path.is_file():
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            if ds.get("Modality") == "MR":
+                by_series.setdefault(ds.SeriesInstanceUID, []).append(path)
+    first, second = [files for files in by_series.values() if len(files) >= 6][:2]
+    # Interleave two series in pairs (sorted names): with batches of 2, series A is written in
+    # batches 1, 3, 5 and B in 2, 4, 6, so each is classified from a part of its images first.
+    folder = tmp_path / "interleaved"
+    folder.mkdir()
+    n = 0
+    for i in range(0, 6, 2):
+        for files in (first, second):
+            for path in files[i : i + 2]:
+                n += 1
+                shutil.copy(path, folder / f"{n:03d}.dcm")
+    for path in first[6:] + second[6:]:
+        n += 1
+        shutil.copy(path, folder / f"{n:03d}.dcm")
+
+    monkeypatch.setattr(index, "BATCH_SIZE", 2)
+    small = open_database(f"sqlite:///{tmp_path / 'small.sqlite'}")
+    assert index.import_paths(small, [folder], workers=1).added == n
+    monkeypatch.setattr(index, "BATCH_SIZE", 10_000)
+    whole = open_database(f"sqlite:///{tmp_path / 'whole.sqlite'}")
+    assert index.import_paths(whole, [folder], workers=1).added == n
+
+    series_small, orders_small = _mr_state(small)
+    series_whole, orders_whole = _mr_state(whole)
+    assert len(series_whole) == 2 and all(role for role, _ in series_whole.values())
+    assert series_small == series_whole
+    assert orders_small == orders_whole
+    assert sorted(orders_whole.values()) == sorted(
+        list(range(len(first))) + list(range(len(second)))
+    )

@@ -218,6 +218,19 @@ def import_paths(
 
         summary.workers = workers if workers is not None else default_workers(len(to_scan), verify)
         writer = IndexWriter(session, summary)
+        # MR series are classified from all their images. One the last batch did not add to is
+        # classified while the rest is still being read (files come folder by folder, so its
+        # images are usually all in), not in a serial pass at the end; one that gains images
+        # afterwards is classified again, so the result is the same.
+        classified: set[int] = set()
+
+        def classify_finished_series() -> None:
+            classified.difference_update(s.id for s in writer.batch_mr_series)
+            ready = set(writer.mr_series_keys()) - classified
+            for series_pk in sorted(ready - {s.id for s in writer.batch_mr_series}):
+                reclassify_mr_series(session, series_pk)
+                classified.add(series_pk)
+
         batch: list[ScanResult] = []
         for result in scan_all(to_scan, summary.workers, cancel, verify, spellings):
             done += 1
@@ -231,6 +244,7 @@ def import_paths(
                 batch.append(result)
             if len(batch) >= BATCH_SIZE:
                 writer.write(batch)
+                classify_finished_series()
                 session.commit()
                 batch = []
             if progress:
@@ -239,8 +253,10 @@ def import_paths(
             summary.cancelled = True
         if batch:
             writer.write(batch)
+        classified.difference_update(s.id for s in writer.batch_mr_series)
         for series_pk in writer.mr_series_keys():
-            reclassify_mr_series(session, series_pk)
+            if series_pk not in classified:
+                reclassify_mr_series(session, series_pk)
         from auditdesk.dicom.index_conflicts import drop_if_empty
 
         drop_if_empty(session, writer.left_series, {s.id for s in writer.studies.values()})

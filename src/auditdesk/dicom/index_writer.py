@@ -75,6 +75,7 @@ class IndexWriter:
         self.studies: dict[str, Study] = {}
         self.series: dict[str, Series] = {}
         self.touched_mr_series: set[Series] = set()
+        self.batch_mr_series: set[Series] = set()  # MR series the last batch added to
         # Studies a reviewer merged or split stay that way when the same files come back.
         self.groupings = study_uid_map.load_resolver(session)
         self.left_series: set[int] = set()
@@ -182,6 +183,7 @@ class IndexWriter:
     def write(self, results: list[ScanResult]) -> None:
         """Write one batch of readable files (``record`` set), in order."""
         session = self.session
+        self.batch_mr_series = set()
         recs: list[dict[str, Any]] = []
         for res in results:
             assert res.record is not None
@@ -226,6 +228,7 @@ class IndexWriter:
                     new_rows.append((image_row(rec, res), series))
             if rec["modality"] == "MR":
                 self.touched_mr_series.add(series)
+                self.batch_mr_series.add(series)
         session.flush()  # new patients, studies and series get their keys here
         if new_rows:
             rows = [{**row, "series_pk": series.id} for row, series in new_rows]
