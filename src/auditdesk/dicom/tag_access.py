@@ -100,9 +100,9 @@ def _cache_key(ds: Dataset, elem: RawDataElement) -> tuple[Any, ...] | None:
 
 def _convert(ds: Dataset, elem: RawDataElement) -> DataElement:
     """``convert_raw_data_element`` as ``ds[tag]`` calls it, remembered inside the scope."""
-    cache = getattr(_state, "cache", None)
+    cache: dict[tuple[Any, ...], tuple[str, Any]] | None = getattr(_state, "cache", None)
     key = None if cache is None else _cache_key(ds, elem)
-    if key is None:
+    if cache is None or key is None:
         return convert_raw_data_element(elem, encoding=ds._read_charset or ds._character_set, ds=ds)
     hit = cache.get(key)
     if hit is None:
@@ -189,7 +189,7 @@ def value_of(ds: Dataset, keyword: str) -> Any:
         tag = _tag(keyword)
     if tag is None or not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
         return ds[keyword].value if keyword in ds else None
-    raw = ds._dict.get(tag)
+    raw = ds._dict.get(tag)  # type: ignore[call-overload]  # an int key: see _converted
     if raw is None:
         return None
     if type(raw) is not RawDataElement:
@@ -214,8 +214,11 @@ def get_value(ds: Dataset | None, keyword: str) -> Any:
     """``ds.<keyword>`` or None, never raising (bad VRs, truncated files, wrong types)."""
     if ds is None:
         return None
+    tag = _KEYWORD_TAGS.get(keyword, -1)
+    if tag == -1:
+        tag = _tag(keyword)
     try:
-        if not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
+        if tag is None or not FAST_LOOKUPS or type(getattr(ds, "_dict", None)) is not dict:
             return ds.get(keyword)
         return value_of(ds, keyword)
     except Exception:
