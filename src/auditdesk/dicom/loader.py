@@ -13,6 +13,8 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from pydicom.dataset import Dataset
+
 from auditdesk.dicom.calibration import Calibration, calibration
 from auditdesk.dicom.classify import is_mammography
 from auditdesk.dicom.display import (
@@ -82,7 +84,19 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
         chosen = next((p for p in presets if p.name == voi_name), None)
         if chosen is not None and chosen != image.voi:
             image = image.rewindow(chosen)
-    orientation = tuple(str(v) for v in (ds.get("PatientOrientation") or ()))
+    return _loaded(loc, ds, frame, image, presets)
+
+
+def _loaded(
+    loc: Location,
+    ds: Dataset,
+    frame: int,
+    image: DisplayImage,
+    presets: list[VOIPreset],
+    reduce_level: int = 0,
+    full_shape: tuple[int, int] | None = None,
+) -> LoadedImage:
+    """What every viewport needs beside the pixels, read from the same header."""
     transform = (
         dataset_mammo_transform(ds)
         if is_mammography(ds)
@@ -93,10 +107,12 @@ def load_for_display(loc: Location, frame: int = 0, voi_name: str | None = None)
         display=image,
         presets=presets,
         calibration=calibration(ds, frame=frame),
-        patient_orientation=orientation,
+        patient_orientation=tuple(str(v) for v in (ds.get("PatientOrientation") or ())),
         n_frames=number_of_frames(ds),
         transform=transform,
         modality=str(ds.get("Modality") or "").upper(),
+        reduce_level=reduce_level,
+        full_shape=full_shape,
     )
 
 
@@ -315,20 +331,4 @@ def load_preview(loc: Location, frame: int = 0, target: int = PREVIEW_TARGET) ->
         presets = [image.voi]
     else:
         presets.append(image.range_preset())
-    transform = (
-        dataset_mammo_transform(ds)
-        if is_mammography(ds)
-        else MammoTransform(flip_left_right=False, flip_up_down=False)
-    )
-    return LoadedImage(
-        location=loc,
-        display=image,
-        presets=presets,
-        calibration=calibration(ds, frame=frame),
-        patient_orientation=tuple(str(v) for v in (ds.get("PatientOrientation") or ())),
-        n_frames=number_of_frames(ds),
-        transform=transform,
-        modality=str(ds.get("Modality") or "").upper(),
-        reduce_level=reduced.level,
-        full_shape=reduced.full_shape,
-    )
+    return _loaded(loc, ds, frame, image, presets, reduced.level, reduced.full_shape)

@@ -22,8 +22,7 @@ from auditdesk.store.audit_rows import (
     ANSWER_SOURCES,
     AuditError,
     _audit,
-    _check_json,
-    _check_key,
+    _check_answer_input,
     _checklist_version,
     _jsonable,
     _reviewer,
@@ -41,14 +40,7 @@ def _checked(
     version: Any, key: str, value: Any, reason_code: str | None
 ) -> tuple[str, Any, str | None]:
     """The checks of ``set_answer`` for one answer, with the same messages."""
-    _check_key(key)
-    _check_json(value, f"The answer to {key!r}")
-    if value is None and reason_code is not None:
-        raise AuditError(
-            f"A reason code needs an answer; to clear {key!r} give no value and no reason code."
-        )
-    if reason_code is not None and (not reason_code.strip() or len(reason_code) > 64):
-        raise AuditError("A reason code must have 1 to 64 characters.")
+    _check_answer_input(key, value, reason_code)
     return key, check_stored_answer(version, key, value), reason_code
 
 

@@ -87,6 +87,18 @@ def _check_json(value: Any, what: str) -> None:
     )
 
 
+def _check_answer_input(key: str, value: Any, reason_code: str | None) -> None:
+    """The checks every answer write makes before the checklist's own (one or many answers)."""
+    _check_key(key)
+    _check_json(value, f"The answer to {key!r}")
+    if value is None and reason_code is not None:
+        raise AuditError(
+            f"A reason code needs an answer; to clear {key!r} give no value and no reason code."
+        )
+    if reason_code is not None and (not reason_code.strip() or len(reason_code) > 64):
+        raise AuditError("A reason code must have 1 to 64 characters.")
+
+
 def _jsonable(value: Any) -> Any:
     """Tuples become lists, as they will when read back."""
     return json.loads(_canonical(value))

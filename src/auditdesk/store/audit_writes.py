@@ -22,6 +22,7 @@ from auditdesk.store.audit_rows import (
     AuditError,
     _audit,
     _canonical,
+    _check_answer_input,
     _check_json,
     _check_key,
     _checklist_version,
@@ -172,13 +173,7 @@ def set_answer(
         raise AuditError(
             f"Unknown answer source {source!r}; choose one of {', '.join(ANSWER_SOURCES)}."
         )
-    _check_json(value, f"The answer to {key!r}")
-    if value is None and reason_code is not None:
-        raise AuditError(
-            f"A reason code needs an answer; to clear {key!r} give no value and no reason code."
-        )
-    if reason_code is not None and (not reason_code.strip() or len(reason_code) > 64):
-        raise AuditError("A reason code must have 1 to 64 characters.")
+    _check_answer_input(key, value, reason_code)
     audit = _audit(session, audit_pk)
     value = check_stored_answer(_checklist_version(session, audit.checklist_version_pk), key, value)
     _reviewer(session, reviewer_pk)
