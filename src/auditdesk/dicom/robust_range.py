@@ -55,12 +55,7 @@ def robust_range(values: np.ndarray, *, sampled: bool = False) -> tuple[float, f
         if kept.size > 0.01 * sample.size:
             sample = kept
             note += ", background excluded"
-    p_lo, p_hi = (float(v) for v in np.percentile(sample, [0.5, 99.5]))
-    if p_hi <= p_lo:
-        p_lo, p_hi = float(sample.min()), float(sample.max())
-    if p_hi <= p_lo:
-        p_lo, p_hi = p_lo - 0.5, p_lo + 0.5
-    return p_lo, p_hi, note
+    return (*_bounds(sample, float(sample.min()), float(sample.max())), note)
 
 
 def robust_range_of_codes(
@@ -96,9 +91,15 @@ def robust_range_of_codes(
     # The subsample again as a sorted array (a permutation of the original: same percentiles).
     order = np.argsort(vals, kind="stable")
     ordered = np.repeat(vals[order], n[order])
-    p_lo, p_hi = (float(v) for v in np.percentile(ordered, [0.5, 99.5]))
+    return (*_bounds(ordered, float(vals.min()), float(vals.max())), note)
+
+
+def _bounds(values: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """0.5-99.5 percentiles of ``values``; their min-max (``lo``, ``hi``) when those coincide,
+    and a 1-wide window around a single value."""
+    p_lo, p_hi = (float(v) for v in np.percentile(values, [0.5, 99.5]))
     if p_hi <= p_lo:
-        p_lo, p_hi = float(vals.min()), float(vals.max())
+        p_lo, p_hi = lo, hi
     if p_hi <= p_lo:
         p_lo, p_hi = p_lo - 0.5, p_lo + 0.5
-    return p_lo, p_hi, note
+    return p_lo, p_hi
