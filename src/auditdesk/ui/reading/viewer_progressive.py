@@ -30,6 +30,7 @@ class ProgressiveImage:
     """Preview placement and the full-image swap (uses ImageViewport's state and items)."""
 
     _preview_level: int = 0
+    _reduction: int = 1  # a reduced render's step (set by the viewport)
 
     @property
     def is_preview(self) -> bool:
@@ -57,7 +58,7 @@ class ProgressiveImage:
         on the near side (origin at full - shown * 2**r).
         """
         # JPEG 2000 preview: 2**level; a reduced render of the full image: its step n.
-        scale = 2**self._preview_level if self._preview_level else getattr(self, "_reduction", 1)
+        scale = 2**self._preview_level if self._preview_level else self._reduction
         rows_d, cols_d = display_shape(self._stored_shape, self._transform)
         flip_lr = self._transform is not None and self._transform.flip_left_right
         flip_ud = self._transform is not None and self._transform.flip_up_down
